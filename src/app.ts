@@ -1,0 +1,39 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.js';
+import { HttpServer, sendJson } from './http-server.js';
+import type { Logger } from './log.js';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+}
+
+export interface App {
+  start(): Promise<AddressInfo>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the whole bot from config and injected parts, without touching signals or process state,
+ * so tests can build it with fakes or real parts. src/main.ts owns the process.
+ */
+export function createApp({ config, log }: AppDeps): App {
+  const http = new HttpServer(log.child({ component: 'http' }));
+  const startedAt = Date.now();
+
+  http.route('GET', '/healthz', (_req, res) => {
+    sendJson(res, 200, { status: 'ok', uptimeSec: Math.round((Date.now() - startedAt) / 1000) });
+  });
+
+  return {
+    async start() {
+      const address = await http.listen(config.BOT_PORT, config.BOT_HOST);
+      log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
+      return address;
+    },
+    async stop() {
+      await http.close();
+      log.info('bot stopped');
+    },
+  };
+}

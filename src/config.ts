@@ -1,0 +1,204 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+// The only reader of process.env (shared/STYLE.md). Coercion and defaults live here and nowhere
+// else; every key carries .describe() so README's env table can be checked against the schema.
+
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+      error: 'a boolean (true|false|1|0|yes|no|on|off)',
+    })
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on');
+
+const num = (def: number, opts: { min?: number; max?: number; int?: boolean } = {}) => {
+  let n = z.coerce.number({ error: 'a number' });
+  if (opts.int) n = n.int({ error: 'a whole number' });
+  if (opts.min !== undefined) n = n.min(opts.min, { error: `a number >= ${opts.min}` });
+  if (opts.max !== undefined) n = n.max(opts.max, { error: `a number <= ${opts.max}` });
+  return n.default(def);
+};
+
+const csv = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    );
+
+const optionalString = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const pool = z.enum(['blue', 'green'], { error: 'blue or green' });
+
+/** Durations like "90s", "30m", "1h", "1h30m" or plain seconds, to milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim().toLowerCase();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  const re = /(\d+)(ms|s|m|h|d)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of t.matchAll(re)) {
+    const value = Number(m[1]);
+    const unit = m[2];
+    const factor = unit === 'ms' ? 1 : unit === 's' ? 1e3 : unit === 'm' ? 6e4 : unit === 'h' ? 3.6e6 : 8.64e7;
+    total += value * factor;
+    consumed += m[0].length;
+  }
+  return consumed === t.length && consumed > 0 ? total : undefined;
+}
+
+const duration = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'a duration such as 30s, 5m, 1h' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+export const configSchema = z.object({
+  // Pools and traffic
+  ACTIVE_POOL: pool.default('blue').describe('Pool that is primary when no switch has been recorded yet'),
+  RELEASE_ID_BLUE: optionalString().describe('Release id given to the blue pool'),
+  RELEASE_ID_GREEN: optionalString().describe('Release id given to the green pool'),
+  APP_PORT: num(3000, { int: true, min: 1, max: 65535 }).describe('Port the pools listen on inside the compose network'),
+  ENV_NAME: z.string().default(hostname()).describe('Environment name shown in alerts [the host name]'),
+
+  // Watcher and alerts
+  ACCESS_LOG_PATH: z
+    .string()
+    .default('/var/log/bluegreen/access.json.log')
+    .describe("nginx's JSON access log, on the volume shared with nginx"),
+  ERROR_RATE_THRESHOLD: num(2, { min: 0, max: 100 }).describe('Percent of 5xx over the window that raises an alert'),
+  ERROR_RATE_CLEAR_THRESHOLD: num(1, { min: 0, max: 100 }).describe(
+    'Percent of 5xx under which an error-rate alert is resolved (hysteresis)',
+  ),
+  WINDOW_SIZE: num(200, { int: true, min: 10, max: 1_000_000 }).describe('Requests in the sliding window'),
+  WINDOW_SEC: num(60, { min: 1 }).describe('Oldest request age kept in the window, seconds'),
+  ALERT_MIN_REQUESTS: num(50, { int: true, min: 1 }).describe('Requests the window needs before rates are judged'),
+  LATENCY_P95_THRESHOLD_MS: num(1000, { min: 1 }).describe('p95 request time over the window that raises a latency alert'),
+  ALERT_COOLDOWN_SEC: num(300, { min: 0 }).describe('Least time between two alerts of one kind'),
+  MAINTENANCE_MODE: bool(false).describe('Start with alerts suppressed'),
+
+  // Deploy control
+  COMPOSE_PROJECT_NAME: optionalString().describe("Compose project to drive [from the bot's own container labels]"),
+  DOCKER_SOCKET: z.string().default('/var/run/docker.sock').describe('Docker engine socket'),
+  DOCKER_TIMEOUT_MS: num(10_000, { int: true, min: 100 }).describe('Timeout of every Docker API call'),
+  NGINX_STATE_DIR: z
+    .string()
+    .default('/var/lib/bluegreen/nginx')
+    .describe("Folder shared with nginx that holds the active-pool flag file"),
+  STATE_DIR: z.string().default('/var/lib/bluegreen/state').describe("Bot state: switches, maintenance, audit log, log offset"),
+  AUTO_FAILOVER: bool(true).describe('Make the backup primary when the active pool fails its health checks'),
+  HEALTH_CHECK_INTERVAL_MS: num(1000, { int: true, min: 100 }).describe('How often the bot checks both pools'),
+  AUTO_FAILOVER_AFTER: num(2, { int: true, min: 1 }).describe('Failed checks in a row that demote the active pool'),
+  AUTO_ROLLBACK: bool(false).describe('Switch back by itself when the post-switch guard trips'),
+  POST_SWITCH_GUARD_SEC: num(120, { min: 0 }).describe('How long after a switch the new pool is watched'),
+  MAINTENANCE_DEFAULT: duration('1h').describe('Length of maintenance when no duration is given'),
+
+  // Slack
+  SLACK_BOT_TOKEN: optionalString().describe('Slack bot token (xoxb-...)'),
+  SLACK_SIGNING_SECRET: optionalString().describe('Slack signing secret (HTTP mode)'),
+  SLACK_APP_TOKEN: optionalString().describe('App-level token (xapp-...): when set, Socket Mode'),
+  SLACK_ALERT_CHANNEL: optionalString().describe('Channel id for alerts and the audit trail'),
+  SLACK_API_URL: z.url({ error: 'a URL' }).default('https://slack.com/api/').describe('Web API base URL (GovSlack, tests)'),
+  SLACK_WEBHOOK_URL: optionalString()
+    .pipe(z.url({ error: 'a URL' }).optional())
+    .describe('Incoming webhook: alerts only, used when no bot token is set'),
+  SLACK_ADMIN_USERS: csv().describe('Comma-separated user ids who may change things'),
+  SLACK_ADMIN_GROUP: optionalString().describe('User group id whose members may change things'),
+  SLACK_ALLOWED_CHANNELS: csv().describe('Comma-separated channel ids commands are taken from [all]'),
+  RUNBOOK_URL: optionalString().describe('Base URL of runbook.md that alerts link to [the section name only]'),
+
+  // Process
+  BOT_HOST: z.string().default('0.0.0.0').describe('Address the bot HTTP server binds'),
+  BOT_PORT: num(3000, { int: true, min: 0, max: 65535 }).describe('Bot HTTP port: /slack/events, /healthz, /metrics'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'one of fatal|error|warn|info|debug|trace|silent',
+    })
+    .default('info')
+    .describe('pino level'),
+});
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+export type ConfigKey = keyof typeof configSchema.shape;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const SECRET_KEYS = new Set(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'SLACK_WEBHOOK_URL']);
+
+/** Parse every variable at once; a bad value names the variable, what it got and what it wants. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Compose passes unset variables as empty strings; treat them as unset so defaults apply.
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '?');
+      const got = SECRET_KEYS.has(key) ? '[redacted]' : JSON.stringify(input[key]);
+      return `${key}: got ${got}, wants ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const cfg = parsed.data;
+  const problems: string[] = [];
+  if (cfg.ERROR_RATE_CLEAR_THRESHOLD > cfg.ERROR_RATE_THRESHOLD) {
+    problems.push(
+      `ERROR_RATE_CLEAR_THRESHOLD: got ${cfg.ERROR_RATE_CLEAR_THRESHOLD}, wants a number <= ERROR_RATE_THRESHOLD (${cfg.ERROR_RATE_THRESHOLD})`,
+    );
+  }
+  if (cfg.SLACK_BOT_TOKEN && !cfg.SLACK_APP_TOKEN && !cfg.SLACK_SIGNING_SECRET) {
+    problems.push('SLACK_SIGNING_SECRET: got nothing, wants the signing secret (needed in HTTP mode, when SLACK_APP_TOKEN is unset)');
+  }
+  if (cfg.SLACK_APP_TOKEN && !cfg.SLACK_BOT_TOKEN) {
+    problems.push('SLACK_BOT_TOKEN: got nothing, wants the bot token (SLACK_APP_TOKEN is set, so Socket Mode needs it)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(cfg);
+}
+
+/** Names, defaults (as a user writes them) and meanings, for docs and the README check. */
+export function describeConfig(): { name: ConfigKey; default: string | undefined; description: string }[] {
+  return (Object.keys(configSchema.shape) as ConfigKey[]).map((name) => {
+    const field = configSchema.shape[name];
+    const probe = field.safeParse(undefined);
+    const value = probe.success ? probe.data : undefined;
+    let def: string | undefined;
+    if (name === 'MAINTENANCE_DEFAULT') def = '1h';
+    else if (name === 'ENV_NAME' || value === undefined || (Array.isArray(value) && value.length === 0)) def = undefined;
+    else def = String(value);
+    return { name, default: def, description: field.description ?? '' };
+  });
+}
+
+export function slackMode(cfg: Config): 'socket' | 'http' | 'webhook' | 'none' {
+  if (cfg.SLACK_BOT_TOKEN && cfg.SLACK_APP_TOKEN) return 'socket';
+  if (cfg.SLACK_BOT_TOKEN) return 'http';
+  if (cfg.SLACK_WEBHOOK_URL) return 'webhook';
+  return 'none';
+}

@@ -1,0 +1,91 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// One registry per app instance (tests build several apps in one process). Names follow Prometheus
+// conventions: _total counters, base units (seconds, bytes), labels of low cardinality only.
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'bluegreen_process_' });
+  const r = [registry];
+
+  return {
+    registry,
+    requests: new Counter({
+      name: 'bluegreen_requests_total',
+      help: 'Client requests seen in the nginx access log, by serving pool and status class',
+      labelNames: ['pool', 'status_class'] as const,
+      registers: r,
+    }),
+    upstreamErrors: new Counter({
+      name: 'bluegreen_upstream_attempt_errors_total',
+      help: 'Upstream attempts that failed (5xx or no answer), by pool, whether or not the client saw it',
+      labelNames: ['pool'] as const,
+      registers: r,
+    }),
+    errorRate: new Gauge({
+      name: 'bluegreen_error_rate_ratio',
+      help: 'Client 5xx ratio over the sliding window, by serving pool',
+      labelNames: ['pool'] as const,
+      registers: r,
+    }),
+    latencyP95: new Gauge({
+      name: 'bluegreen_request_duration_p95_seconds',
+      help: 'p95 of request_time over the sliding window, by serving pool',
+      labelNames: ['pool'] as const,
+      registers: r,
+    }),
+    failovers: new Counter({
+      name: 'bluegreen_failovers_total',
+      help: 'Failovers seen: traffic served by the backup pool',
+      labelNames: ['from_pool'] as const,
+      registers: r,
+    }),
+    switches: new Counter({
+      name: 'bluegreen_switches_total',
+      help: 'Pool switches and rollbacks, by kind and result',
+      labelNames: ['kind', 'result'] as const,
+      registers: r,
+    }),
+    alerts: new Counter({
+      name: 'bluegreen_alerts_total',
+      help: 'Alert events raised, by kind and status (firing|resolved|suppressed)',
+      labelNames: ['kind', 'status'] as const,
+      registers: r,
+    }),
+    alertDeliveries: new Counter({
+      name: 'bluegreen_alert_deliveries_total',
+      help: 'Alert deliveries, by notifier and result (ok|retry|failed)',
+      labelNames: ['notifier', 'result'] as const,
+      registers: r,
+    }),
+    linesRead: new Counter({
+      name: 'bluegreen_watcher_lines_total',
+      help: 'Access-log lines read by the watcher',
+      registers: r,
+    }),
+    linesMalformed: new Counter({
+      name: 'bluegreen_watcher_malformed_lines_total',
+      help: 'Access-log lines that could not be parsed',
+      registers: r,
+    }),
+    lagBytes: new Gauge({
+      name: 'bluegreen_watcher_lag_bytes',
+      help: 'Bytes of the access log not yet read',
+      registers: r,
+    }),
+    slackRetries: new Counter({
+      name: 'bluegreen_slack_api_retries_total',
+      help: 'Slack API calls retried (errors and 429s)',
+      labelNames: ['method'] as const,
+      registers: r,
+    }),
+    lockWait: new Histogram({
+      name: 'bluegreen_operation_lock_wait_seconds',
+      help: 'Time operations waited for the operation lock',
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 30],
+      registers: r,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
