@@ -1,0 +1,53 @@
+#!/bin/sh
+# Renders /etc/nginx/nginx.conf from env, makes sure the active-pool flag exists, then runs nginx.
+# POSIX sh only: runs on the official images (alpine/debian) and on the busybox stand-in.
+set -eu
+
+ACTIVE_POOL=${ACTIVE_POOL:-blue}
+PORT=${PORT:-80}
+APP_PORT=${APP_PORT:-3000}
+MAX_FAILS=${MAX_FAILS:-1}
+FAIL_TIMEOUT=${FAIL_TIMEOUT:-5s}
+PROXY_CONNECT_TIMEOUT=${PROXY_CONNECT_TIMEOUT:-1s}
+PROXY_READ_TIMEOUT=${PROXY_READ_TIMEOUT:-2s}
+PROXY_NEXT_UPSTREAM_TIMEOUT=${PROXY_NEXT_UPSTREAM_TIMEOUT:-5s}
+STATE_DIR=/etc/nginx/bluegreen
+LOG_DIR=/var/log/bluegreen
+TEMPLATE=/etc/bluegreen/nginx.conf.template
+
+fail() { echo "bluegreen-nginx: $*" >&2; exit 64; }
+
+case "$ACTIVE_POOL" in blue|green) ;; *) fail "ACTIVE_POOL: got '$ACTIVE_POOL', wants blue or green" ;; esac
+for v in PORT APP_PORT MAX_FAILS; do
+  eval "val=\$$v"
+  case "$val" in ''|*[!0-9]*) fail "$v: got '$val', wants a whole number" ;; esac
+done
+for v in FAIL_TIMEOUT PROXY_CONNECT_TIMEOUT PROXY_READ_TIMEOUT PROXY_NEXT_UPSTREAM_TIMEOUT; do
+  eval "val=\$$v"
+  echo "$val" | grep -Eq '^[0-9]+(ms|s|m)?$' || fail "$v: got '$val', wants an nginx time such as 500ms, 2s"
+done
+
+mkdir -p "$STATE_DIR" "$LOG_DIR" /tmp/nginx
+# The flag file is the upstream choice. It lives on a volume, so it survives nginx restarts; only
+# create it when no choice has been recorded yet (the bot rewrites it on switch).
+if [ ! -e "$STATE_DIR/active-blue" ] && [ ! -e "$STATE_DIR/active-green" ]; then
+  : > "$STATE_DIR/active-$ACTIVE_POOL"
+fi
+chmod 755 "$STATE_DIR"
+# A real file, never the image's /dev/stdout symlink: the bot tails it.
+[ -f "$LOG_DIR/access.json.log" ] || : > "$LOG_DIR/access.json.log"
+
+sed \
+  -e "s|@PORT@|$PORT|g" \
+  -e "s|@APP_PORT@|$APP_PORT|g" \
+  -e "s|@MAX_FAILS@|$MAX_FAILS|g" \
+  -e "s|@FAIL_TIMEOUT@|$FAIL_TIMEOUT|g" \
+  -e "s|@PROXY_CONNECT_TIMEOUT@|$PROXY_CONNECT_TIMEOUT|g" \
+  -e "s|@PROXY_READ_TIMEOUT@|$PROXY_READ_TIMEOUT|g" \
+  -e "s|@PROXY_NEXT_UPSTREAM_TIMEOUT@|$PROXY_NEXT_UPSTREAM_TIMEOUT|g" \
+  -e "s|@STATE_DIR@|$STATE_DIR|g" \
+  -e "s|@LOG_DIR@|$LOG_DIR|g" \
+  "$TEMPLATE" > /etc/nginx/nginx.conf
+
+nginx -t -q || fail "rendered /etc/nginx/nginx.conf is invalid (see nginx's message above)"
+exec "$@"

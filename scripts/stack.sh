@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The whole bring-up and tear-down, online or offline.
+#   scripts/stack.sh build   build the bot (host npm), base images if needed, compose images
+#   scripts/stack.sh up      build, then start the stack and wait until nginx answers
+#   scripts/stack.sh down    stop and remove containers, networks and volumes of the project
+# Honours the env of shared/SPEC.md (ports, ACTIVE_POOL, images...), COMPOSE_FILE and
+# COMPOSE_PROJECT_NAME, and BASE_IMAGES:
+#   auto (default)  official images when present or pullable, else stand-ins built from the host
+#   official        node:20-bookworm-slim / nginx:1.27-alpine (or NODE_IMAGE / NGINX_IMAGE)
+#   local           stand-ins from scripts/build-base-images.sh (air-gapped machines)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+cmd=${1:-up}
+
+log() { echo "stack: $*" >&2; }
+die() { echo "stack: $*" >&2; exit 1; }
+
+compose() {
+  if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
+}
+
+require_docker() {
+  command -v docker >/dev/null || die "docker is not installed (Debian: apt-get install -y docker.io docker-compose)"
+  docker info >/dev/null 2>&1 || die "no Docker engine answers (start dockerd, or check permissions on /var/run/docker.sock)"
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null ||
+    die "neither 'docker compose' nor 'docker-compose' is installed"
+}
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# Picks NODE_IMAGE / NGINX_IMAGE for the builds and exports them.
+choose_base_images() {
+  local mode=${BASE_IMAGES:-auto}
+  local node_official=${NODE_IMAGE:-node:20-bookworm-slim}
+  local nginx_official=${NGINX_IMAGE:-nginx:1.27-alpine}
+  case "$mode" in
+    official)
+      export NODE_IMAGE=$node_official NGINX_IMAGE=$nginx_official ;;
+    local)
+      bash scripts/build-base-images.sh all >&2
+      export NODE_IMAGE=bluegreen/node-base:local NGINX_IMAGE=bluegreen/nginx-base:local ;;
+    auto)
+      if have_image "$node_official" || timeout 120 docker pull -q "$node_official" >/dev/null 2>&1; then
+        export NODE_IMAGE=$node_official
+      else
+        log "cannot pull $node_official: building a stand-in from the host's node"
+        bash scripts/build-base-images.sh node >&2
+        export NODE_IMAGE=bluegreen/node-base:local
+      fi
+      if have_image "$nginx_official" || timeout 120 docker pull -q "$nginx_official" >/dev/null 2>&1; then
+        export NGINX_IMAGE=$nginx_official
+      else
+        log "cannot pull $nginx_official: building a stand-in from Debian's nginx"
+        bash scripts/build-base-images.sh nginx >&2
+        export NGINX_IMAGE=bluegreen/nginx-base:local
+      fi ;;
+    *) die "BASE_IMAGES: got '$mode', wants auto, official or local" ;;
+  esac
+  log "base images: NODE_IMAGE=$NODE_IMAGE NGINX_IMAGE=$NGINX_IMAGE"
+}
+
+# Containers cannot reach a registry: build on the host and stage what the bot image copies.
+stage_bot() {
+  [ -d node_modules ] || npm ci --no-audit --no-fund
+  npm run --silent build
+  rm -rf .build/bot
+  mkdir -p .build/bot
+  cp package.json package-lock.json .build/bot/
+  cp -R dist .build/bot/dist
+  (cd .build/bot && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error)
+}
+
+build() {
+  require_docker
+  choose_base_images
+  stage_bot
+  compose build
+}
+
+wait_ready() {
+  local port=${NGINX_PORT:-8080} deadline=$((SECONDS + ${STACK_WAIT_SEC:-120}))
+  until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
+    if [ $SECONDS -ge $deadline ]; then
+      compose ps >&2 || true
+      die "nginx did not answer on 127.0.0.1:$port within ${STACK_WAIT_SEC:-120}s (see: docker-compose logs nginx)"
+    fi
+    sleep 1
+  done
+  log "up: http://127.0.0.1:$port/ (bot: http://127.0.0.1:${BOT_PORT:-3000}/healthz)"
+}
+
+case "$cmd" in
+  build) build ;;
+  up)
+    build
+    compose up -d --remove-orphans
+    wait_ready ;;
+  down)
+    require_docker
+    compose down -v --remove-orphans ;;
+  ps | logs | exec | config)
+    shift
+    compose "$cmd" "$@" ;;
+  *) die "usage: $0 build|up|down|ps|logs|exec|config" ;;
+esac

@@ -1,0 +1,83 @@
+import autocannon from 'autocannon';
+
+export interface LoadResult {
+  requests: number;
+  /** Non-2xx answers plus connection errors and timeouts: what a user would call a failure. */
+  failed: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  byPool: Record<string, number>;
+  byRelease: Record<string, number>;
+  /** Milliseconds. */
+  p50: number;
+  p99: number;
+  max: number;
+  /** Responses slower than 1 s (needs the per-response clock, so counted here). */
+  slowOver1s: number;
+  durationSec: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  /** Requests per second over all connections. */
+  rate: number;
+  /** Total requests: loops are bounded in count... */
+  amount: number;
+  /** ...and in time (seconds). */
+  maxSeconds?: number;
+  connections?: number;
+  /** Called while the load runs, e.g. to start chaos part-way. */
+  during?: () => Promise<void>;
+}
+
+/** A bounded load at a fixed rate with keep-alive clients, counting which pool answered. */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const byPool: Record<string, number> = {};
+  const byRelease: Record<string, number> = {};
+  let slowOver1s = 0;
+  const started = Date.now();
+  const options: autocannon.Options = {
+    url: opts.url,
+    connections: opts.connections ?? 20,
+    overallRate: opts.rate,
+    amount: opts.amount,
+    duration: opts.maxSeconds ?? Math.ceil((opts.amount / opts.rate) * 2 + 10),
+    timeout: 10,
+    // Per-request latencies as each request saw them; the fixed-rate schedule is checked by requests/durationSec.
+    ignoreCoordinatedOmission: true,
+    requests: [
+      {
+        method: 'GET',
+        onResponse: (_status, _body, _ctx, headers) => {
+          const pool = String(headers?.['x-app-pool'] ?? 'none');
+          const release = String(headers?.['x-release-id'] ?? 'none');
+          byPool[pool] = (byPool[pool] ?? 0) + 1;
+          byRelease[release] = (byRelease[release] ?? 0) + 1;
+        },
+      },
+    ],
+  };
+  const finished = new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      if (responseTime > 1000) slowOver1s += 1;
+    });
+  });
+  const during = opts.during ? opts.during() : Promise.resolve();
+  const [result] = await Promise.all([finished, during]);
+  return {
+    requests: result.requests.total,
+    failed: result.non2xx + result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    byPool,
+    byRelease,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    slowOver1s,
+    durationSec: (Date.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,138 @@
+import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { composeCommand, run, type RunResult } from './docker.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface StackPorts {
+  nginx: number;
+  blue: number;
+  green: number;
+  bot: number;
+}
+
+export interface Stack {
+  project: string;
+  ports: StackPorts;
+  env: NodeJS.ProcessEnv;
+  /** `docker compose -p <project> …` with this stack's env. */
+  compose(...args: string[]): Promise<RunResult>;
+  /** URL through nginx's published port on 127.0.0.1. */
+  url(path?: string): string;
+  /** URL of a pool's own published port (chaos endpoints). */
+  poolUrl(pool: 'blue' | 'green', path?: string): string;
+  /** Lines of nginx's JSON access log (read through the nginx container). */
+  accessLog(): Promise<string[]>;
+  down(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+let imagesReady: Promise<void> | undefined;
+
+/** Builds the images once per process unless the test runner already did (BLUEGREEN_IMAGES_READY). */
+export function ensureImages(): Promise<void> {
+  if (process.env.BLUEGREEN_IMAGES_READY === '1') return Promise.resolve();
+  imagesReady ??= (async () => {
+    const r = await run('bash', ['scripts/stack.sh', 'build'], { cwd: ROOT, timeoutMs: 900_000 });
+    if (r.code !== 0) throw new Error(`image build failed:\n${r.stderr.slice(-4000)}`);
+  })();
+  return imagesReady;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export interface StartOptions {
+  /** Compose project name; each suite uses its own so suites can run side by side. */
+  project: string;
+  /** Extra env for compose interpolation (ACTIVE_POOL, SLACK_*, RELEASE_ID_*, …). */
+  env?: Record<string, string>;
+  /** Services to start [all]. */
+  services?: string[];
+  /** Wait for the bot's /healthz too [true when the bot is started]. */
+  waitForBot?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * Brings up a fresh compose project on free 127.0.0.1 ports (any leftover of the same project is
+ * torn down first, volumes included) and waits until nginx serves through the active pool.
+ */
+export async function startStack(opts: StartOptions): Promise<Stack> {
+  await ensureImages();
+  const ports: StackPorts = { nginx: await freePort(), blue: await freePort(), green: await freePort(), bot: await freePort() };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    COMPOSE_PROJECT_NAME: opts.project,
+    COMPOSE_FILE: resolve(ROOT, 'docker-compose.yml'),
+    NGINX_BIND: '127.0.0.1',
+    NGINX_PORT: String(ports.nginx),
+    BLUE_PORT: String(ports.blue),
+    GREEN_PORT: String(ports.green),
+    BOT_PORT: String(ports.bot),
+    ...opts.env,
+  };
+  const base = await composeCommand();
+  const compose = (...args: string[]) =>
+    run(base[0]!, [...base.slice(1), '-p', opts.project, ...args], { env, cwd: ROOT, timeoutMs: 300_000 });
+
+  await compose('down', '-v', '--remove-orphans', '--timeout', '2');
+  const up = await compose('up', '-d', '--no-build', ...(opts.services ?? []));
+  if (up.code !== 0) throw new Error(`compose up failed:\n${up.stderr}`);
+
+  const stack: Stack = {
+    project: opts.project,
+    ports,
+    env,
+    compose,
+    url: (path = '/') => `http://127.0.0.1:${ports.nginx}${path}`,
+    poolUrl: (pool, path = '/') => `http://127.0.0.1:${pool === 'blue' ? ports.blue : ports.green}${path}`,
+    async accessLog() {
+      const r = await compose('exec', '-T', 'nginx', 'cat', '/var/log/bluegreen/access.json.log');
+      if (r.code !== 0) throw new Error(`cannot read the access log: ${r.stderr}`);
+      return r.stdout.split('\n').filter((l) => l.length > 0);
+    },
+    async down() {
+      await compose('down', '-v', '--remove-orphans', '--timeout', '2');
+    },
+  };
+
+  try {
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    await waitFor('nginx to serve /', async () => (await fetch(stack.url('/'))).status === 200, timeoutMs);
+    const botStarted = !opts.services || opts.services.includes('bot');
+    if (opts.waitForBot ?? botStarted) {
+      await waitFor('the bot /healthz', async () => (await fetch(`http://127.0.0.1:${ports.bot}/healthz`)).ok, timeoutMs);
+    }
+  } catch (err) {
+    const logs = await compose('logs', '--tail', '50');
+    await stack.down();
+    throw new Error(`${(err as Error).message}\n${logs.stdout.slice(-6000)}`, { cause: err });
+  }
+  return stack;
+}
+
+/** POST to a pool's chaos endpoint through its own 127.0.0.1 port. */
+export async function chaos(stack: Stack, pool: 'blue' | 'green', action: 'start' | 'stop', mode: 'error' | 'timeout' = 'error') {
+  const path = action === 'start' ? `/chaos/start?mode=${mode}` : '/chaos/stop';
+  const res = await fetch(stack.poolUrl(pool, path), { method: 'POST' });
+  if (!res.ok) throw new Error(`chaos ${action} on ${pool}: HTTP ${res.status}`);
+}
