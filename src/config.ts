@@ -108,6 +108,17 @@ export const configSchema = z.object({
   AUTO_ROLLBACK: bool(false).describe('Switch back by itself when the post-switch guard trips'),
   POST_SWITCH_GUARD_SEC: num(120, { min: 0 }).describe('How long after a switch the new pool is watched'),
   MAINTENANCE_DEFAULT: duration('1h').describe('Length of maintenance when no duration is given'),
+  NGINX_URL: z.url({ error: 'a URL' }).default('http://nginx:80').describe('nginx as the bot reaches it, to verify switches'),
+  POOL_URL_BLUE: optionalString()
+    .pipe(z.url({ error: 'a URL' }).optional())
+    .describe('Blue pool base URL for health and chaos [http://app_blue:APP_PORT]'),
+  POOL_URL_GREEN: optionalString()
+    .pipe(z.url({ error: 'a URL' }).optional())
+    .describe('Green pool base URL for health and chaos [http://app_green:APP_PORT]'),
+  HEALTH_CHECK_TIMEOUT_MS: num(500, { int: true, min: 50 }).describe('Deadline of one pool health probe'),
+  SWITCH_VERIFY_TIMEOUT_MS: num(3000, { int: true, min: 100 }).describe('How long a switch waits to see nginx serve the target'),
+  DEPLOY_HEALTH_TIMEOUT_MS: num(60_000, { int: true, min: 1000 }).describe('How long deploy waits for the new container to be healthy'),
+  LOCK_WAIT_MS: num(30_000, { int: true, min: 0 }).describe('How long an operation waits for another to finish'),
 
   // Slack
   SLACK_BOT_TOKEN: optionalString().describe('Slack bot token (xoxb-...)'),

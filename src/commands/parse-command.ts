@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { parseDuration } from '../config.js';
+import type { Command, CommandName } from './command.js';
+
+// The one grammar of shared/SPEC.md, shared by `/bluegreen …` in Slack and `bluegreen …` on the
+// command line. Pure: text in, a typed command or a precise complaint out.
+
+export type ParseResult = { ok: Command } | { error: string; usage: string };
+
+/** One line of usage per subcommand, in the order `help` lists them. */
+export const USAGE: Readonly<Record<CommandName, string>> = {
+  help: 'help',
+  status: 'status',
+  switch: 'switch blue|green [--force]',
+  rollback: 'rollback',
+  maintenance: 'maintenance on [for 30m] | maintenance off',
+  chaos: 'chaos start blue|green [error|timeout] [--force] | chaos stop blue|green',
+  deploy: 'deploy blue|green <image> [release-id]',
+  drill: 'drill',
+};
+
+export const COMMAND_NAMES = Object.keys(USAGE) as CommandName[];
+
+export function usageOf(name?: CommandName): string {
+  return name ? USAGE[name] : COMMAND_NAMES.map((n) => USAGE[n]).join('\n');
+}
+
+const pool = z.enum(['blue', 'green'], {
+  error: (issue) => `expected a pool (blue or green), got ${quote(issue.input)}`,
+});
+const mode = z.enum(['error', 'timeout'], {
+  error: (issue) => `expected a chaos mode (error or timeout), got ${quote(issue.input)}`,
+});
+// Image references: [registry[:port]/]name[:tag][@digest]. Anything with spaces or shell
+// metacharacters is refused here so it never reaches the Docker API.
+const image = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._\-/:@]*$/i, { error: (issue) => `expected an image such as app:1.2.3, got ${quote(issue.input)}` })
+  .max(255);
+const releaseId = z
+  .string()
+  .regex(/^[\w.\-+:]+$/, { error: (issue) => `expected a release id of letters, digits and . _ - + :, got ${quote(issue.input)}` })
+  .max(128);
+
+function quote(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v);
+}
+
+class Problem extends Error {}
+
+function take<T>(schema: z.ZodType<T>, value: string | undefined, what: string): T {
+  if (value === undefined) throw new Problem(`missing ${what}`);
+  const r = schema.safeParse(value);
+  if (!r.success) throw new Problem(r.error.issues[0]?.message ?? `bad ${what}`);
+  return r.data;
+}
+
+function noMore(rest: string[]): void {
+  if (rest.length > 0) throw new Problem(`unexpected ${quote(rest.join(' '))}`);
+}
+
+/** Slack may send smart quotes and non-breaking spaces; people type `--force` as `—force`. */
+function tokenize(text: string): string[] {
+  return text
+    .replace(/[\u00a0\u2000-\u200b]/g, ' ')
+    .replace(/[\u2012-\u2015]/g, '--')
+    .trim()
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
+}
+
+function parseWords(name: CommandName, args: string[], force: boolean): Command {
+  const lower = (s: string | undefined) => s?.toLowerCase();
+  const forbidForce = () => {
+    if (force) throw new Problem(`--force does not apply to ${name}`);
+  };
+  switch (name) {
+    case 'help':
+    case 'status':
+    case 'rollback':
+    case 'drill':
+      forbidForce();
+      noMore(args);
+      return { name };
+    case 'switch': {
+      const p = take(pool, lower(args[0]), 'pool (blue or green)');
+      noMore(args.slice(1));
+      return { name, pool: p, force };
+    }
+    case 'maintenance': {
+      forbidForce();
+      const what = lower(args[0]);
+      if (what === 'off') {
+        noMore(args.slice(1));
+        return { name, on: false };
+      }
+      if (what !== 'on') throw new Problem(`expected on or off, got ${quote(args[0])}`);
+      if (args.length === 1) return { name, on: true, durationMs: undefined };
+      // "on for 30m" and the shorter "on 30m" both read naturally.
+      const rest = lower(args[1]) === 'for' ? args.slice(2) : args.slice(1);
+      const text = rest[0];
+      if (text === undefined) throw new Problem('missing duration after "for" (e.g. 30m, 2h)');
+      noMore(rest.slice(1));
+      const ms = parseDuration(text);
+      if (ms === undefined || ms <= 0) throw new Problem(`expected a duration such as 30m or 2h, got ${quote(text)}`);
+      if (ms > 7 * 24 * 3_600_000) throw new Problem(`maintenance can last at most 7d, got ${quote(text)}`);
+      return { name, on: true, durationMs: ms };
+    }
+    case 'chaos': {
+      const action = lower(args[0]);
+      if (action !== 'start' && action !== 'stop') throw new Problem(`expected start or stop, got ${quote(args[0])}`);
+      const p = take(pool, lower(args[1]), 'pool (blue or green)');
+      if (action === 'stop') {
+        forbidForce();
+        noMore(args.slice(2));
+        return { name, action, pool: p };
+      }
+      const m = args[2] === undefined ? 'error' : take(mode, lower(args[2]), 'chaos mode');
+      noMore(args.slice(3));
+      return { name, action, pool: p, mode: m, force };
+    }
+    case 'deploy': {
+      forbidForce();
+      const p = take(pool, lower(args[0]), 'pool (blue or green)');
+      const img = take(image, args[1], 'image (e.g. app:1.2.3)');
+      const rel = args[2] === undefined ? undefined : take(releaseId, args[2], 'release id');
+      noMore(args.slice(3));
+      return { name, pool: p, image: img, releaseId: rel };
+    }
+  }
+}
+
+/**
+ * Parse the text after `/bluegreen` (or the CLI's joined argv). Empty text is `help`. A flag may
+ * appear anywhere (`switch --force green`); only `--force` is known.
+ */
+export function parseCommand(text: string): ParseResult {
+  const tokens = tokenize(text);
+  let force = false;
+  const words: string[] = [];
+  for (const t of tokens) {
+    if (t.toLowerCase() === '--force' || t === '-f') force = true;
+    else if (t.startsWith('-') && t.length > 1) {
+      const name = words[0]?.toLowerCase();
+      const known = COMMAND_NAMES.find((n) => n === name);
+      return { error: `unknown option ${quote(t)}`, usage: usageOf(known) };
+    } else words.push(t);
+  }
+  const head = words[0]?.toLowerCase() ?? 'help';
+  const name = COMMAND_NAMES.find((n) => n === head);
+  if (!name) return { error: `unknown command ${quote(words[0])}`, usage: usageOf() };
+  try {
+    return { ok: parseWords(name, words.slice(1), force) };
+  } catch (err) {
+    if (err instanceof Problem) return { error: `${name}: ${err.message}`, usage: usageOf(name) };
+    throw err;
+  }
+}

@@ -1,0 +1,43 @@
+import type { Operations } from '../deploy/operations.js';
+import { ok, type Actor, type OpResult } from '../deploy/result.js';
+import type { Command } from './command.js';
+import { usageOf } from './parse-command.js';
+
+// The one runner: a parsed command to a deploy operation. Slack and the CLI call this and render
+// the OpResult their own way. Authorization is the caller's job (the Slack layer checks admins).
+
+export interface RunDeps {
+  ops: Operations;
+  by: Actor;
+  /** `drill` lives elsewhere (the drill issue); absent, the runner says so. */
+  drill?: () => Promise<OpResult<unknown>>;
+}
+
+export function helpText(): string {
+  return `Usage: bluegreen <command>\n${usageOf()
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n')}`;
+}
+
+export async function runCommand(cmd: Command, { ops, by, drill }: RunDeps): Promise<OpResult<unknown>> {
+  switch (cmd.name) {
+    case 'help':
+      return ok(helpText());
+    case 'status':
+      return ops.status();
+    case 'switch':
+      return ops.switchPool(cmd.pool, { force: cmd.force, by });
+    case 'rollback':
+      return ops.rollback(by);
+    case 'maintenance':
+      return cmd.on ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs }) : ops.setMaintenance(false, { by });
+    case 'chaos':
+      return cmd.action === 'start' ? ops.startChaos(cmd.pool, cmd.mode, { force: cmd.force, by }) : ops.stopChaos(cmd.pool, by);
+    case 'deploy':
+      return ops.deploy(cmd.pool, cmd.image, { releaseId: cmd.releaseId, by });
+    case 'drill':
+      if (drill) return drill();
+      return { status: 'failed', message: 'drill is not available in this build' };
+  }
+}

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from '../pool.js';
+import type { AlertEvent, AlertKind, Severity } from '../watcher/alert.js';
+
+// Alerts this layer raises itself (auto-demote, post-switch guard, maintenance expiry), shaped as the
+// watcher's AlertEvent so every notifier renders them the same way.
+
+export interface OperationalAlertInput {
+  kind: AlertKind;
+  status: 'firing' | 'resolved';
+  severity: Severity;
+  pool: Pool | undefined;
+  release?: string | undefined;
+  env: string;
+  title: string;
+  summary: string;
+  observed?: number | undefined;
+  threshold?: number | undefined;
+  unit?: '%' | 'ms' | undefined;
+  explainedBy?: string[];
+  at: string;
+  firstAt?: string;
+}
+
+export function operationalAlert(a: OperationalAlertInput): AlertEvent {
+  return {
+    id: randomUUID(),
+    key: `${a.kind}:${a.pool ?? 'all'}`,
+    kind: a.kind,
+    status: a.status,
+    severity: a.severity,
+    pool: a.pool,
+    release: a.release,
+    env: a.env,
+    title: a.title,
+    summary: a.summary,
+    observed: a.observed,
+    threshold: a.threshold,
+    unit: a.unit,
+    windowSize: 0,
+    samples: 0,
+    sampleLines: [],
+    explainedBy: a.explainedBy ?? [],
+    at: a.at,
+    firstAt: a.firstAt ?? a.at,
+  };
+}

@@ -1,0 +1,132 @@
+import { hostname } from 'node:os';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Pool } from '../pool.js';
+import type { AlertEvent } from '../watcher/alert.js';
+import type { ContainerEngine } from './container-engine.js';
+import { createDockerEngine, resolveProject } from './docker-engine.js';
+import { createHealthChecker, type HealthChecker } from './health-checker.js';
+import { createNginxControl } from './nginx-control.js';
+import { createOpLock } from './op-lock.js';
+import { createOperations, type Operations, type PoolStats } from './operations.js';
+import { createPoolClient, type PoolClient } from './pool-client.js';
+import { createPostSwitchGuard, type PostSwitchGuard } from './post-switch-guard.js';
+import { createStateStore } from './state-store.js';
+
+// Builds deploy control from config. The bot (app.ts) starts the timers; the CLI uses only `ops`.
+
+export interface DeployLayerDeps {
+  config: Config;
+  log: Logger;
+  metrics?: Metrics;
+  raise?: (alert: AlertEvent) => void | Promise<void>;
+  poolStats?: (pool: Pool) => PoolStats | undefined;
+  /** Replace the Docker engine (tests). */
+  engine?: ContainerEngine;
+  pools?: PoolClient;
+  /** This process's container id prefix, to find the compose project from its own labels. */
+  selfId?: string;
+}
+
+export interface DeployLayer {
+  ops: Operations;
+  health: HealthChecker;
+  guard: PostSwitchGuard;
+  /** Health checks, post-switch guard, maintenance expiry. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
+  const { config, log } = deps;
+  const dlog = log.child({ component: 'deploy' });
+  const raise = deps.raise ?? ((a: AlertEvent) => dlog.warn({ alert: a }, a.title));
+  const engine = deps.engine ?? createDockerEngine({ socketPath: config.DOCKER_SOCKET, timeoutMs: config.DOCKER_TIMEOUT_MS });
+  const selfId = deps.selfId ?? hostname();
+  // Resolved at first use and remembered once found: a missing socket at start-up must not stop
+  // the bot, and the error then reaches whoever runs the first operation.
+  let project: Promise<string> | undefined;
+  const getProject = () => {
+    project ??= resolveProject(engine, config.COMPOSE_PROJECT_NAME, selfId).catch((err: unknown) => {
+      project = undefined;
+      throw err;
+    });
+    return project;
+  };
+  const pools =
+    deps.pools ??
+    createPoolClient({
+      blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
+      green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
+    });
+  const nginx = createNginxControl({ stateDir: config.NGINX_STATE_DIR, url: config.NGINX_URL, engine, project: getProject });
+  const store = createStateStore(config.STATE_DIR);
+  const lock = createOpLock({
+    dir: config.STATE_DIR,
+    waitMs: config.LOCK_WAIT_MS,
+    onAcquired: (ms) => deps.metrics?.lockWait.observe(ms / 1000),
+  });
+  const poolStats = deps.poolStats ?? (() => undefined);
+
+  const ops = createOperations({
+    engine,
+    project: getProject,
+    nginx,
+    pools,
+    store,
+    lock,
+    raise,
+    log: dlog,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    poolStats,
+    // Called only after start-up, when `guard` below exists.
+    onSwitched: (r) => guard.onSwitched(r),
+    settings: {
+      envName: config.ENV_NAME,
+      healthTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
+      verifyTimeoutMs: config.SWITCH_VERIFY_TIMEOUT_MS,
+      deployHealthTimeoutMs: config.DEPLOY_HEALTH_TIMEOUT_MS,
+      maintenanceDefaultMs: config.MAINTENANCE_DEFAULT,
+      releaseIds: { ...(config.RELEASE_ID_BLUE ? { blue: config.RELEASE_ID_BLUE } : {}), ...(config.RELEASE_ID_GREEN ? { green: config.RELEASE_ID_GREEN } : {}) },
+    },
+  });
+  const guard = createPostSwitchGuard({
+    ops,
+    poolStats,
+    guardMs: config.POST_SWITCH_GUARD_SEC * 1000,
+    thresholdPercent: config.ERROR_RATE_THRESHOLD,
+    autoRollback: config.AUTO_ROLLBACK,
+    envName: config.ENV_NAME,
+    raise,
+    log: dlog,
+  });
+  const health = createHealthChecker({
+    ops,
+    pools,
+    intervalMs: config.HEALTH_CHECK_INTERVAL_MS,
+    timeoutMs: Math.min(config.HEALTH_CHECK_TIMEOUT_MS, config.HEALTH_CHECK_INTERVAL_MS),
+    failAfter: config.AUTO_FAILOVER_AFTER,
+    enabled: config.AUTO_FAILOVER,
+    envName: config.ENV_NAME,
+    raise,
+    log: dlog,
+  });
+
+  let expiry: NodeJS.Timeout | undefined;
+  return {
+    ops,
+    health,
+    guard,
+    start() {
+      health.start();
+      expiry = setInterval(() => void ops.expireMaintenance().catch((err: unknown) => dlog.error({ err }, 'maintenance expiry failed')), 1000);
+      expiry.unref();
+    },
+    async stop() {
+      if (expiry) clearInterval(expiry);
+      guard.stop();
+      await health.stop();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BluegreenError } from '../errors.js';
+import type { Pool } from '../pool.js';
+import type { ContainerEngine } from './container-engine.js';
+
+// How the deploy layer reaches nginx. The active pool is chosen per request by nginx from flag files
+// in a folder both share (nginx/: `if (-f /etc/nginx/bluegreen/active-green)`), so a switch writes
+// files and needs no reload: measured 0 failed requests, where reloads closed idle keep-alive
+// connections. `nginx -t` + reload stay for real config changes (after deploy: new container IP).
+
+export interface NginxControl {
+  /** The pool nginx routes to now, read from the flag files (the truth, not a variable). */
+  activePool(): Promise<Pool>;
+  /** Flip the flag files; new requests go to `pool` from the next request on. */
+  setActive(pool: Pool): Promise<void>;
+  /** Poll nginx until `consecutive` answers in a row come from `pool`; resolves with ms taken or undefined at the deadline. */
+  verifyServing(pool: Pool, timeoutMs: number): Promise<number | undefined>;
+  /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
+  testAndReload(): Promise<void>;
+}
+
+export interface NginxControlOptions {
+  stateDir: string;
+  /** nginx as the bot sees it: http://nginx:80 on the compose network, a published port from the host. */
+  url: string;
+  engine: ContainerEngine;
+  project: () => Promise<string>;
+  fetchTimeoutMs?: number;
+}
+
+const flag = (dir: string, pool: Pool) => join(dir, `active-${pool}`);
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new BluegreenError('STATE_IO', `cannot read ${path}`, { cause: err });
+  }
+}
+
+/** The pool that answered one request through nginx (X-App-Pool), or undefined. */
+export async function probePool(url: string, timeoutMs: number): Promise<Pool | undefined> {
+  try {
+    const res = await fetch(new URL('/version', url), {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { 'x-bluegreen-probe': 'switch-verify' },
+    });
+    await res.arrayBuffer();
+    const pool = res.headers.get('x-app-pool');
+    return pool === 'blue' || pool === 'green' ? pool : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createNginxControl(opts: NginxControlOptions): NginxControl {
+  const fetchTimeoutMs = opts.fetchTimeoutMs ?? 1000;
+
+  async function nginxContainer(): Promise<string> {
+    const project = await opts.project();
+    const [c] = await opts.engine.list(project, 'nginx');
+    if (!c || c.state !== 'running') {
+      throw new BluegreenError('NGINX_DOWN', `the nginx container of project ${project} is ${c ? c.state : 'missing'}`, {
+        hint: 'docker-compose up -d nginx',
+      });
+    }
+    return c.id;
+  }
+
+  return {
+    async activePool() {
+      // Same precedence as nginx's `if`: active-green wins, anything else is blue.
+      return (await exists(flag(opts.stateDir, 'green'))) ? 'green' : 'blue';
+    },
+
+    async setActive(pool) {
+      const other: Pool = pool === 'blue' ? 'green' : 'blue';
+      try {
+        await mkdir(opts.stateDir, { recursive: true });
+        // Create the new flag before removing the old, so a reader never sees neither (which means
+        // blue): for a switch to green the green flag alone decides; to blue, removing it does.
+        const fh = await open(flag(opts.stateDir, pool), 'a');
+        await fh.close();
+        await unlink(flag(opts.stateDir, other)).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        });
+      } catch (err) {
+        throw new BluegreenError('STATE_IO', `cannot write the active-pool flag in ${opts.stateDir}`, {
+          hint: 'is the nginx_state volume mounted writable in the bot?',
+          cause: err,
+        });
+      }
+    },
+
+    async verifyServing(pool, timeoutMs) {
+      const started = Date.now();
+      let inRow = 0;
+      while (Date.now() - started < timeoutMs) {
+        const got = await probePool(opts.url, Math.min(fetchTimeoutMs, timeoutMs));
+        inRow = got === pool ? inRow + 1 : 0;
+        if (inRow >= 3) return Date.now() - started;
+        if (got !== pool) await new Promise((r) => setTimeout(r, 20));
+      }
+      return undefined;
+    },
+
+    async testAndReload() {
+      const id = await nginxContainer();
+      // `nginx -t` on failure, sample stderr:
+      //   nginx: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/conf.d/default.conf:12
+      //   nginx: configuration file /etc/nginx/nginx.conf test failed
+      const test = await opts.engine.exec(id, ['nginx', '-t']);
+      if (test.exitCode !== 0) {
+        const emerg = test.stderr.split('\n').find((l) => /\[(emerg|alert|crit)\]/.test(l)) ?? test.stderr.trim();
+        throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx -t failed: ${emerg.replace(/^nginx: /, '')}`, {
+          hint: 'nginx keeps running with its previous configuration',
+        });
+      }
+      const reload = await opts.engine.exec(id, ['nginx', '-s', 'reload']);
+      if (reload.exitCode !== 0) {
+        throw new BluegreenError('NGINX_DOWN', `nginx -s reload failed: ${(reload.stderr || reload.stdout).trim()}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BluegreenError } from '../errors.js';
+import type { Actor } from './result.js';
+
+// One lock serializes every mutating operation, across the bot process and `bluegreen` CLI
+// processes run with `compose exec` in the same container: an in-process queue plus a lock file
+// (O_EXCL) on the state volume that records who holds it.
+
+export interface LockHolder {
+  op: string;
+  by: Actor;
+  since: string;
+  pid: number;
+}
+
+export interface OpLock {
+  /** Runs fn while holding the lock; waits up to the lock's wait time, then throws LOCKED. */
+  run<T>(op: string, by: Actor, fn: () => Promise<T>): Promise<T>;
+  holder(): Promise<LockHolder | undefined>;
+}
+
+export interface OpLockOptions {
+  dir: string;
+  waitMs: number;
+  /** A holder older than this is presumed dead (its operation has deadlines far shorter). */
+  staleMs?: number;
+  /** Called with how long the caller waited, for the lock-wait metric. */
+  onAcquired?: (waitedMs: number) => void;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function createOpLock(opts: OpLockOptions): OpLock {
+  const file = join(opts.dir, 'operation.lock');
+  const staleMs = opts.staleMs ?? 10 * 60_000;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function readHolder(): Promise<LockHolder | undefined> {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as LockHolder;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function acquireFile(holder: LockHolder, deadline: number): Promise<void> {
+    await mkdir(opts.dir, { recursive: true });
+    for (;;) {
+      try {
+        const fh = await open(file, 'wx');
+        await fh.writeFile(JSON.stringify(holder));
+        await fh.close();
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+          throw new BluegreenError('STATE_IO', `cannot create ${file}`, { cause: err });
+        }
+      }
+      const current = await readHolder();
+      // Our own pid in the file while our queue lets us in: left by an earlier incarnation of this
+      // process (pid 1 again after a container restart). A dead pid or an ancient lock: also stale.
+      const stale =
+        current === undefined ||
+        current.pid === process.pid ||
+        !alive(current.pid) ||
+        Date.now() - Date.parse(current.since) > staleMs;
+      if (stale) {
+        await unlink(file).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw new BluegreenError('LOCKED', `another operation is running: ${current.op} by ${current.by.name ?? current.by.id} since ${current.since}`, {
+          hint: 'try again when it finishes',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  return {
+    run(op, by, fn) {
+      const started = Date.now();
+      const deadline = started + opts.waitMs;
+      const turn = queue.then(async () => {
+        const holder: LockHolder = { op, by, since: new Date().toISOString(), pid: process.pid };
+        await acquireFile(holder, deadline);
+        opts.onAcquired?.(Date.now() - started);
+        try {
+          return await fn();
+        } finally {
+          await unlink(file).catch(() => undefined);
+        }
+      });
+      queue = turn.catch(() => undefined);
+      return turn;
+    },
+    holder: readHolder,
+  };
+}

@@ -1,0 +1,344 @@
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { BluegreenError, describeError } from '../errors.js';
+import { otherPool, POOLS, serviceOf, type Pool } from '../pool.js';
+import type { AlertEvent } from '../watcher/alert.js';
+import { operationalAlert } from './alerts.js';
+import type { ContainerEngine, ContainerInfo } from './container-engine.js';
+import type { NginxControl } from './nginx-control.js';
+import type { LockHolder, OpLock } from './op-lock.js';
+import type { ChaosMode, PoolClient } from './pool-client.js';
+import { failed, ok, refused, type Actor, type OpResult } from './result.js';
+import type { DeployState, MaintenanceState, StateStore, SwitchRecord } from './state-store.js';
+
+// The use cases of deploy control, in the order an operator meets them. Every mutating operation
+// runs under the one lock, is audited, and returns an OpResult; nothing operational throws past here.
+
+export interface PoolStats {
+  /** Percent of 5xx over the watcher's window; undefined until it has enough requests. */
+  errorRate: number | undefined;
+  p95Ms: number | undefined;
+  samples: number;
+}
+
+export interface OperationsSettings {
+  envName: string;
+  /** Deadline of one /healthz probe for the health gate. */
+  healthTimeoutMs: number;
+  /** How long a switch waits for nginx to serve the target. */
+  verifyTimeoutMs: number;
+  /** How long deploy waits for the new container to be healthy. */
+  deployHealthTimeoutMs: number;
+  maintenanceDefaultMs: number;
+  /** Release ids configured for the pools, when the container does not tell. */
+  releaseIds: Partial<Record<Pool, string>>;
+}
+
+export interface OperationsDeps {
+  engine: ContainerEngine;
+  project: () => Promise<string>;
+  nginx: NginxControl;
+  pools: PoolClient;
+  store: StateStore;
+  lock: OpLock;
+  raise: (alert: AlertEvent) => void | Promise<void>;
+  settings: OperationsSettings;
+  log: Logger;
+  metrics?: Metrics;
+  /** The watcher's current view of a pool. */
+  poolStats?: (pool: Pool) => PoolStats | undefined;
+  /** Told after every switch that moved traffic (the post-switch guard listens). */
+  onSwitched?: (record: SwitchRecord) => void;
+  now?: () => number;
+}
+
+export interface PoolStatus {
+  pool: Pool;
+  active: boolean;
+  container: { name: string; state: string; health: string; image: string; startedAt: string | undefined; uptimeSec: number | undefined } | undefined;
+  /** Why container facts are missing (Docker socket, container gone). */
+  containerError: string | undefined;
+  release: string | undefined;
+  healthy: boolean;
+  healthDetail: string;
+  chaos: ChaosMode | null | undefined;
+  stats: PoolStats | undefined;
+}
+
+export interface StatusReport {
+  env: string;
+  active: Pool;
+  pools: PoolStatus[];
+  maintenance: MaintenanceState;
+  lastSwitch: SwitchRecord | undefined;
+  lastFailover: SwitchRecord | undefined;
+  previousPool: Pool | undefined;
+  lock: LockHolder | undefined;
+  docker: { ok: true; project: string } | { ok: false; error: string };
+}
+
+export interface SwitchData {
+  from: Pool;
+  to: Pool;
+  /** Command to nginx serving the target, verified through nginx. */
+  ms: number;
+  changed: boolean;
+}
+
+export type SwitchKind = SwitchRecord['kind'];
+
+export interface Operations {
+  status(): Promise<OpResult<StatusReport>>;
+  switchPool(target: Pool, opts: { force: boolean; by: Actor; kind?: SwitchKind; reason?: string }): Promise<OpResult<SwitchData>>;
+  rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string }): Promise<OpResult<SwitchData>>;
+  startChaos(pool: Pool, mode: ChaosMode, opts: { force: boolean; by: Actor }): Promise<OpResult>;
+  stopChaos(pool: Pool, by: Actor): Promise<OpResult>;
+  setMaintenance(on: boolean, opts: { by: Actor; durationMs?: number | undefined }): Promise<OpResult<MaintenanceState>>;
+  /** Ends maintenance whose time is up; called by a timer. */
+  expireMaintenance(): Promise<boolean>;
+  deploy(pool: Pool, image: string, opts: { releaseId?: string | undefined; by: Actor }): Promise<OpResult<{ container: string; release: string | undefined }>>;
+  /** The active pool as nginx sees it. */
+  activePool(): Promise<Pool>;
+  readState(): Promise<DeployState>;
+}
+
+const who = (a: Actor) => a.name ?? a.id;
+
+export function createOperations(deps: OperationsDeps): Operations {
+  const { engine, nginx, pools, store, lock, settings, log } = deps;
+  const now = deps.now ?? Date.now;
+  const iso = () => new Date(now()).toISOString();
+
+  /** Lock, time, audit, and turn operational errors into results. */
+  async function audited<T>(op: string, args: Record<string, unknown>, by: Actor, fn: () => Promise<OpResult<T>>): Promise<OpResult<T>> {
+    const started = performance.now();
+    let result: OpResult<T>;
+    try {
+      result = await lock.run(op, by, fn);
+    } catch (err) {
+      if (err instanceof BluegreenError && err.code === 'LOCKED') result = refused(describeError(err));
+      else if (err instanceof BluegreenError) result = failed(`${op} failed: ${err.message}`, err.hint ? `${err.code}: ${err.hint}` : err.code);
+      else throw err;
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const message = result.status === 'refused' ? result.reason : result.message;
+    log.info({ op, args, by, result: result.status, durationMs }, message);
+    try {
+      await store.audit({ at: iso(), by, op, args, result: result.status, message, durationMs });
+    } catch (err) {
+      log.error({ err, op }, 'audit write failed');
+    }
+    return result;
+  }
+
+  async function containerOf(pool: Pool): Promise<ContainerInfo> {
+    const project = await deps.project();
+    const [c] = await engine.list(project, serviceOf(pool));
+    if (!c) throw new BluegreenError('CONTAINER_NOT_FOUND', `no ${serviceOf(pool)} container in compose project ${project}`, { hint: 'docker-compose up -d' });
+    return c;
+  }
+
+  async function doSwitch(target: Pool, force: boolean, by: Actor, kind: SwitchKind, reason: string | undefined): Promise<OpResult<SwitchData>> {
+    const from = await nginx.activePool();
+    if (from === target) return ok(`${target} is already active; nothing changed`, { from, to: target, ms: 0, changed: false });
+
+    const probe = await pools.health(target, settings.healthTimeoutMs);
+    if (!probe.healthy && !force) {
+      return refused(`${target} is unhealthy (${probe.detail}); switching would send traffic to a failing pool. Add --force to switch anyway`);
+    }
+    const started = performance.now();
+    await nginx.setActive(target);
+    const verified = await nginx.verifyServing(target, settings.verifyTimeoutMs);
+    if (verified === undefined && probe.healthy) {
+      // nginx does not route to the target although it answers: put the flags back as they were.
+      await nginx.setActive(from);
+      deps.metrics?.switches.inc({ kind, result: 'failed' });
+      return failed(
+        `nginx did not serve ${target} within ${settings.verifyTimeoutMs} ms; restored ${from}, nothing changed`,
+        'is nginx up, and does it share the flag-file folder (NGINX_STATE_DIR) with the bot?',
+      );
+    }
+    const ms = Math.round(verified ?? performance.now() - started);
+    const record: SwitchRecord = { kind, from, to: target, at: iso(), by, ...(reason ? { reason } : {}) };
+    await store.update((s) => {
+      s.previousPool = from;
+      s.lastSwitch = record;
+      if (kind === 'failover') s.lastFailover = record;
+    });
+    deps.metrics?.switches.inc({ kind, result: 'ok' });
+    deps.onSwitched?.(record);
+    const verb = kind === 'rollback' || kind === 'guard_rollback' ? 'Rolled back' : kind === 'failover' ? 'Failed over' : 'Switched';
+    const tail = probe.healthy ? `nginx serves ${target} (${ms} ms)` : `forced while ${target} is unhealthy (${probe.detail}); nginx serves its backup ${from} until ${target} recovers`;
+    return ok(`${verb} ${from} -> ${target}: ${tail}`, { from, to: target, ms, changed: true });
+  }
+
+  async function poolStatus(pool: Pool, active: Pool, containers: Map<Pool, ContainerInfo> | Error): Promise<PoolStatus> {
+    const [probe, chaos] = await Promise.all([pools.health(pool, settings.healthTimeoutMs), pools.chaos(pool).catch(() => undefined)]);
+    const c = containers instanceof Error ? undefined : containers.get(pool);
+    const containerError = containers instanceof Error ? describeError(containers) : c ? undefined : `no ${serviceOf(pool)} container`;
+    return {
+      pool,
+      active: pool === active,
+      container: c && {
+        name: c.name,
+        state: c.state,
+        health: c.health,
+        image: c.image,
+        startedAt: c.startedAt,
+        uptimeSec: c.startedAt && c.state === 'running' ? Math.max(0, Math.round((now() - Date.parse(c.startedAt)) / 1000)) : undefined,
+      },
+      containerError,
+      release: c?.env.RELEASE_ID ?? settings.releaseIds[pool],
+      healthy: probe.healthy,
+      healthDetail: probe.detail,
+      chaos,
+      stats: deps.poolStats?.(pool),
+    };
+  }
+
+  const ops: Operations = {
+    activePool: () => nginx.activePool(),
+    readState: () => store.read(),
+
+    async status() {
+      try {
+        const [active, state, holder] = await Promise.all([nginx.activePool(), store.read(), lock.holder()]);
+        let project = '';
+        let containers: Map<Pool, ContainerInfo> | Error;
+        try {
+          project = await deps.project();
+          const list = await engine.list(project);
+          containers = new Map();
+          for (const c of list) for (const p of POOLS) if (c.service === serviceOf(p)) containers.set(p, c);
+        } catch (err) {
+          if (!(err instanceof BluegreenError)) throw err;
+          containers = err;
+        }
+        const poolRows = await Promise.all(POOLS.map((p) => poolStatus(p, active, containers)));
+        const report: StatusReport = {
+          env: settings.envName,
+          active,
+          pools: poolRows,
+          maintenance: state.maintenance,
+          lastSwitch: state.lastSwitch,
+          lastFailover: state.lastFailover,
+          previousPool: state.previousPool,
+          lock: holder,
+          docker: containers instanceof Error ? { ok: false, error: describeError(containers) } : { ok: true, project },
+        };
+        const health = poolRows.map((p) => `${p.pool} ${p.healthy ? 'healthy' : `unhealthy (${p.healthDetail})`}`).join(', ');
+        return ok(`active: ${active}; ${health}`, report);
+      } catch (err) {
+        if (err instanceof BluegreenError) return failed(`status failed: ${err.message}`, err.hint);
+        throw err;
+      }
+    },
+
+    switchPool(target, { force, by, kind = 'switch', reason }) {
+      return audited(kind, { pool: target, force }, by, () => doSwitch(target, force, by, kind, reason));
+    },
+
+    rollback(by, opts = {}) {
+      const kind = opts.kind ?? 'rollback';
+      return audited(kind, {}, by, async () => {
+        const state = await store.read();
+        const target = state.previousPool;
+        if (!target) return refused('nothing to roll back to: no switch has been recorded yet');
+        // An operator rolling back in an incident is not made to wait on the health gate; nginx's
+        // backup still covers a target that is down.
+        return doSwitch(target, true, by, kind, opts.reason);
+      });
+    },
+
+    startChaos(pool, mode, { force, by }) {
+      return audited('chaos_start', { pool, mode, force }, by, async () => {
+        const active = await nginx.activePool();
+        if (pool === active && !force) {
+          const backup = await pools.health(otherPool(pool), settings.healthTimeoutMs);
+          if (!backup.healthy) {
+            return refused(`${pool} is active and the backup ${otherPool(pool)} is unhealthy (${backup.detail}): chaos would be an outage. Add --force to start it anyway`);
+          }
+        }
+        await pools.startChaos(pool, mode);
+        return ok(`Chaos (${mode}) started on ${pool}${pool === active ? ' (the active pool)' : ''}`);
+      });
+    },
+
+    stopChaos(pool, by) {
+      return audited('chaos_stop', { pool }, by, async () => {
+        await pools.stopChaos(pool);
+        return ok(`Chaos stopped on ${pool}`);
+      });
+    },
+
+    setMaintenance(on, { by, durationMs }) {
+      return audited('maintenance', { on, durationMs }, by, async () => {
+        const ms = durationMs ?? settings.maintenanceDefaultMs;
+        const state = await store.update((s) => {
+          s.maintenance = on
+            ? { on: true, since: s.maintenance.on ? s.maintenance.since : iso(), until: new Date(now() + ms).toISOString(), by }
+            : { on: false, since: undefined, until: undefined, by };
+        });
+        const m = state.maintenance;
+        return ok(on ? `Maintenance on until ${m.until}: alerts are suppressed` : 'Maintenance off: alerts are live again', m);
+      });
+    },
+
+    async expireMaintenance() {
+      const state = await store.read();
+      const until = state.maintenance.until ? Date.parse(state.maintenance.until) : undefined;
+      if (!state.maintenance.on || until === undefined || until > now()) return false;
+      const auto: Actor = { kind: 'auto', id: 'maintenance-timer', name: 'maintenance timer' };
+      const r = await audited('maintenance', { on: false, expired: true }, auto, async () => {
+        await store.update((s) => {
+          s.maintenance = { on: false, since: undefined, until: undefined, by: auto };
+        });
+        return ok(`Maintenance ended: it expired at ${state.maintenance.until}`);
+      });
+      if (r.status === 'ok') {
+        await deps.raise(
+          operationalAlert({
+            kind: 'maintenance_expired',
+            status: 'resolved',
+            severity: 'info',
+            pool: undefined,
+            env: settings.envName,
+            title: 'Maintenance ended',
+            summary: `Maintenance started by ${state.maintenance.by ? who(state.maintenance.by) : 'someone'} expired at ${state.maintenance.until}; alerts are live again.`,
+            at: iso(),
+            firstAt: state.maintenance.since ?? iso(),
+          }),
+        );
+      }
+      return r.status === 'ok';
+    },
+
+    deploy(pool, image, { releaseId, by }) {
+      return audited('deploy', { pool, image, releaseId }, by, async () => {
+        const active = await nginx.activePool();
+        if (pool === active) {
+          return refused(`${pool} is the active pool; deploy goes to the idle pool (${otherPool(pool)}), then switch`);
+        }
+        const pulled = await engine.pull(image);
+        if (!pulled && !(await engine.imageExists(image))) {
+          return failed(`image ${image} could not be pulled and is not present locally`, 'docker tag an existing image, or check the name');
+        }
+        const old = await containerOf(pool);
+        const env: Record<string, string> = releaseId ? { RELEASE_ID: releaseId } : {};
+        const fresh = await engine.recreate(old.id, { image, env });
+        const healthy = await engine.waitHealthy(fresh.id, settings.deployHealthTimeoutMs);
+        // nginx resolved app_<pool> when it loaded its config; the new container has a new address.
+        await nginx.testAndReload();
+        const release = healthy.env.RELEASE_ID;
+        await store.update((s) => {
+          s.releases[pool] = { image, releaseId: release, at: iso(), by };
+        });
+        return ok(
+          `Deployed ${image}${release ? ` (release ${release})` : ''} to ${pool} (${pulled ? 'pulled' : 'local image'}); it is healthy and idle. Switch to it with: switch ${pool}`,
+          { container: fresh.name, release },
+        );
+      });
+    },
+  };
+  return ops;
+}

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCommand } from '../../../src/commands/parse-command.js';
+import { runCommand } from '../../../src/commands/run-command.js';
+import { alice, harness } from '../deploy/fakes.js';
+
+async function run(text: string, h: Awaited<ReturnType<typeof harness>>) {
+  const p = parseCommand(text);
+  if (!('ok' in p)) assert.fail(p.error);
+  return runCommand(p.ok, { ops: h.ops, by: alice });
+}
+
+describe('runCommand', () => {
+  it('maps each command to its operation', async () => {
+    const h = await harness();
+    const help = await run('help', h);
+    assert.match(help.status === 'ok' ? help.message : '', /switch blue\|green \[--force\]/);
+    assert.equal((await run('switch green', h)).status, 'ok');
+    assert.equal(h.nginx.active, 'green');
+    assert.equal((await run('rollback', h)).status, 'ok');
+    assert.equal(h.nginx.active, 'blue');
+    assert.equal((await run('chaos start green timeout', h)).status, 'ok');
+    assert.equal(h.pools.chaosMode.green, 'timeout');
+    assert.equal((await run('chaos stop green', h)).status, 'ok');
+    assert.equal((await run('maintenance on for 10m', h)).status, 'ok');
+    assert.equal((await h.store.read()).maintenance.on, true);
+    assert.equal((await run('maintenance off', h)).status, 'ok');
+    assert.equal((await h.store.read()).maintenance.on, false);
+    assert.equal((await run('deploy blue app:2', h)).status, 'refused');
+    const s = await run('status', h);
+    assert.equal(s.status, 'ok');
+    assert.equal((await run('drill', h)).status, 'failed');
+    assert.deepEqual(
+      (await h.store.readAudit()).map((a) => a.op),
+      ['switch', 'rollback', 'chaos_start', 'chaos_stop', 'maintenance', 'maintenance', 'deploy'],
+    );
+  });
+});

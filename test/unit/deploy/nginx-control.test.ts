@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createNginxControl } from '../../../src/deploy/nginx-control.js';
+import { FakeEngine } from './fakes.js';
+
+// A tiny stand-in that routes like nginx's `if (-f …/active-green)`: per request, from the flags.
+async function flagRouter(dir: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((_req, res) => {
+    const pool = existsSync(join(dir, 'active-green')) ? 'green' : 'blue';
+    res.writeHead(200, { 'x-app-pool': pool }).end(JSON.stringify({ pool }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('nginx control', () => {
+  const servers: Server[] = [];
+  after(() => servers.forEach((s) => s.close()));
+
+  it('flips flag files so the router serves the target, and verifies it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
+    const { server, url } = await flagRouter(dir);
+    servers.push(server);
+    const nginx = createNginxControl({ stateDir: dir, url, engine: new FakeEngine(), project: async () => 'proj' });
+    assert.equal(await nginx.activePool(), 'blue', 'no flags means blue, as in nginx');
+    await nginx.setActive('green');
+    assert.ok(existsSync(join(dir, 'active-green')));
+    assert.equal(await nginx.activePool(), 'green');
+    assert.equal(typeof (await nginx.verifyServing('green', 1000)), 'number');
+    await nginx.setActive('blue');
+    assert.deepEqual([existsSync(join(dir, 'active-blue')), existsSync(join(dir, 'active-green'))], [true, false]);
+    assert.equal(await nginx.verifyServing('green', 150), undefined, 'times out when nginx serves the other pool');
+  });
+
+  it('reports nginx -t failures in nginx words and does not reload', async () => {
+    const engine = new FakeEngine();
+    const execs: string[] = [];
+    engine.exec = async (_id, cmd) => {
+      execs.push(cmd.join(' '));
+      return cmd.includes('-t')
+        ? {
+            exitCode: 1,
+            stdout: '',
+            stderr:
+              'nginx: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/conf.d/default.conf:12\nnginx: configuration file /etc/nginx/nginx.conf test failed\n',
+          }
+        : { exitCode: 0, stdout: '', stderr: '' };
+    };
+    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', engine, project: async () => 'proj' });
+    await assert.rejects(nginx.testAndReload(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'NGINX_CONFIG_INVALID');
+      assert.match(err.message, /host not found in upstream "app_green:3000"/);
+      return true;
+    });
+    assert.deepEqual(execs, ['nginx -t']);
+  });
+
+  it('says nginx is down when its container is not running', async () => {
+    const engine = new FakeEngine();
+    engine.containers.find((c) => c.service === 'nginx')!.state = 'exited';
+    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', engine, project: async () => 'proj' });
+    await assert.rejects(nginx.testAndReload(), /nginx container of project proj is exited/);
+  });
+});

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BluegreenError } from '../../../src/errors.js';
+import { alice, harness } from './fakes.js';
+
+describe('switchPool', () => {
+  it('moves traffic to a healthy pool, records the previous pool and audits', async () => {
+    const h = await harness();
+    const r = await h.ops.switchPool('green', { force: false, by: alice });
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    assert.equal(h.nginx.active, 'green');
+    assert.deepEqual(r.status === 'ok' && r.data && { from: r.data.from, to: r.data.to, changed: r.data.changed }, { from: 'blue', to: 'green', changed: true });
+    const s = await h.store.read();
+    assert.equal(s.previousPool, 'blue');
+    assert.equal(s.lastSwitch?.to, 'green');
+    assert.equal(s.lastSwitch?.by.id, 'alice');
+    assert.deepEqual(h.switched, ['switch:blue->green']);
+    const audit = await h.store.readAudit();
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0]?.op, 'switch');
+    assert.equal(audit[0]?.result, 'ok');
+    assert.deepEqual(audit[0]?.args, { pool: 'green', force: false });
+  });
+
+  it('says so when the pool is already active, and changes nothing', async () => {
+    const h = await harness();
+    const r = await h.ops.switchPool('blue', { force: false, by: alice });
+    assert.equal(r.status, 'ok');
+    assert.match(r.status === 'ok' ? r.message : '', /already active; nothing changed/);
+    assert.deepEqual(h.nginx.history, []);
+    assert.equal((await h.store.read()).previousPool, undefined);
+  });
+
+  it('refuses an unhealthy target unless forced', async () => {
+    const h = await harness();
+    h.pools.healthy.green = false;
+    const r = await h.ops.switchPool('green', { force: false, by: alice });
+    assert.equal(r.status, 'refused');
+    assert.match(r.status === 'refused' ? r.reason : '', /green is unhealthy \(HTTP 503\).*--force/);
+    assert.equal(h.nginx.active, 'blue');
+    // nginx keeps serving the backup while the forced target is down; the switch still counts.
+    h.nginx.serves = () => 'blue';
+    const forced = await h.ops.switchPool('green', { force: true, by: alice });
+    assert.equal(forced.status, 'ok', JSON.stringify(forced));
+    assert.match(forced.status === 'ok' ? forced.message : '', /forced while green is unhealthy/);
+    assert.equal(h.nginx.active, 'green');
+    assert.deepEqual((await h.store.readAudit()).map((a) => a.result), ['refused', 'ok']);
+  });
+
+  it('restores the old flags when nginx does not serve the target', async () => {
+    const h = await harness();
+    h.nginx.serves = () => 'blue';
+    const r = await h.ops.switchPool('green', { force: false, by: alice });
+    assert.equal(r.status, 'failed');
+    assert.match(r.status === 'failed' ? r.message : '', /restored blue, nothing changed/);
+    assert.equal(h.nginx.active, 'blue');
+    assert.deepEqual(h.nginx.history, ['green', 'blue']);
+    assert.equal((await h.store.read()).lastSwitch, undefined);
+  });
+
+  it('serializes concurrent switches: final flags and recorded state agree', async () => {
+    const h = await harness();
+    const targets = ['green', 'blue', 'green', 'green', 'blue'] as const;
+    const results = await Promise.all(targets.map((p, i) => h.ops.switchPool(p, { force: false, by: { kind: 'cli', id: `u${i}` } })));
+    assert.ok(results.every((r) => r.status === 'ok'));
+    const s = await h.store.read();
+    assert.equal(h.nginx.active, 'blue');
+    assert.equal(s.lastSwitch?.to, h.nginx.active);
+    // In order: blue->green, green->blue, blue->green, no-op, green->blue.
+    assert.deepEqual(h.nginx.history, ['green', 'blue', 'green', 'blue']);
+    assert.equal((await h.store.readAudit()).length, 5);
+  });
+});
+
+describe('rollback', () => {
+  it('returns to the pool active before the last switch, and back again', async () => {
+    const h = await harness();
+    assert.equal((await h.ops.rollback(alice)).status, 'refused');
+    await h.ops.switchPool('green', { force: false, by: alice });
+    const r = await h.ops.rollback(alice);
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    assert.match(r.status === 'ok' ? r.message : '', /Rolled back green -> blue/);
+    assert.equal(h.nginx.active, 'blue');
+    assert.equal((await h.store.read()).previousPool, 'green');
+  });
+
+  it('does not wait on the health gate', async () => {
+    const h = await harness();
+    await h.ops.switchPool('green', { force: false, by: alice });
+    h.pools.healthy.blue = false;
+    h.nginx.serves = () => 'green';
+    const r = await h.ops.rollback(alice);
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    assert.equal(h.nginx.active, 'blue');
+  });
+});
+
+describe('chaos', () => {
+  it('refuses chaos on the active pool while the backup is unhealthy, unless forced', async () => {
+    const h = await harness();
+    h.pools.healthy.green = false;
+    const r = await h.ops.startChaos('blue', 'timeout', { force: false, by: alice });
+    assert.equal(r.status, 'refused');
+    assert.match(r.status === 'refused' ? r.reason : '', /backup green is unhealthy.*outage/);
+    assert.equal(h.pools.chaosMode.blue, null);
+    assert.equal((await h.ops.startChaos('blue', 'timeout', { force: true, by: alice })).status, 'ok');
+    assert.equal(h.pools.chaosMode.blue, 'timeout');
+    assert.equal((await h.ops.stopChaos('blue', alice)).status, 'ok');
+    assert.equal(h.pools.chaosMode.blue, null);
+  });
+
+  it('allows chaos on the idle pool', async () => {
+    const h = await harness();
+    assert.equal((await h.ops.startChaos('green', 'error', { force: false, by: alice })).status, 'ok');
+    assert.equal(h.pools.chaosMode.green, 'error');
+  });
+});
+
+describe('maintenance', () => {
+  it('persists, expires by itself and announces the end', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const h = await harness({ now: () => t });
+    const r = await h.ops.setMaintenance(true, { by: alice, durationMs: 30 * 60_000 });
+    assert.equal(r.status, 'ok');
+    const m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.on, m.until], [true, '2026-01-01T00:30:00.000Z']);
+    assert.equal(await h.ops.expireMaintenance(), false);
+    t += 31 * 60_000;
+    assert.equal(await h.ops.expireMaintenance(), true);
+    assert.equal((await h.store.read()).maintenance.on, false);
+    assert.equal(h.alerts.length, 1);
+    assert.equal(h.alerts[0]?.kind, 'maintenance_expired');
+    assert.match(h.alerts[0]?.summary ?? '', /started by alice/);
+    assert.equal(await h.ops.expireMaintenance(), false);
+  });
+
+  it('uses the default length and can be switched off', async () => {
+    const t = Date.parse('2026-01-01T00:00:00Z');
+    const h = await harness({ now: () => t });
+    await h.ops.setMaintenance(true, { by: alice });
+    assert.equal((await h.store.read()).maintenance.until, '2026-01-01T01:00:00.000Z');
+    await h.ops.setMaintenance(false, { by: alice });
+    assert.equal((await h.store.read()).maintenance.on, false);
+  });
+});
+
+describe('deploy', () => {
+  it('refuses the active pool', async () => {
+    const h = await harness();
+    const r = await h.ops.deploy('blue', 'bluegreen-demo-app:local', { releaseId: 'v2', by: alice });
+    assert.equal(r.status, 'refused');
+    assert.ok(!h.engine.calls.some((c) => c.startsWith('recreate')));
+  });
+
+  it('recreates the idle pool with the new image and release, waits healthy, reloads nginx', async () => {
+    const h = await harness();
+    h.engine.images.add('app:v2');
+    const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice });
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    const green = h.engine.containers.find((c) => c.service === 'app_green')!;
+    assert.equal(green.image, 'app:v2');
+    assert.equal(green.env.RELEASE_ID, 'green-v2');
+    assert.equal(h.nginx.reloads, 1);
+    assert.equal(h.nginx.active, 'blue', 'deploy does not switch');
+    assert.match(r.status === 'ok' ? r.message : '', /Switch to it with: switch green/);
+    const order = h.engine.calls.map((c) => c.split(' ')[0]);
+    assert.deepEqual(order.slice(0, 2), ['pull', 'imageExists']);
+    assert.ok(order.indexOf('recreate') < order.indexOf('waitHealthy'));
+    assert.equal((await h.store.read()).releases.green?.releaseId, 'green-v2');
+  });
+
+  it('fails clearly when the image is neither pullable nor local', async () => {
+    const h = await harness();
+    const r = await h.ops.deploy('green', 'nope:1', { by: alice });
+    assert.equal(r.status, 'failed');
+    assert.match(r.status === 'failed' ? r.message : '', /nope:1 could not be pulled and is not present locally/);
+  });
+});
+
+describe('without Docker', () => {
+  it('status still answers, naming the Docker problem; operations that need Docker fail clearly', async () => {
+    const h = await harness();
+    h.engine.down = new BluegreenError('DOCKER_UNAVAILABLE', 'Docker is not reachable at /var/run/docker.sock (ENOENT)', {
+      hint: 'mount the Docker socket into the bot',
+    });
+    const s = await h.ops.status();
+    assert.equal(s.status, 'ok');
+    const report = s.status === 'ok' ? s.data : undefined;
+    assert.equal(report?.docker.ok, false);
+    assert.match(report?.docker.ok === false ? report.docker.error : '', /not reachable.*mount the Docker socket/);
+    assert.equal(report?.active, 'blue');
+    assert.equal(report?.pools[0]?.containerError !== undefined, true);
+
+    h.engine.images.add('app:v2');
+    const d = await h.ops.deploy('green', 'app:v2', { by: alice });
+    assert.equal(d.status, 'failed');
+    assert.match(d.status === 'failed' ? `${d.message} ${d.cause}` : '', /deploy failed: Docker is not reachable.*DOCKER_UNAVAILABLE/);
+    // A switch needs no Docker: flags and HTTP only.
+    assert.equal((await h.ops.switchPool('green', { force: false, by: alice })).status, 'ok');
+  });
+});
+
+describe('status', () => {
+  it('reports per pool container, release, health, chaos, stats, and the recorded state', async () => {
+    const h = await harness({ poolStats: (p) => ({ errorRate: p === 'blue' ? 0.5 : 0, p95Ms: 12, samples: 200 }) });
+    h.pools.chaosMode.green = 'error';
+    h.pools.healthy.green = false;
+    await h.ops.setMaintenance(true, { by: alice, durationMs: 60_000 });
+    const s = await h.ops.status();
+    assert.equal(s.status, 'ok');
+    const r = s.status === 'ok' ? s.data! : assert.fail();
+    assert.equal(r.active, 'blue');
+    const [blue, green] = r.pools;
+    assert.deepEqual([blue?.active, blue?.healthy, blue?.release, blue?.stats?.errorRate], [true, true, 'app_blue-v1', 0.5]);
+    assert.deepEqual([green?.healthy, green?.chaos, green?.container?.state], [false, 'error', 'running']);
+    assert.ok((blue?.container?.uptimeSec ?? 0) >= 59);
+    assert.equal(r.maintenance.on, true);
+    assert.equal(r.lock, undefined);
+    assert.deepEqual(r.docker, { ok: true, project: 'proj' });
+  });
+});
