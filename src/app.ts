@@ -1,11 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
+import { createDeployLayer, type DeployLayer } from './deploy/create-deploy-layer.js';
 import { HttpServer, sendJson } from './http-server.js';
 import type { Logger } from './log.js';
 
 export interface AppDeps {
   config: Config;
   log: Logger;
+  /** Deploy control; built from config when not given. */
+  deploy?: DeployLayer;
 }
 
 export interface App {
@@ -17,8 +20,11 @@ export interface App {
  * Builds the whole bot from config and injected parts, without touching signals or process state,
  * so tests can build it with fakes or real parts. src/main.ts owns the process.
  */
-export function createApp({ config, log }: AppDeps): App {
+export function createApp({ config, log, deploy: injectedDeploy }: AppDeps): App {
   const http = new HttpServer(log.child({ component: 'http' }));
+  // Building it touches no socket: a missing Docker socket surfaces at the first operation and in
+  // status, and the bot keeps running.
+  const deploy = injectedDeploy ?? createDeployLayer({ config, log });
   const startedAt = Date.now();
 
   http.route('GET', '/healthz', (_req, res) => {
@@ -28,10 +34,12 @@ export function createApp({ config, log }: AppDeps): App {
   return {
     async start() {
       const address = await http.listen(config.BOT_PORT, config.BOT_HOST);
+      deploy.start();
       log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
       return address;
     },
     async stop() {
+      await deploy.stop();
       await http.close();
       log.info('bot stopped');
     },

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Pool } from '../pool.js';
@@ -119,6 +120,11 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     health,
     guard,
     start() {
+      // Say at start-up, not only at the first operation, when Docker is not usable.
+      getProject().then(
+        (p) => dlog.info({ project: p }, 'deploy control ready'),
+        (err: unknown) => dlog.error({ problem: describeError(err) }, 'deploy control cannot use Docker; switch and chaos still work, status and deploy report the problem'),
+      );
       health.start();
       expiry = setInterval(() => void ops.expireMaintenance().catch((err: unknown) => dlog.error({ err }, 'maintenance expiry failed')), 1000);
       expiry.unref();

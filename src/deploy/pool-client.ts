@@ -39,8 +39,15 @@ export function createPoolClient(urls: Readonly<Record<Pool, string>>, timeoutMs
         const r = await call(pool, 'GET', '/healthz', ms);
         return { healthy: r.status === 200, detail: `HTTP ${r.status}`, ms: performance.now() - started };
       } catch (err) {
-        const cause = (err as { cause?: { name?: string; message?: string } }).cause;
-        const detail = cause?.name === 'TimeoutError' ? `no answer within ${ms} ms` : (cause?.message ?? String(err));
+        // fetch wraps the socket error: cause = TypeError('fetch failed'), cause.cause = {code: 'ECONNREFUSED', …}.
+        const cause = (err as { cause?: { name?: string; message?: string; cause?: { code?: string; hostname?: string } } }).cause;
+        const net = cause?.cause;
+        const detail =
+          cause?.name === 'TimeoutError'
+            ? `no answer within ${ms} ms`
+            : net?.code
+              ? `no answer: ${net.code}${net.hostname ? ` ${net.hostname}` : ''}`
+              : (cause?.message ?? String(err));
         return { healthy: false, detail, ms: performance.now() - started };
       }
     },

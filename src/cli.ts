@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { userInfo } from 'node:os';
+import { parseCommand } from './commands/parse-command.js';
+import { renderText } from './commands/render-text.js';
+import { helpText, runCommand } from './commands/run-command.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createDeployLayer } from './deploy/create-deploy-layer.js';
+import { ok, type Actor, type OpResult } from './deploy/result.js';
+import { createLogger } from './log.js';
+
+// `bluegreen <command> [--json]`: the same grammar and operations as /bluegreen in Slack, talking to
+// Docker and nginx directly (run as `docker compose exec bot bluegreen status`).
+// Exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 78 bad configuration.
+
+const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, config: 78 } as const;
+
+function actor(): Actor {
+  let name = 'cli';
+  try {
+    name = userInfo().username;
+  } catch {
+    // No passwd entry for the uid (a bare container user): keep the generic name.
+  }
+  return { kind: 'cli', id: `cli:${name}`, name: `${name} (cli)` };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const words = argv.filter((a) => a !== '--json');
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  const parsed = parseCommand(words.join(' '));
+  if ('error' in parsed) {
+    if (json) out(JSON.stringify({ status: 'usage', error: parsed.error, usage: parsed.usage }));
+    else process.stderr.write(`bluegreen: ${parsed.error}\nusage: bluegreen ${parsed.usage.split('\n').join('\n       bluegreen ')}\n`);
+    return EXIT.usage;
+  }
+  const cmd = parsed.ok;
+
+  let result: OpResult<unknown>;
+  if (cmd.name === 'help') {
+    result = ok(helpText());
+  } else {
+    let config;
+    try {
+      config = loadConfig();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`bluegreen: ${err.message}\n`);
+      return EXIT.config;
+    }
+    // Logs go to stderr so stdout stays the answer (and valid JSON with --json).
+    const log = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, destination: process.stderr });
+    const layer = createDeployLayer({ config, log });
+    result = await runCommand(cmd, { ops: layer.ops, by: actor() });
+  }
+  out(json ? JSON.stringify(result, null, 2) : renderText(result, cmd.name));
+  return EXIT[result.status];
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,50 @@
+import type { StatusReport } from '../deploy/operations.js';
+import type { OpResult } from '../deploy/result.js';
+
+// Plain-text rendering of results for the CLI (Slack renders Block Kit in src/bot). Pure.
+
+function ago(iso: string | undefined, now: number): string {
+  if (!iso) return '';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${s % 60}s` : `${s}s`;
+}
+
+export function renderStatus(r: StatusReport, now = Date.now()): string {
+  const lines = [`env ${r.env} · active pool: ${r.active}`];
+  for (const p of r.pools) {
+    const c = p.container;
+    const stats = p.stats
+      ? ` · errors ${p.stats.errorRate === undefined ? 'n/a' : `${p.stats.errorRate.toFixed(2)}%`} · p95 ${p.stats.p95Ms === undefined ? 'n/a' : `${Math.round(p.stats.p95Ms)} ms`}`
+      : '';
+    lines.push(
+      `${p.active ? '*' : ' '} ${p.pool.padEnd(5)} ${p.healthy ? 'healthy' : `UNHEALTHY (${p.healthDetail})`}` +
+        ` · release ${p.release ?? '?'}` +
+        (c ? ` · ${c.state}/${c.health} · ${c.image}${c.uptimeSec !== undefined ? ` · up ${ago(c.startedAt, now)}` : ''}` : ` · container: ${p.containerError ?? '?'}`) +
+        (p.chaos ? ` · CHAOS ${p.chaos}` : '') +
+        stats,
+    );
+  }
+  const m = r.maintenance;
+  lines.push(`maintenance: ${m.on ? `on until ${m.until} (by ${m.by?.name ?? m.by?.id ?? '?'})` : 'off'}`);
+  const sw = r.lastSwitch;
+  lines.push(`last switch: ${sw ? `${sw.from} -> ${sw.to} (${sw.kind}) by ${sw.by.name ?? sw.by.id} at ${sw.at}, ${ago(sw.at, now)} ago` : 'none'}`);
+  const fo = r.lastFailover;
+  lines.push(`last failover: ${fo ? `${fo.from} -> ${fo.to} at ${fo.at}${fo.reason ? ` (${fo.reason})` : ''}` : 'none'}`);
+  lines.push(`lock: ${r.lock ? `${r.lock.op} by ${r.lock.by.name ?? r.lock.by.id} since ${r.lock.since}` : 'free'}`);
+  if (!r.docker.ok) lines.push(`docker: ${r.docker.error}`);
+  return lines.join('\n');
+}
+
+export function renderText(result: OpResult<unknown>, commandName?: string): string {
+  switch (result.status) {
+    case 'ok':
+      if (commandName === 'status' && result.data) return renderStatus(result.data as StatusReport);
+      return result.message;
+    case 'refused':
+      return `refused: ${result.reason}`;
+    case 'failed':
+      return `failed: ${result.message}${result.cause ? `\n  (${result.cause})` : ''}`;
+  }
+}
