@@ -1,0 +1,109 @@
+import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { z } from 'zod';
+import type { Command } from '../commands/command.js';
+import type { Actor } from '../deploy/result.js';
+import { actionKeyOf, ACTION_ID_PATTERN, type ActionKey } from './ids.js';
+import { actionLine, type IncidentAction } from './blocks/alert.js';
+import type { RespondFn } from './respond-progress.js';
+import { formatCommand } from './format-command.js';
+import { audit, resultMessage, type Surface } from './surface.js';
+
+const buttonValue = z.object({ k: z.string().min(1).max(300), p: z.enum(['blue', 'green']).optional() });
+
+const LABELS: Record<ActionKey, (pool: string | undefined) => string> = {
+  rollback: () => 'Roll back',
+  switchTo: (p) => `Switch to ${p}`,
+  stopChaos: (p) => `Stop chaos on ${p}`,
+  maintenance1h: () => 'Maintenance 1h',
+  acknowledge: () => 'Acknowledge',
+};
+
+function commandFor(key: Exclude<ActionKey, 'acknowledge'>, pool: 'blue' | 'green' | undefined): Command | undefined {
+  switch (key) {
+    case 'rollback':
+      return { name: 'rollback' };
+    case 'switchTo':
+      return pool ? { name: 'switch', pool, force: false } : undefined;
+    case 'stopChaos':
+      return pool ? { name: 'chaos', action: 'stop', pool } : undefined;
+    case 'maintenance1h':
+      return { name: 'maintenance', on: true, durationMs: 3_600_000 };
+  }
+}
+
+/**
+ * Alert buttons. Judged by who clicked (anyone who can see a button can press it), acted on once
+ * per click even when Slack delivers it twice, and reported on the incident's own message.
+ */
+export function registerBlockActions(app: App, s: Surface): void {
+  app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: ACTION_ID_PATTERN }, async ({ ack, body, action, respond }) => {
+    await ack();
+    const startedAt = s.now();
+    const userId = body.user.id;
+    const channel = body.channel?.id;
+    const key = actionKeyOf(action.action_id);
+    const log = s.log.child({ action: action.action_id, user: userId, channel });
+    if (!s.clicks.first(`${action.action_ts}:${userId}:${action.action_id}:${body.message?.ts ?? ''}`)) {
+      log.info({ actionTs: action.action_ts }, 'duplicate click ignored');
+      return;
+    }
+    const reply = respond as unknown as RespondFn;
+    const parsed = buttonValue.safeParse(safeJson(action.value));
+    if (key === undefined || !parsed.success) {
+      log.warn({ value: action.value }, 'button with an unreadable value');
+      await reply({ response_type: 'ephemeral', replace_original: false, text: 'This button is not understood by this version of bluegreen.' });
+      return;
+    }
+    const { k: incidentKey, p: pool } = parsed.data;
+    const label = LABELS[key](pool);
+    const actor: Actor = { kind: 'slack', id: userId, name: body.user.name ?? body.user.username };
+
+    if (key === 'acknowledge') {
+      const decision = await s.authz.check(userId, channel, false);
+      if (!decision.allowed) {
+        await reply({ response_type: 'ephemeral', replace_original: false, text: `:no_entry: ${decision.reason}` });
+        return;
+      }
+      const known = s.notifier?.acknowledge(incidentKey, userId) ?? false;
+      if (!known) await reply({ response_type: 'in_channel', replace_original: false, text: `:eyes: <@${userId}> acknowledged this incident` });
+      return;
+    }
+
+    const cmd = commandFor(key, pool);
+    if (cmd === undefined) {
+      await reply({ response_type: 'ephemeral', replace_original: false, text: `${label}: the button carries no pool` });
+      return;
+    }
+    const decision = await s.authz.check(userId, channel, true);
+    if (!decision.allowed) {
+      log.warn({ reason: decision.reason }, 'click refused');
+      await reply({ response_type: 'ephemeral', replace_original: false, text: `:no_entry: ${label} refused: ${decision.reason}` });
+      await audit(s, { actor, source: 'button', cmd, result: 'refused', message: decision.reason, startedAt, channel });
+      return;
+    }
+    const known = s.notifier?.incident(incidentKey) !== undefined;
+    const record = (a: Omit<IncidentAction, 'userId' | 'label' | 'at'>) => {
+      const full: IncidentAction = { ...a, userId, label, at: new Date(s.now()).toISOString() };
+      if (known) s.notifier?.recordAction(incidentKey, full);
+      return full;
+    };
+    record({ state: 'running', detail: `${formatCommand(cmd)}…` });
+    log.info({ incident: incidentKey }, 'button action started');
+    const result = await s.deps.runner.run(cmd, actor, (step) => log.debug({ step }, 'progress'));
+    const done = record({ state: result.status, detail: resultMessage(result) });
+    log.info({ incident: incidentKey, result: result.status }, 'button action finished');
+    if (!known) {
+      // An alert from before a restart: the message cannot be rebuilt, so answer below it.
+      await reply({ response_type: 'in_channel', replace_original: false, text: actionLine(done) });
+    }
+    await audit(s, { actor, source: 'button', cmd, result: result.status, message: resultMessage(result), startedAt, channel });
+  });
+}
+
+function safeJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,204 @@
+import { otherPool, type Pool } from '../../pool.js';
+import type { AlertEvent, AlertKind, Severity } from '../../watcher/alert.js';
+import { ACTION_IDS, runbookLink } from '../ids.js';
+import {
+  clip,
+  escapeMrkdwn,
+  humanDuration,
+  md,
+  mention,
+  plain,
+  slackDate,
+  type Block,
+  type Button,
+  type ConfirmDialog,
+  type Message,
+} from './kit.js';
+
+/** What happened to an incident since it was posted: shown on its one message. */
+export interface IncidentView {
+  /** Times the same incident fired again after the first post. */
+  repeats: number;
+  resolvedAt: string | undefined;
+  acknowledgedBy: string | undefined;
+  /** Most recent last; only the last few are shown, the thread keeps all. */
+  actions: IncidentAction[];
+}
+
+export interface IncidentAction {
+  userId: string;
+  label: string;
+  state: 'running' | 'ok' | 'refused' | 'failed';
+  detail: string;
+  at: string;
+}
+
+export const EMPTY_INCIDENT: IncidentView = { repeats: 0, resolvedAt: undefined, acknowledgedBy: undefined, actions: [] };
+
+/** Button values carry the incident key and the pool the button acts on. */
+export interface ButtonValue {
+  k: string;
+  p?: Pool;
+}
+
+const SEVERITY_ICON: Record<Severity, string> = { critical: ':rotating_light:', warning: ':warning:', info: ':information_source:' };
+const MAX_SAMPLE_LINES = 5;
+const MAX_SAMPLE_LINE = 400;
+const MAX_SHOWN_ACTIONS = 5;
+
+export interface AlertMessageOptions {
+  runbookUrl: string | undefined;
+}
+
+/** The one message of an incident: facts, samples, runbook link, what people did, fitting buttons. */
+export function buildAlertMessage(alert: AlertEvent, incident: IncidentView, opts: AlertMessageOptions): Message {
+  const resolved = alert.status === 'resolved' || incident.resolvedAt !== undefined;
+  const icon = resolved ? ':white_check_mark:' : SEVERITY_ICON[alert.severity];
+  const prefix = resolved ? 'RESOLVED' : alert.severity.toUpperCase();
+  const blocks: Block[] = [];
+
+  blocks.push({ type: 'header', text: plain(clip(`${resolved ? '✅' : headerEmoji(alert.severity)} ${alert.title}`, 150)) });
+
+  let summary = `${icon} ${escapeMrkdwn(alert.summary)}`;
+  if (alert.explainedBy.length > 0) summary += `\n_Explained by:_ ${escapeMrkdwn(alert.explainedBy.join('; '))}`;
+  blocks.push({ type: 'section', text: md(clip(summary, 3000)) });
+
+  const fields = [
+    md(`*Env*\n${escapeMrkdwn(clip(alert.env, 200))}`),
+    md(`*Pool*\n${alert.pool ?? 'all pools'}`),
+    md(`*Release*\n${escapeMrkdwn(clip(alert.release ?? 'unknown', 200))}`),
+    md(`*Observed*\n${observedText(alert)}`),
+    md(`*Severity*\n${alert.severity}`),
+    md(`*Started*\n${slackDate(alert.firstAt)}`),
+  ];
+  blocks.push({ type: 'section', fields });
+
+  if (alert.sampleLines.length > 0) {
+    const shown = alert.sampleLines.slice(-MAX_SAMPLE_LINES).map((l) => clip(l.replace(/```/g, "'''"), MAX_SAMPLE_LINE));
+    const more = alert.sampleLines.length - shown.length;
+    const head = `*Sample log lines*${more > 0 ? ` (last ${shown.length} of ${alert.sampleLines.length})` : ''}\n`;
+    blocks.push({ type: 'section', text: md(clip(`${head}\`\`\`${shown.join('\n')}\`\`\``, 3000)) });
+  }
+
+  const runbook = runbookLink(opts.runbookUrl, alert.kind);
+  const runbookText = /^https?:\/\//.test(runbook) ? `<${runbook}|Runbook: ${alert.kind.replace(/_/g, ' ')}>` : `Runbook: \`${runbook}\``;
+  blocks.push({ type: 'context', elements: [md(runbookText), md(`incident \`${clip(alert.key, 100)}\``)] });
+
+  const status = statusLines(alert, incident);
+  if (status.length > 0) blocks.push({ type: 'context', elements: status.map((s) => md(clip(s, 3000))) });
+
+  const buttons = resolved ? [] : buttonsFor(alert, incident);
+  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'incident_actions', elements: buttons });
+
+  const text = clip(`${prefix}: ${alert.title} (${alert.env}) — ${alert.summary}`, 3000);
+  return { text, blocks };
+}
+
+function headerEmoji(s: Severity): string {
+  return s === 'critical' ? '🚨' : s === 'warning' ? '⚠️' : 'ℹ️';
+}
+
+export function observedText(alert: AlertEvent): string {
+  const fmt = (v: number) => (alert.unit === '%' ? `${round(v, 2)}%` : alert.unit === 'ms' ? `${Math.round(v)} ms` : `${round(v, 2)}`);
+  const window = `over the last ${alert.samples} of ${alert.windowSize} requests`;
+  if (alert.observed === undefined) return `n/a (${window})`;
+  const vs = alert.threshold === undefined ? '' : ` vs threshold ${fmt(alert.threshold)}`;
+  return `${fmt(alert.observed)}${vs} ${window}`;
+}
+
+function round(v: number, digits: number): string {
+  return String(Math.round(v * 10 ** digits) / 10 ** digits);
+}
+
+function statusLines(alert: AlertEvent, incident: IncidentView): string[] {
+  const lines: string[] = [];
+  const resolvedAt = incident.resolvedAt ?? (alert.status === 'resolved' ? alert.at : undefined);
+  if (resolvedAt !== undefined) {
+    lines.push(`:white_check_mark: Resolved after ${humanDuration(Date.parse(resolvedAt) - Date.parse(alert.firstAt))}`);
+  }
+  if (incident.repeats > 0) lines.push(`:repeat: Fired again ${incident.repeats} time${incident.repeats === 1 ? '' : 's'} (details in thread)`);
+  if (incident.acknowledgedBy !== undefined) lines.push(`:eyes: Acknowledged by ${mention(incident.acknowledgedBy)}`);
+  const shown = incident.actions.slice(-MAX_SHOWN_ACTIONS);
+  for (const a of shown) lines.push(actionLine(a));
+  // A context block holds at most 10 elements.
+  return lines.slice(-10);
+}
+
+const STATE_ICON: Record<IncidentAction['state'], string> = {
+  running: ':hourglass_flowing_sand:',
+  ok: ':white_check_mark:',
+  refused: ':no_entry:',
+  failed: ':x:',
+};
+
+export function actionLine(a: IncidentAction): string {
+  const detail = a.detail ? `: ${escapeMrkdwn(clip(a.detail, 500))}` : '';
+  return `${STATE_ICON[a.state]} ${mention(a.userId)} pressed *${escapeMrkdwn(a.label)}* — ${a.state}${detail}`;
+}
+
+function confirm(title: string, text: string, yes: string): ConfirmDialog {
+  return { title: plain(title), text: md(text), confirm: plain(yes), deny: plain('Cancel'), style: 'danger' };
+}
+
+const value = (v: ButtonValue): string => JSON.stringify(v);
+
+export function switchButton(key: string, to: Pool): Button {
+  return {
+    type: 'button',
+    action_id: ACTION_IDS.switchTo,
+    text: plain(`Switch to ${to}`),
+    style: 'danger',
+    value: value({ k: key, p: to }),
+    confirm: confirm(`Switch to ${to}?`, `All new traffic will go to the *${to}* pool.`, `Switch to ${to}`),
+  };
+}
+
+export function rollbackButton(key: string): Button {
+  return {
+    type: 'button',
+    action_id: ACTION_IDS.rollback,
+    text: plain('Roll back'),
+    style: 'danger',
+    value: value({ k: key }),
+    confirm: confirm('Roll back?', 'Traffic goes back to the pool that was active before the last switch.', 'Roll back'),
+  };
+}
+
+export function stopChaosButton(key: string, pool: Pool): Button {
+  // Stopping chaos only heals a pool; it needs no confirmation.
+  return { type: 'button', action_id: ACTION_IDS.stopChaos, text: plain(`Stop chaos on ${pool}`), value: value({ k: key, p: pool }) };
+}
+
+export function maintenanceButton(key: string): Button {
+  return {
+    type: 'button',
+    action_id: ACTION_IDS.maintenance1h,
+    text: plain('Maintenance 1h'),
+    value: value({ k: key }),
+    confirm: confirm('Maintenance for 1 hour?', 'Non-critical alerts are suppressed for one hour.', 'Start maintenance'),
+  };
+}
+
+export function acknowledgeButton(key: string): Button {
+  return { type: 'button', action_id: ACTION_IDS.acknowledge, text: plain('Acknowledge'), style: 'primary', value: value({ k: key }) };
+}
+
+/** Which buttons fit which alert. */
+export function buttonsFor(alert: AlertEvent, incident: IncidentView = EMPTY_INCIDENT): Button[] {
+  const k = alert.key;
+  const p = alert.pool;
+  const ack = incident.acknowledgedBy === undefined ? [acknowledgeButton(k)] : [];
+  const byKind: Record<AlertKind, () => Button[]> = {
+    // The pool in a failover is the one traffic left: offer to make the backup primary for good.
+    failover: () => (p ? [switchButton(k, otherPool(p)), stopChaosButton(k, p)] : []),
+    recovery: () => [],
+    error_rate: () => (p ? [switchButton(k, otherPool(p)), stopChaosButton(k, p), maintenanceButton(k)] : [maintenanceButton(k)]),
+    latency: () => (p ? [switchButton(k, otherPool(p)), stopChaosButton(k, p), maintenanceButton(k)] : [maintenanceButton(k)]),
+    all_down: () => [stopChaosButton(k, 'blue'), stopChaosButton(k, 'green')],
+    post_switch_guard: () => [rollbackButton(k), ...(p ? [stopChaosButton(k, p)] : [])],
+    // The bot demoted `p`; once it is healthy again people may want it back.
+    auto_failover: () => (p ? [switchButton(k, p), stopChaosButton(k, p)] : []),
+    maintenance_expired: () => [maintenanceButton(k)],
+  };
+  return [...byKind[alert.kind](), ...ack];
+}

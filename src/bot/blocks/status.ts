@@ -1,0 +1,63 @@
+import type { Pool } from '../../pool.js';
+import { clip, escapeMrkdwn, md, plain, slackDate, type Block, type Message } from './kit.js';
+
+/** What the status message shows; app.ts maps deploy's status result onto it. */
+export interface StatusView {
+  env: string;
+  active: Pool;
+  pools: PoolStatusView[];
+  maintenance: { on: boolean; until: string | undefined; by: string | undefined };
+  lastSwitch: { at: string; from: Pool; to: Pool; by: string } | undefined;
+  lastFailover: { at: string; from: Pool; to: Pool } | undefined;
+  lock: { holder: string; operation: string; since: string } | undefined;
+}
+
+export interface PoolStatusView {
+  pool: Pool;
+  /** Container state as Docker says it: running, exited, restarting, missing… */
+  state: string;
+  /** healthy, unhealthy, starting, none. */
+  health: string;
+  release: string | undefined;
+  image: string | undefined;
+  errorRatePct: number | undefined;
+  p95Ms: number | undefined;
+  chaos: string | undefined;
+}
+
+const HEALTH_ICON: Record<string, string> = { healthy: ':large_green_circle:', starting: ':large_yellow_circle:', unhealthy: ':red_circle:' };
+
+export function buildStatusMessage(s: StatusView): Message {
+  const blocks: Block[] = [
+    { type: 'header', text: plain(clip(`bluegreen status — ${s.env}`, 150)) },
+    { type: 'section', text: md(`*Active pool:* \`${s.active}\`${s.maintenance.on ? '   :construction: *maintenance on*' : ''}`) },
+    { type: 'divider' },
+  ];
+  for (const p of s.pools) {
+    const icon = p.state !== 'running' ? ':black_circle:' : (HEALTH_ICON[p.health] ?? ':white_circle:');
+    const role = p.pool === s.active ? 'active' : 'backup';
+    blocks.push({
+      type: 'section',
+      text: md(`${icon} *${p.pool}* (${role})${p.chaos ? `  :fire: chaos: ${escapeMrkdwn(p.chaos)}` : ''}`),
+      fields: [
+        md(`*State*\n${escapeMrkdwn(clip(p.state, 100))}`),
+        md(`*Health*\n${escapeMrkdwn(clip(p.health, 100))}`),
+        md(`*Release*\n${escapeMrkdwn(clip(p.release ?? 'unknown', 300))}`),
+        md(`*Image*\n\`${escapeMrkdwn(clip(p.image ?? 'unknown', 300))}\``),
+        md(`*Error rate*\n${p.errorRatePct === undefined ? 'n/a' : `${Math.round(p.errorRatePct * 100) / 100}%`}`),
+        md(`*p95*\n${p.p95Ms === undefined ? 'n/a' : `${Math.round(p.p95Ms)} ms`}`),
+      ],
+    });
+  }
+  blocks.push({ type: 'divider' });
+  const m = s.maintenance;
+  const facts = [
+    md(`*Maintenance*\n${m.on ? `on${m.until ? ` until ${slackDate(m.until)}` : ''}${m.by ? ` (by ${escapeMrkdwn(clip(m.by, 100))})` : ''}` : 'off'}`),
+    md(`*Last switch*\n${s.lastSwitch ? `${s.lastSwitch.from} → ${s.lastSwitch.to} by ${escapeMrkdwn(clip(s.lastSwitch.by, 100))}, ${slackDate(s.lastSwitch.at)}` : 'none recorded'}`),
+    md(`*Last failover*\n${s.lastFailover ? `${s.lastFailover.from} → ${s.lastFailover.to}, ${slackDate(s.lastFailover.at)}` : 'none seen'}`),
+    md(`*Lock*\n${s.lock ? `held by ${escapeMrkdwn(clip(s.lock.holder, 100))} for ${escapeMrkdwn(clip(s.lock.operation, 100))} since ${slackDate(s.lock.since)}` : 'free'}`),
+  ];
+  blocks.push({ type: 'section', fields: facts });
+  const text = `bluegreen ${s.env}: active ${s.active}; ${s.pools.map((p) => `${p.pool} ${p.state}/${p.health}`).join(', ')}${m.on ? '; maintenance on' : ''}`;
+  return { text: clip(text, 3000), blocks };
+}

@@ -1,0 +1,43 @@
+import type { AlertKind } from '../watcher/alert.js';
+
+// Every Block Kit action_id the bot emits or listens to. Handlers match on these and nothing else,
+// so a renamed button cannot silently stop working.
+
+export const ACTION_IDS = {
+  rollback: 'bg_rollback',
+  switchTo: 'bg_switch_to',
+  stopChaos: 'bg_stop_chaos',
+  maintenance1h: 'bg_maintenance_1h',
+  acknowledge: 'bg_acknowledge',
+} as const;
+
+export type ActionKey = keyof typeof ACTION_IDS;
+export type ActionId = (typeof ACTION_IDS)[ActionKey];
+
+/** The pattern Bolt's action listener matches: every id above and nothing else. */
+export const ACTION_ID_PATTERN = /^bg_(rollback|switch_to|stop_chaos|maintenance_1h|acknowledge)$/;
+
+export function actionKeyOf(actionId: string): ActionKey | undefined {
+  return (Object.keys(ACTION_IDS) as ActionKey[]).find((k) => ACTION_IDS[k] === actionId);
+}
+
+/** The slash command, as registered in slack-manifest.yaml. */
+export const SLASH_COMMAND = '/bluegreen';
+
+/** runbook.md section anchors, one per alert kind. The runbook test checks each heading exists. */
+export const RUNBOOK_ANCHORS: Readonly<Record<AlertKind, string>> = {
+  failover: 'failover',
+  recovery: 'recovery',
+  error_rate: 'error-rate',
+  latency: 'latency',
+  all_down: 'all-pools-down',
+  post_switch_guard: 'post-switch-guard',
+  auto_failover: 'auto-failover',
+  maintenance_expired: 'maintenance-expired',
+};
+
+/** `${RUNBOOK_URL}#anchor`, or just `runbook.md#anchor` when no base URL is configured. */
+export function runbookLink(base: string | undefined, kind: AlertKind): string {
+  const anchor = RUNBOOK_ANCHORS[kind];
+  return `${(base ?? 'runbook.md').replace(/#.*$/, '')}#${anchor}`;
+}

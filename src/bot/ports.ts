@@ -1,0 +1,36 @@
+import type { Command, CommandName } from '../commands/command.js';
+import type { Actor, OpResult } from '../deploy/result.js';
+import type { AuditEntry } from './blocks/audit.js';
+import type { HelpEntry } from './blocks/help.js';
+import type { StatusView } from './blocks/status.js';
+
+// What the Slack surface needs from the rest of the bot, as small interfaces it owns. app.ts
+// passes the real grammar, runner, status and audit log; unit tests pass small fakes.
+
+/** One step of a long operation, e.g. "nginx -t ok". */
+export type Progress = (step: string) => void;
+
+export type ParseCommand = (text: string) => { ok: Command } | { error: string; usage: string };
+
+export interface CommandRunner {
+  run(cmd: Command, actor: Actor, progress: Progress): Promise<OpResult<unknown>>;
+}
+
+export type StatusSource = () => Promise<StatusView>;
+
+export type Audit = (entry: AuditEntry) => void | Promise<void>;
+
+export interface BotDeps {
+  parse: ParseCommand;
+  runner: CommandRunner;
+  status: StatusSource;
+  audit: Audit;
+  /** The grammar's usage lines, for `help`. */
+  usage: Readonly<Record<CommandName, string>>;
+}
+
+const READ_ONLY: ReadonlySet<CommandName> = new Set(['help', 'status']);
+
+export function helpEntries(usage: Readonly<Record<CommandName, string>>): HelpEntry[] {
+  return (Object.keys(usage) as CommandName[]).map((name) => ({ usage: usage[name], mutating: !READ_ONLY.has(name) }));
+}

@@ -1,0 +1,147 @@
+import type { Logger } from '../log.js';
+import type { AlertEvent, Notifier } from '../watcher/alert.js';
+import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type IncidentAction, type IncidentView } from './blocks/alert.js';
+import { humanDuration, type Message } from './blocks/kit.js';
+import type { Outbox } from './outbox.js';
+
+/** An incident's one Slack message and what happened to it. */
+interface Incident {
+  key: string;
+  channel: string;
+  /** Known once the first post is delivered; undefined if it could never be posted. */
+  ts: string | undefined;
+  alert: AlertEvent;
+  view: IncidentView;
+}
+
+export interface SlackNotifierOptions {
+  outbox: Outbox;
+  channel: string;
+  runbookUrl: string | undefined;
+  log: Logger;
+  /** Incidents remembered; the oldest resolved ones are forgotten first. */
+  maxIncidents?: number;
+}
+
+/**
+ * Alerts as Slack messages, one message per incident: the first firing posts, a repeat, a
+ * resolution or a click updates that message in place and adds detail in its thread.
+ * notify() only queues, so a slow or absent Slack never holds up the watcher.
+ */
+export class SlackNotifier implements Notifier {
+  readonly name = 'slack';
+  readonly #o: SlackNotifierOptions;
+  readonly #incidents = new Map<string, Incident>();
+
+  constructor(opts: SlackNotifierOptions) {
+    this.#o = opts;
+  }
+
+  async notify(alert: AlertEvent): Promise<void> {
+    const existing = this.#incidents.get(alert.key);
+    const log = this.#o.log.child({ incident: alert.key });
+    if (!existing || (existing.view.resolvedAt !== undefined && alert.status === 'firing')) {
+      if (alert.status === 'resolved' && !existing) {
+        // A resolution for an incident this process never posted (e.g. after a restart).
+        this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view: { ...EMPTY_INCIDENT, resolvedAt: alert.at } }, log);
+        return;
+      }
+      this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view: { ...EMPTY_INCIDENT, actions: [] } }, log);
+      return;
+    }
+    if (alert.status === 'resolved') {
+      existing.view = { ...existing.view, resolvedAt: alert.at };
+      existing.alert = { ...alert, firstAt: existing.alert.firstAt };
+      this.#update(existing);
+      this.#reply(existing, `:white_check_mark: Resolved after ${humanDuration(Date.parse(alert.at) - Date.parse(existing.alert.firstAt))}: ${alert.summary}`);
+      return;
+    }
+    existing.view = { ...existing.view, repeats: existing.view.repeats + 1 };
+    existing.alert = { ...alert, firstAt: existing.alert.firstAt };
+    this.#update(existing);
+    this.#reply(existing, `:repeat: Fired again: ${alert.summary}`);
+  }
+
+  /** The incident a button belongs to, if this process posted it. */
+  incident(key: string): { channel: string; ts: string | undefined; alert: AlertEvent; view: IncidentView } | undefined {
+    return this.#incidents.get(key);
+  }
+
+  /** Record a click's progress or outcome on the incident message, and detail in its thread. */
+  recordAction(key: string, action: IncidentAction): void {
+    const inc = this.#incidents.get(key);
+    if (!inc) return;
+    const actions = [...inc.view.actions];
+    const i = actions.findIndex((a) => a.userId === action.userId && a.label === action.label && a.state === 'running');
+    if (i >= 0) actions[i] = action;
+    else actions.push(action);
+    inc.view = { ...inc.view, actions: actions.slice(-20) };
+    this.#update(inc);
+    if (action.state !== 'running') this.#reply(inc, actionLine(action));
+  }
+
+  acknowledge(key: string, userId: string): boolean {
+    const inc = this.#incidents.get(key);
+    if (!inc || inc.view.acknowledgedBy !== undefined) return false;
+    inc.view = { ...inc.view, acknowledgedBy: userId };
+    this.#update(inc);
+    this.#reply(inc, `:eyes: <@${userId}> acknowledged this incident`);
+    return true;
+  }
+
+  /** Post anything else (audit lines) through the same ordered channel queue. */
+  postToChannel(message: Message, channel = this.#o.channel): Promise<Record<string, unknown> | undefined> {
+    return this.#o.outbox.send(channel, () => ({ method: 'chat.postMessage', args: { channel, text: message.text, blocks: message.blocks } }));
+  }
+
+  #render(inc: Incident): Message {
+    return buildAlertMessage(inc.alert, inc.view, { runbookUrl: this.#o.runbookUrl });
+  }
+
+  #post(inc: Incident, log: Logger): void {
+    this.#remember(inc);
+    const { channel } = inc;
+    this.#o.outbox
+      .send(channel, () => {
+        const m = this.#render(inc);
+        return { method: 'chat.postMessage', args: { channel, text: m.text, blocks: m.blocks, unfurl_links: false } };
+      })
+      .then((answer) => {
+        inc.ts = typeof answer?.ts === 'string' ? answer.ts : undefined;
+        if (typeof answer?.channel === 'string') inc.channel = answer.channel;
+        log.info({ channel, ts: inc.ts, kind: inc.alert.kind, status: inc.alert.status }, 'alert posted');
+      })
+      .catch((err: unknown) => log.error({ err }, 'alert could not be posted'));
+  }
+
+  #update(inc: Incident): void {
+    const log = this.#o.log.child({ incident: inc.key });
+    this.#o.outbox
+      .send(inc.channel, () => {
+        if (inc.ts === undefined) return undefined;
+        const m = this.#render(inc);
+        return { method: 'chat.update', args: { channel: inc.channel, ts: inc.ts, text: m.text, blocks: m.blocks } };
+      })
+      .catch((err: unknown) => log.error({ err }, 'alert message could not be updated'));
+  }
+
+  #reply(inc: Incident, text: string): void {
+    const log = this.#o.log.child({ incident: inc.key });
+    this.#o.outbox
+      .send(inc.channel, () =>
+        inc.ts === undefined ? undefined : { method: 'chat.postMessage', args: { channel: inc.channel, thread_ts: inc.ts, text: text.slice(0, 3000) } },
+      )
+      .catch((err: unknown) => log.error({ err }, 'thread reply could not be posted'));
+  }
+
+  #remember(inc: Incident): void {
+    this.#incidents.delete(inc.key);
+    this.#incidents.set(inc.key, inc);
+    const max = this.#o.maxIncidents ?? 500;
+    if (this.#incidents.size <= max) return;
+    for (const [k, v] of this.#incidents) {
+      if (this.#incidents.size <= max) break;
+      if (v.view.resolvedAt !== undefined) this.#incidents.delete(k);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { Writable } from 'node:stream';
+import type { Command } from '../../../src/commands/command.js';
+import type { Actor, OpResult } from '../../../src/deploy/result.js';
+import type { AuditEntry } from '../../../src/bot/blocks/audit.js';
+import type { StatusView } from '../../../src/bot/blocks/status.js';
+import type { CommandRunner, Progress } from '../../../src/bot/ports.js';
+import { createLogger, type Logger } from '../../../src/log.js';
+import type { AlertEvent } from '../../../src/watcher/alert.js';
+
+export function alertEvent(over: Partial<AlertEvent> = {}): AlertEvent {
+  return {
+    id: 'evt-1',
+    key: 'failover:blue',
+    kind: 'failover',
+    status: 'firing',
+    severity: 'critical',
+    pool: 'blue',
+    release: 'r-2024.06.1',
+    env: 'prod-eu-1',
+    title: 'Failover: blue -> green',
+    summary: 'Traffic is served by the backup pool green; blue answers 500',
+    observed: 12.5,
+    threshold: 2,
+    unit: '%',
+    windowSize: 200,
+    samples: 200,
+    sampleLines: [
+      '{"time":"2024-06-01T03:00:00+00:00","status":200,"upstream_status":"500, 200","pool":"green","release":"r-2024.06.1"}',
+      '{"time":"2024-06-01T03:00:01+00:00","status":200,"upstream_status":"500, 200","pool":"green","release":"r-2024.06.1"}',
+    ],
+    explainedBy: [],
+    at: '2024-06-01T03:00:02.000Z',
+    firstAt: '2024-06-01T03:00:02.000Z',
+    ...over,
+  };
+}
+
+export function statusView(over: Partial<StatusView> = {}): StatusView {
+  return {
+    env: 'prod-eu-1',
+    active: 'blue',
+    pools: [
+      { pool: 'blue', state: 'running', health: 'healthy', release: 'r-1', image: 'demo-app:1', errorRatePct: 0.5, p95Ms: 42, chaos: undefined },
+      { pool: 'green', state: 'running', health: 'unhealthy', release: 'r-2', image: 'demo-app:2', errorRatePct: undefined, p95Ms: undefined, chaos: 'error' },
+    ],
+    maintenance: { on: false, until: undefined, by: undefined },
+    lastSwitch: { at: '2024-06-01T02:00:00.000Z', from: 'green', to: 'blue', by: 'U_ADMIN' },
+    lastFailover: undefined,
+    lock: undefined,
+    ...over,
+  };
+}
+
+/** A runner over an in-memory system: switch and rollback move `active`; every call is kept. */
+export class FakeRunner implements CommandRunner {
+  active: 'blue' | 'green' = 'blue';
+  previous: 'blue' | 'green' | undefined;
+  readonly calls: { cmd: Command; actor: Actor }[] = [];
+  delayMs = 0;
+
+  async run(cmd: Command, actor: Actor, progress: Progress): Promise<OpResult<unknown>> {
+    this.calls.push({ cmd, actor });
+    progress('lock taken');
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (cmd.name === 'switch') {
+      if (cmd.pool === this.active) return { status: 'refused', reason: `${cmd.pool} is already active` };
+      progress(`flag file active-${cmd.pool} written`);
+      this.previous = this.active;
+      this.active = cmd.pool;
+      progress('traffic verified');
+      return { status: 'ok', message: `switched to ${cmd.pool}` };
+    }
+    if (cmd.name === 'rollback') {
+      if (!this.previous) return { status: 'refused', reason: 'no previous pool recorded' };
+      const to = this.previous;
+      this.previous = this.active;
+      this.active = to;
+      return { status: 'ok', message: `rolled back to ${to}` };
+    }
+    return { status: 'ok', message: `${cmd.name} done` };
+  }
+}
+
+export class AuditSink {
+  readonly entries: AuditEntry[] = [];
+  readonly audit = (e: AuditEntry): void => {
+    this.entries.push(e);
+  };
+}
+
+/** A pino logger whose lines tests can read. */
+export function capturedLogger(level = 'debug'): { log: Logger; lines: () => string[] } {
+  const chunks: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const log = createLogger({ level, destination });
+  return { log, lines: () => chunks.join('').split('\n').filter((l) => l.length > 0) };
+}
