@@ -30,6 +30,20 @@ function record(name: string, r: LoadResult): void {
   figures[name] = rest;
 }
 
+/** A bounded load at RATE with a fault injected one second in. */
+function loadWithFault(stack: Stack, fault: () => Promise<void>, connections = 20): Promise<LoadResult> {
+  return runLoad({
+    url: stack.url('/'),
+    rate: RATE,
+    amount: AMOUNT,
+    connections,
+    during: async () => {
+      await new Promise((res) => setTimeout(res, 1000));
+      await fault();
+    },
+  });
+}
+
 async function servedBy(stack: Stack): Promise<string | null> {
   const res = await fetch(stack.url('/'));
   await res.arrayBuffer();
@@ -80,15 +94,7 @@ describe('stack: blue primary', { skip: !docker && 'no Docker engine (start dock
   });
 
   it('error chaos on the active pool under load: 0 failed, the backup serves', async () => {
-    const r = await runLoad({
-      url: stack.url('/'),
-      rate: RATE,
-      amount: AMOUNT,
-      during: async () => {
-        await new Promise((res) => setTimeout(res, 1000));
-        await chaos(stack, 'blue', 'start', 'error');
-      },
-    });
+    const r = await loadWithFault(stack, () => chaos(stack, 'blue', 'start', 'error'));
     record('error_chaos', r);
     assert.ok(r.requests >= AMOUNT, `sent ${r.requests}`);
     assert.equal(r.failed, 0, JSON.stringify(r));
@@ -128,16 +134,7 @@ describe('stack: blue primary', { skip: !docker && 'no Docker engine (start dock
   });
 
   it('timeout chaos on the active pool under load: 0 failed', async () => {
-    const r = await runLoad({
-      url: stack.url('/'),
-      rate: RATE,
-      amount: AMOUNT,
-      connections: 50,
-      during: async () => {
-        await new Promise((res) => setTimeout(res, 1000));
-        await chaos(stack, 'blue', 'start', 'timeout');
-      },
-    });
+    const r = await loadWithFault(stack, () => chaos(stack, 'blue', 'start', 'timeout'), 50);
     record('timeout_chaos', r);
     await chaos(stack, 'blue', 'stop');
     assert.equal(r.failed, 0, JSON.stringify(r));
@@ -146,17 +143,14 @@ describe('stack: blue primary', { skip: !docker && 'no Docker engine (start dock
   });
 
   it('active container stopped under load: 0 failed', async () => {
-    const r = await runLoad({
-      url: stack.url('/'),
-      rate: RATE,
-      amount: AMOUNT,
-      connections: 50,
-      during: async () => {
-        await new Promise((res) => setTimeout(res, 1000));
+    const r = await loadWithFault(
+      stack,
+      async () => {
         const stop = await stack.compose('stop', '--timeout', '5', 'app_blue');
         assert.equal(stop.code, 0, stop.stderr);
       },
-    });
+      50,
+    );
     record('container_stopped', r);
     assert.equal(r.failed, 0, JSON.stringify(r));
     assert.ok((r.byPool.green ?? 0) > AMOUNT / 2);
