@@ -14,11 +14,20 @@ export const ACTION_IDS = {
 export type ActionKey = keyof typeof ACTION_IDS;
 export type ActionId = (typeof ACTION_IDS)[ActionKey];
 
-/** The pattern Bolt's action listener matches: every id above and nothing else. */
-export const ACTION_ID_PATTERN = /^bg_(rollback|switch_to|stop_chaos|maintenance_1h|acknowledge)$/;
+/**
+ * Slack wants action_ids unique within a block, and an all-pools-down alert has a "Stop chaos"
+ * button per pool: buttons that act on a pool carry it as a suffix (`bg_stop_chaos.blue`).
+ */
+export function actionIdFor(key: ActionKey, pool?: 'blue' | 'green'): string {
+  return pool === undefined ? ACTION_IDS[key] : `${ACTION_IDS[key]}.${pool}`;
+}
+
+/** The pattern Bolt's action listener matches: every id above (with an optional pool) and nothing else. */
+export const ACTION_ID_PATTERN = /^bg_(rollback|switch_to|stop_chaos|maintenance_1h|acknowledge)(\.(blue|green))?$/;
 
 export function actionKeyOf(actionId: string): ActionKey | undefined {
-  return (Object.keys(ACTION_IDS) as ActionKey[]).find((k) => ACTION_IDS[k] === actionId);
+  const base = actionId.replace(/\.(blue|green)$/, '');
+  return (Object.keys(ACTION_IDS) as ActionKey[]).find((k) => ACTION_IDS[k] === base);
 }
 
 /** The slash command, as registered in slack-manifest.yaml. */

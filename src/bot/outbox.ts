@@ -116,6 +116,8 @@ export class Outbox {
         backoff = backoffMs;
         this.#opts.onResult?.(request.method, 'ok');
         item.resolve(answer);
+        // Let the sender's .then() (e.g. keeping the ts of a post) run before the next item is built.
+        await new Promise<void>((r) => setImmediate(r));
       } catch (err) {
         const verdict = judgeSlackError(err);
         if (verdict.retry) {

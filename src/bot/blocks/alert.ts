@@ -1,6 +1,6 @@
 import { otherPool, type Pool } from '../../pool.js';
 import type { AlertEvent, AlertKind, Severity } from '../../watcher/alert.js';
-import { ACTION_IDS, runbookLink } from '../ids.js';
+import { ACTION_IDS, actionIdFor, runbookLink } from '../ids.js';
 import {
   clip,
   escapeMrkdwn,
@@ -145,7 +145,7 @@ const value = (v: ButtonValue): string => JSON.stringify(v);
 export function switchButton(key: string, to: Pool): Button {
   return {
     type: 'button',
-    action_id: ACTION_IDS.switchTo,
+    action_id: actionIdFor('switchTo', to),
     text: plain(`Switch to ${to}`),
     style: 'danger',
     value: value({ k: key, p: to }),
@@ -166,7 +166,7 @@ export function rollbackButton(key: string): Button {
 
 export function stopChaosButton(key: string, pool: Pool): Button {
   // Stopping chaos only heals a pool; it needs no confirmation.
-  return { type: 'button', action_id: ACTION_IDS.stopChaos, text: plain(`Stop chaos on ${pool}`), value: value({ k: key, p: pool }) };
+  return { type: 'button', action_id: actionIdFor('stopChaos', pool), text: plain(`Stop chaos on ${pool}`), value: value({ k: key, p: pool }) };
 }
 
 export function maintenanceButton(key: string): Button {

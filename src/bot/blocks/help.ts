@@ -13,7 +13,7 @@ export function buildHelpMessage(entries: HelpEntry[], isAdmin: boolean): Messag
   if (!isAdmin) {
     blocks.push({ type: 'context', elements: [md('Commands that change the system are for admins (SLACK_ADMIN_USERS / SLACK_ADMIN_GROUP).')] });
   }
-  return { text: `bluegreen: ${allowed.map((e) => e.usage.split(' ')[0]).join(', ')}`, blocks };
+  return { text: clip(`bluegreen: ${allowed.map((e) => e.usage.split(' ')[0]).join(', ')}`, 3000), blocks };
 }
 
 /** The ephemeral answer to a command that did not parse: the exact problem, then the usage. */

@@ -38,7 +38,7 @@ export function buildStatusMessage(s: StatusView): Message {
     const role = p.pool === s.active ? 'active' : 'backup';
     blocks.push({
       type: 'section',
-      text: md(`${icon} *${p.pool}* (${role})${p.chaos ? `  :fire: chaos: ${escapeMrkdwn(p.chaos)}` : ''}`),
+      text: md(`${icon} *${p.pool}* (${role})${p.chaos ? `  :fire: chaos: ${escapeMrkdwn(clip(p.chaos, 100))}` : ''}`),
       fields: [
         md(`*State*\n${escapeMrkdwn(clip(p.state, 100))}`),
         md(`*Health*\n${escapeMrkdwn(clip(p.health, 100))}`),

@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { parseCommand, USAGE } from '../../../src/commands/parse-command.js';
 import { loadConfig } from '../../../src/config.js';
 import { HttpServer } from '../../../src/http-server.js';
-import { ACTION_IDS } from '../../../src/bot/ids.js';
+import { ACTION_IDS, actionIdFor } from '../../../src/bot/ids.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import { blockActionBody, postSigned, SlackStandIn, slashCommandBody } from '../../support/slack-stand-in.js';
 import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
@@ -206,7 +206,7 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
 
     it('a signed click on Switch moves traffic and updates the alert message with who and the result', async () => {
       const ts = await postedAlert('failover:blue:click');
-      const res = await click({ actionId: ACTION_IDS.switchTo, value: JSON.stringify({ k: 'failover:blue:click', p: 'green' }), userId: ADMIN, messageTs: ts, responseId: 'click-1' });
+      const res = await click({ actionId: actionIdFor('switchTo', 'green'), value: JSON.stringify({ k: 'failover:blue:click', p: 'green' }), userId: ADMIN, messageTs: ts, responseId: 'click-1' });
       assert.equal(res.status, 200);
       const update = await slack.waitFor(() =>
         slack.callsOf('chat.update').find((c) => c.args.ts === ts && /pressed \*Switch to green\* — ok/.test(JSON.stringify(c.args.blocks))),
@@ -221,7 +221,7 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
 
     it('judges a click by who clicked: a non-admin is refused, nothing changes, audited', async () => {
       const ts = await postedAlert('failover:blue:viewer');
-      await click({ actionId: ACTION_IDS.switchTo, value: JSON.stringify({ k: 'failover:blue:viewer', p: 'green' }), userId: VIEWER, messageTs: ts, responseId: 'click-viewer' });
+      await click({ actionId: actionIdFor('switchTo', 'green'), value: JSON.stringify({ k: 'failover:blue:viewer', p: 'green' }), userId: VIEWER, messageTs: ts, responseId: 'click-viewer' });
       const [refusal] = await slack.waitFor(() => responsesFor('click-viewer').length > 0 && responsesFor('click-viewer'));
       assert.equal(refusal?.response_type, 'ephemeral');
       assert.equal(refusal?.replace_original, false);

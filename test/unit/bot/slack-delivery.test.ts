@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { parseCommand, USAGE } from '../../../src/commands/parse-command.js';
+import { loadConfig } from '../../../src/config.js';
+import { HttpServer } from '../../../src/http-server.js';
+import { createMetrics } from '../../../src/metrics.js';
+import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
+import { SlackStandIn } from '../../support/slack-stand-in.js';
+import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
+
+// The real WebClient against the stand-in. The outage is real but short (backoff is scaled down
+// for the test); outbox.test.ts covers a full 30 s outage on a virtual clock.
+
+describe('Slack delivery through outages', () => {
+  const slack = new SlackStandIn();
+  let bot: SlackBot;
+  const metrics = createMetrics();
+
+  before(async () => {
+    await slack.start();
+    const config = loadConfig({
+      SLACK_BOT_TOKEN: 'xoxb-delivery',
+      SLACK_SIGNING_SECRET: 'delivery-secret',
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_ALERT_CHANNEL: 'C_ALERTS',
+    });
+    bot = createSlackBot({
+      config,
+      log: capturedLogger('warn').log,
+      http: new HttpServer(capturedLogger('warn').log),
+      metrics,
+      deps: { parse: parseCommand, runner: new FakeRunner(), status: async () => statusView(), audit: new AuditSink().audit, usage: USAGE },
+      outbox: { minIntervalMs: 0, backoffMs: 20, maxBackoffMs: 100 },
+    });
+  });
+
+  after(async () => {
+    await bot.stop();
+    await slack.stop();
+  });
+
+  it('Slack down, then back: every alert arrives, in order, and updates land on the right message', async () => {
+    const notifier = bot.notifier;
+    assert.ok(notifier);
+    slack.setDown(true);
+    for (let i = 0; i < 15; i += 1) {
+      await notifier.notify(alertEvent({ id: `e${i}`, key: `error_rate:blue:${i}`, kind: 'error_rate', title: `alert ${i}`, summary: `alert ${i}` }));
+    }
+    await notifier.notify(alertEvent({ id: 'r0', key: 'error_rate:blue:0', kind: 'error_rate', status: 'resolved', title: 'alert 0', summary: 'cleared', at: '2024-06-01T03:04:02.000Z' }));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(slack.refused.length >= 5, `retried while down (${slack.refused.length} attempts)`);
+    assert.equal(slack.callsOf('chat.postMessage').length, 0);
+    slack.setDown(false);
+    await bot.outbox.drain();
+    const posts = slack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts === undefined);
+    assert.deepEqual(
+      posts.map((p) => String(p.args.text).match(/alert \d+/)?.[0]),
+      Array.from({ length: 15 }, (_, i) => `alert ${i}`),
+    );
+    const firstTs = await slack.waitFor(() => notifier.incident('error_rate:blue:0')?.ts);
+    const update = slack.callsOf('chat.update').find((c) => c.args.ts === firstTs);
+    assert.ok(update, 'the resolution updated the first message');
+    assert.match(JSON.stringify(update.args.blocks), /Resolved after 4m/);
+    assert.ok(slack.callsOf('chat.postMessage').some((c) => c.args.thread_ts === firstTs && /Resolved after 4m/.test(String(c.args.text))));
+    const retries = await metrics.registry.getSingleMetricAsString('bluegreen_slack_api_retries_total');
+    assert.match(retries, /method="chat.postMessage"} \d+/);
+  });
+
+  it('honours Retry-After on a 429 and keeps going', async () => {
+    const notifier = bot.notifier;
+    assert.ok(notifier);
+    const before = slack.callsOf('chat.postMessage').length;
+    slack.rateLimitNext(1, 1);
+    const t0 = Date.now();
+    await notifier.notify(alertEvent({ id: 'rl1', key: 'latency:blue:rl', kind: 'latency', title: 'rl 1' }));
+    await notifier.notify(alertEvent({ id: 'rl2', key: 'latency:green:rl', kind: 'latency', title: 'rl 2', pool: 'green' }));
+    await bot.outbox.drain();
+    const elapsed = Date.now() - t0;
+    assert.ok(elapsed >= 950, `waited for Retry-After (${elapsed} ms)`);
+    const titles = slack.callsOf('chat.postMessage').slice(before).map((c) => String(c.args.text).match(/rl \d/)?.[0]);
+    assert.deepEqual(titles, ['rl 1', 'rl 2']);
+  });
+});
