@@ -3,12 +3,16 @@ import type { Config } from './config.js';
 import { createDeployLayer, type DeployLayer } from './deploy/create-deploy-layer.js';
 import { HttpServer, sendJson } from './http-server.js';
 import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { mountMetricsRoute } from './metrics-route.js';
 
 export interface AppDeps {
   config: Config;
   log: Logger;
   /** Deploy control; built from config when not given. */
   deploy?: DeployLayer;
+  /** The one metrics registry every component writes to and GET /metrics serves; created when not given. */
+  metrics?: Metrics;
 }
 
 export interface App {
@@ -20,11 +24,13 @@ export interface App {
  * Builds the whole bot from config and injected parts, without touching signals or process state,
  * so tests can build it with fakes or real parts. src/main.ts owns the process.
  */
-export function createApp({ config, log, deploy: injectedDeploy }: AppDeps): App {
+export function createApp({ config, log, deploy: injectedDeploy, metrics: injectedMetrics }: AppDeps): App {
   const http = new HttpServer(log.child({ component: 'http' }));
+  const metrics = injectedMetrics ?? createMetrics();
+  mountMetricsRoute(http, metrics);
   // Building it touches no socket: a missing Docker socket surfaces at the first operation and in
   // status, and the bot keeps running.
-  const deploy = injectedDeploy ?? createDeployLayer({ config, log });
+  const deploy = injectedDeploy ?? createDeployLayer({ config, log, metrics });
   const startedAt = Date.now();
 
   http.route('GET', '/healthz', (_req, res) => {
