@@ -78,7 +78,7 @@ export function registerBlockActions(app: App, s: Surface): void {
     if (!decision.allowed) {
       log.warn({ reason: decision.reason }, 'click refused');
       await reply({ response_type: 'ephemeral', replace_original: false, text: `:no_entry: ${label} refused: ${decision.reason}` });
-      await audit(s, { actor, source: 'button', cmd, result: 'refused', message: decision.reason, startedAt, channel });
+      await audit(s, { actor, source: 'button', cmd, result: 'refused', message: decision.reason, startedAt, channel, stage: 'authorize' });
       return;
     }
     const known = s.notifier?.incident(incidentKey) !== undefined;
@@ -96,7 +96,7 @@ export function registerBlockActions(app: App, s: Surface): void {
       // An alert from before a restart: the message cannot be rebuilt, so answer below it.
       await reply({ response_type: 'in_channel', replace_original: false, text: actionLine(done) });
     }
-    await audit(s, { actor, source: 'button', cmd, result: result.status, message: resultMessage(result), startedAt, channel });
+    await audit(s, { actor, source: 'button', cmd, result: result.status, message: resultMessage(result), startedAt, channel, stage: 'run' });
   });
 }
 

@@ -16,7 +16,8 @@ export interface CommandRunner {
   run(cmd: Command, actor: Actor, progress: Progress): Promise<OpResult<unknown>>;
 }
 
-export type StatusSource = () => Promise<StatusView>;
+/** Status can fail (Docker socket gone): the failure is shown to the person who asked. */
+export type StatusSource = () => Promise<OpResult<StatusView>>;
 
 export type Audit = (entry: AuditEntry) => void | Promise<void>;
 

@@ -33,7 +33,7 @@ export function registerSlashCommand(app: App, s: Surface): void {
     if (!decision.allowed) {
       log.warn({ reason: decision.reason }, 'command refused');
       await reply({ response_type: 'ephemeral', text: `:no_entry: ${decision.reason}` });
-      await audit(s, { actor, source: 'slash_command', cmd, result: 'refused', message: decision.reason, startedAt, channel: command.channel_id });
+      await audit(s, { actor, source: 'slash_command', cmd, result: 'refused', message: decision.reason, startedAt, channel: command.channel_id, stage: 'authorize' });
       return;
     }
     if (cmd.name === 'help') {
@@ -43,8 +43,9 @@ export function registerSlashCommand(app: App, s: Surface): void {
       return;
     }
     if (cmd.name === 'status') {
-      const m = buildStatusMessage(await s.deps.status());
-      await reply({ response_type: 'ephemeral', ...m });
+      const r = await s.deps.status();
+      if (r.status === 'ok' && r.data) await reply({ response_type: 'ephemeral', ...buildStatusMessage(r.data) });
+      else await reply({ response_type: 'ephemeral', text: `:x: status: ${resultMessage(r)}` });
       return;
     }
     const progress = new RespondProgress(reply, formatCommand(cmd), command.user_id, {
@@ -56,6 +57,6 @@ export function registerSlashCommand(app: App, s: Surface): void {
     const result = await s.deps.runner.run(cmd, actor, (step) => progress.step(step));
     log.info({ result: result.status }, 'command finished');
     await progress.finish(result, s.now() - startedAt);
-    await audit(s, { actor, source: 'slash_command', cmd, result: result.status, message: resultMessage(result), startedAt, channel: command.channel_id });
+    await audit(s, { actor, source: 'slash_command', cmd, result: result.status, message: resultMessage(result), startedAt, channel: command.channel_id, stage: 'run' });
   });
 }

@@ -26,7 +26,7 @@ export function resultMessage(r: OpResult<unknown>): string {
 /** Write the audit entry and post its short line to the alert channel. */
 export async function audit(
   s: Surface,
-  e: { actor: Actor; source: AuditEntry['source']; cmd: Command | string; result: AuditEntry['result']; message: string; startedAt: number; channel: string | undefined },
+  e: { actor: Actor; source: AuditEntry['source']; cmd: Command | string; result: AuditEntry['result']; message: string; startedAt: number; channel: string | undefined; stage: AuditEntry['stage'] },
 ): Promise<void> {
   const entry: AuditEntry = {
     at: new Date(s.now()).toISOString(),
@@ -38,6 +38,7 @@ export async function audit(
     message: e.message,
     durationMs: s.now() - e.startedAt,
     channel: e.channel,
+    stage: e.stage,
   };
   s.log.info({ audit: entry }, 'audit');
   await s.deps.audit(entry);

@@ -13,6 +13,8 @@ export interface AuditEntry {
   message: string;
   durationMs: number;
   channel: string | undefined;
+  /** 'authorize': refused by the Slack layer before anything ran; 'run': the operation's own result. */
+  stage: 'authorize' | 'run';
 }
 
 const ICON = { ok: ':white_check_mark:', refused: ':no_entry:', failed: ':x:' } as const;

@@ -187,5 +187,6 @@ function auditEntry(): AuditEntry {
     message: 'switched to green',
     durationMs: 1840,
     channel: 'C_ALERTS',
+    stage: 'run',
   };
 }

@@ -29,7 +29,7 @@ describe('Slack delivery through outages', () => {
       log: capturedLogger('warn').log,
       http: new HttpServer(capturedLogger('warn').log),
       metrics,
-      deps: { parse: parseCommand, runner: new FakeRunner(), status: async () => statusView(), audit: new AuditSink().audit, usage: USAGE },
+      deps: { parse: parseCommand, runner: new FakeRunner(), status: async () => ({ status: 'ok' as const, message: 'status', data: statusView() }), audit: new AuditSink().audit, usage: USAGE },
       outbox: { minIntervalMs: 0, backoffMs: 20, maxBackoffMs: 100 },
     });
   });

@@ -49,7 +49,7 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
       config,
       log: logs.log,
       http,
-      deps: { parse: parseCommand, runner, status: async () => statusView(), audit: audits.audit, usage: USAGE },
+      deps: { parse: parseCommand, runner, status: async () => ({ status: 'ok' as const, message: 'status', data: statusView() }), audit: audits.audit, usage: USAGE },
       outbox: { minIntervalMs: 0, backoffMs: 10 },
     });
     await bot.start();

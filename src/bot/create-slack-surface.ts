@@ -1,0 +1,46 @@
+import { parseCommand, USAGE } from '../commands/parse-command.js';
+import { runCommand } from '../commands/run-command.js';
+import { slackMode, type Config } from '../config.js';
+import type { Operations } from '../deploy/operations.js';
+import type { StateStore } from '../deploy/state-store.js';
+import type { HttpServer } from '../http-server.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { createSlackBot, type SlackBot } from './slack-bot.js';
+import { statusViewOf } from './status-view.js';
+
+/**
+ * The Slack surface on top of the real grammar, runner and deploy operations; undefined when no
+ * bot token is set (then alerts go to the log, or the webhook notifier, and the CLI still works).
+ */
+export function createSlackSurface(d: {
+  config: Config;
+  log: Logger;
+  http: HttpServer;
+  ops: Operations;
+  store: StateStore;
+  metrics?: Metrics;
+}): SlackBot | undefined {
+  const mode = slackMode(d.config);
+  if (mode !== 'http' && mode !== 'socket') return undefined;
+  return createSlackBot({
+    config: d.config,
+    log: d.log,
+    http: d.http,
+    ...(d.metrics ? { metrics: d.metrics } : {}),
+    deps: {
+      parse: parseCommand,
+      usage: USAGE,
+      runner: { run: (cmd, actor) => runCommand(cmd, { ops: d.ops, by: actor }) },
+      status: async () => {
+        const r = await d.ops.status();
+        return r.status === 'ok' && r.data ? { status: 'ok', message: r.message, data: statusViewOf(r.data) } : r.status === 'ok' ? { status: 'failed', message: 'status returned no data' } : r;
+      },
+      // Operations audit what they run; the Slack layer adds what it refused before anything ran.
+      audit: async (e) => {
+        if (e.stage !== 'authorize') return;
+        await d.store.audit({ at: e.at, by: e.actor, op: e.command.split(' ')[0] ?? e.command, args: { ...e.args, via: e.source, channel: e.channel }, result: e.result, message: `refused by Slack authorization: ${e.message}`, durationMs: e.durationMs });
+      },
+    },
+  });
+}

@@ -1,0 +1,27 @@
+import type { Actor } from '../deploy/result.js';
+import type { StatusReport } from '../deploy/operations.js';
+import type { StatusView } from './blocks/status.js';
+
+const who = (a: Actor | undefined): string | undefined => (a === undefined ? undefined : a.kind === 'slack' ? `<@${a.id}>` : `${a.kind}:${a.name ?? a.id}`);
+
+/** deploy's status report as the status message shows it. */
+export function statusViewOf(r: StatusReport): StatusView {
+  return {
+    env: r.env,
+    active: r.active,
+    pools: r.pools.map((p) => ({
+      pool: p.pool,
+      state: p.container?.state ?? (p.containerError ? `unknown (${p.containerError})` : 'missing'),
+      health: p.container?.health && p.container.health !== 'none' ? p.container.health : p.healthy ? 'healthy' : `unhealthy (${p.healthDetail})`,
+      release: p.release,
+      image: p.container?.image,
+      errorRatePct: p.stats?.errorRate,
+      p95Ms: p.stats?.p95Ms,
+      chaos: p.chaos ?? undefined,
+    })),
+    maintenance: { on: r.maintenance.on, until: r.maintenance.until, by: who(r.maintenance.by) },
+    lastSwitch: r.lastSwitch ? { at: r.lastSwitch.at, from: r.lastSwitch.from, to: r.lastSwitch.to, by: who(r.lastSwitch.by) ?? '?' } : undefined,
+    lastFailover: r.lastFailover ? { at: r.lastFailover.at, from: r.lastFailover.from, to: r.lastFailover.to } : undefined,
+    lock: r.lock ? { holder: who(r.lock.by) ?? '?', operation: r.lock.op, since: r.lock.since } : undefined,
+  };
+}
