@@ -19,7 +19,7 @@ export function toDockerError(err: unknown, what: string, socketPath: string): B
   if (err instanceof BluegreenError) return err;
   const e = err as { code?: string; statusCode?: number; message?: string };
   const msg = e.message ?? String(err);
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') {
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK') {
     return new BluegreenError('DOCKER_UNAVAILABLE', `Docker is not reachable at ${socketPath} (${e.code})`, {
       hint: 'mount the Docker socket into the bot: -v /var/run/docker.sock:/var/run/docker.sock',
       cause: err,

@@ -16,6 +16,8 @@ export interface NginxControl {
   setActive(pool: Pool): Promise<void>;
   /** Poll nginx until `consecutive` answers in a row come from `pool`; resolves with ms taken or undefined at the deadline. */
   verifyServing(pool: Pool, timeoutMs: number): Promise<number | undefined>;
+  /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
+  testConfig(): Promise<void>;
   /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
   testAndReload(): Promise<void>;
 }
@@ -107,22 +109,30 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
       return undefined;
     },
 
+    async testConfig() {
+      await testIn(await nginxContainer());
+    },
+
     async testAndReload() {
       const id = await nginxContainer();
-      // `nginx -t` on failure, sample stderr:
-      //   nginx: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/conf.d/default.conf:12
-      //   nginx: configuration file /etc/nginx/nginx.conf test failed
-      const test = await opts.engine.exec(id, ['nginx', '-t']);
-      if (test.exitCode !== 0) {
-        const emerg = test.stderr.split('\n').find((l) => /\[(emerg|alert|crit)\]/.test(l)) ?? test.stderr.trim();
-        throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx -t failed: ${emerg.replace(/^nginx: /, '')}`, {
-          hint: 'nginx keeps running with its previous configuration',
-        });
-      }
+      await testIn(id);
       const reload = await opts.engine.exec(id, ['nginx', '-s', 'reload']);
       if (reload.exitCode !== 0) {
         throw new BluegreenError('NGINX_DOWN', `nginx -s reload failed: ${(reload.stderr || reload.stdout).trim()}`);
       }
     },
   };
+
+  async function testIn(id: string): Promise<void> {
+    // `nginx -t` on failure, sample stderr:
+    //   nginx: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/conf.d/default.conf:12
+    //   nginx: configuration file /etc/nginx/nginx.conf test failed
+    const test = await opts.engine.exec(id, ['nginx', '-t']);
+    if (test.exitCode !== 0) {
+      const emerg = test.stderr.split('\n').find((l) => /\[(emerg|alert|crit)\]/.test(l)) ?? test.stderr.trim();
+      throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx -t failed: ${emerg.replace(/^nginx: /, '')}`, {
+        hint: 'nginx keeps running with its previous configuration',
+      });
+    }
+  }
 }

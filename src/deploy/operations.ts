@@ -319,6 +319,8 @@ export function createOperations(deps: OperationsDeps): Operations {
         if (pool === active) {
           return refused(`${pool} is the active pool; deploy goes to the idle pool (${otherPool(pool)}), then switch`);
         }
+        // A config nginx already rejects would strand the pool after the recreate: check first.
+        await nginx.testConfig();
         const pulled = await engine.pull(image);
         if (!pulled && !(await engine.imageExists(image))) {
           return failed(`image ${image} could not be pulled and is not present locally`, 'docker tag an existing image, or check the name');

@@ -124,7 +124,12 @@ export class FakeNginx implements NginxControl {
     const got = this.serves ? this.serves(this.active) : this.active;
     return got === pool ? 5 : undefined;
   }
+  configError: Error | undefined;
+  async testConfig() {
+    if (this.configError) throw this.configError;
+  }
   async testAndReload() {
+    await this.testConfig();
     this.reloads++;
   }
 }

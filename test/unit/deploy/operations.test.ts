@@ -169,6 +169,16 @@ describe('deploy', () => {
     assert.equal((await h.store.read()).releases.green?.releaseId, 'green-v2');
   });
 
+  it('touches nothing when nginx already rejects its config', async () => {
+    const h = await harness();
+    h.engine.images.add('app:v2');
+    h.nginx.configError = new BluegreenError('NGINX_CONFIG_INVALID', 'nginx -t failed: [emerg] unknown directive "garbage"');
+    const r = await h.ops.deploy('green', 'app:v2', { by: alice });
+    assert.equal(r.status, 'failed');
+    assert.match(r.status === 'failed' ? r.message : '', /unknown directive "garbage"/);
+    assert.ok(!h.engine.calls.some((c) => c.startsWith('recreate')));
+  });
+
   it('fails clearly when the image is neither pullable nor local', async () => {
     const h = await harness();
     const r = await h.ops.deploy('green', 'nope:1', { by: alice });
