@@ -5,7 +5,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'bluegreen_process_' });
+  // Default process metrics keep their standard names (process_cpu_seconds_total, nodejs_heap_…) so
+  // stock Node.js dashboards and alerts work unchanged.
+  collectDefaultMetrics({ register: registry });
   const r = [registry];
 
   return {
