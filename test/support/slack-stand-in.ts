@@ -28,6 +28,10 @@ export class SlackStandIn {
   /** Attempts that were refused (down, 429, 5xx), for asserting retries happened. */
   readonly refused: { method: string; how: string; at: number }[] = [];
   readonly groups = new Map<string, string[]>();
+  /** Incoming-webhook posts received at /webhook (the simple alerts-only mode). */
+  readonly webhooks: { body: Record<string, unknown>; at: number }[] = [];
+  /** When set, /webhook answers this status (with Retry-After for 429) this many more times. */
+  #webhookFail: { count: number; status: number; retryAfterSec?: number } | undefined;
   #server: Server | undefined;
   #url = '';
   #down = false;
@@ -48,12 +52,26 @@ export class SlackStandIn {
     return `${this.#url}/response/${id}`;
   }
 
-  async start(): Promise<this> {
+  /**
+   * Listens on 127.0.0.1 by default. Inside the test compose network it listens on 0.0.0.0 and is
+   * reached by name (publicUrl), so the bot container never needs to reach the host.
+   */
+  async start(opts: { port?: number; host?: string; publicUrl?: string } = {}): Promise<this> {
     const server = createServer((req, res) => void this.#handle(req, res));
     this.#server = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    this.#url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const host = opts.host ?? '127.0.0.1';
+    await new Promise<void>((r) => server.listen(opts.port ?? 0, host, r));
+    this.#url = opts.publicUrl ?? `http://${host}:${(server.address() as AddressInfo).port}`;
     return this;
+  }
+
+  /** Value for SLACK_WEBHOOK_URL. */
+  get webhookUrl(): string {
+    return `${this.#url}/webhook`;
+  }
+
+  failWebhookNext(count: number, status: number, retryAfterSec?: number): void {
+    this.#webhookFail = retryAfterSec === undefined ? { count, status } : { count, status, retryAfterSec };
   }
 
   async stop(): Promise<void> {
@@ -111,6 +129,21 @@ export class SlackStandIn {
     if (path.startsWith('/response/')) {
       this.responses.push({ id: path.slice('/response/'.length), body: parseBody(raw, req.headers['content-type']), at: Date.now() });
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      this.#notify();
+      return;
+    }
+    if (path === '/webhook') {
+      const wf = this.#webhookFail;
+      if (wf && wf.count > 0) {
+        wf.count -= 1;
+        this.refused.push({ method: 'webhook', how: String(wf.status), at: Date.now() });
+        const headers: Record<string, string> = { 'content-type': 'text/plain' };
+        if (wf.retryAfterSec !== undefined) headers['retry-after'] = String(wf.retryAfterSec);
+        res.writeHead(wf.status, headers).end(wf.status === 429 ? 'rate_limited' : 'error');
+      } else {
+        this.webhooks.push({ body: parseBody(raw, req.headers['content-type']), at: Date.now() });
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      }
       this.#notify();
       return;
     }

@@ -12,6 +12,25 @@ export interface StackPorts {
   bot: number;
 }
 
+/** What the in-network stand-in recorded (see standin-main.ts). */
+export interface StandInState {
+  calls: { method: string; args: Record<string, unknown>; at: number }[];
+  responses: { id: string; body: Record<string, unknown>; at: number }[];
+  webhooks: { body: Record<string, unknown>; at: number }[];
+  refused: { method: string; how: string; at: number }[];
+  now: number;
+}
+
+export interface StandInClient {
+  /** SLACK_API_URL / SLACK_WEBHOOK_URL / response_url base as the bot sees them. */
+  apiUrl: string;
+  webhookUrl: string;
+  responseUrl(id: string): string;
+  state(): Promise<StandInState>;
+  control(c: Record<string, unknown>): Promise<void>;
+  waitFor<T>(what: string, check: (s: StandInState) => T | undefined | false, timeoutMs?: number): Promise<T>;
+}
+
 export interface Stack {
   project: string;
   ports: StackPorts;
@@ -22,6 +41,8 @@ export interface Stack {
   url(path?: string): string;
   /** URL of a pool's own published port (chaos endpoints). */
   poolUrl(pool: 'blue' | 'green', path?: string): string;
+  /** Present when started with standIn: true. */
+  standIn: StandInClient | undefined;
   /** Lines of nginx's JSON access log (read through the nginx container). */
   accessLog(): Promise<string[]>;
   down(): Promise<void>;
@@ -69,7 +90,35 @@ export interface StartOptions {
   services?: string[];
   /** Wait for the bot's /healthz too [true when the bot is started]. */
   waitForBot?: boolean;
+  /** Add the Slack/webhook stand-in service (test/e2e/support/standin.compose.yml). */
+  standIn?: boolean;
   timeoutMs?: number;
+}
+
+function standInClient(controlPort: number): StandInClient {
+  const base = `http://127.0.0.1:${controlPort}`;
+  const state = async (): Promise<StandInState> => (await (await fetch(`${base}/state`)).json()) as StandInState;
+  return {
+    apiUrl: 'http://standin:4000/api/',
+    webhookUrl: 'http://standin:4000/webhook',
+    responseUrl: (id) => `http://standin:4000/response/${id}`,
+    state,
+    async control(c) {
+      const res = await fetch(`${base}/control`, { method: 'POST', body: JSON.stringify(c) });
+      if (res.status !== 204) throw new Error(`stand-in control ${JSON.stringify(c)}: HTTP ${res.status}`);
+    },
+    async waitFor(what, check, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: StandInState | undefined;
+      while (Date.now() < deadline) {
+        last = await state();
+        const v = check(last);
+        if (v !== undefined && v !== false) return v;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`stand-in: timed out after ${timeoutMs} ms waiting for ${what}; calls: ${last?.calls.map((c) => c.method).join(', ')}; webhooks: ${last?.webhooks.length}`);
+    },
+  };
 }
 
 /**
@@ -79,10 +128,15 @@ export interface StartOptions {
 export async function startStack(opts: StartOptions): Promise<Stack> {
   await ensureImages();
   const ports: StackPorts = { nginx: await freePort(), blue: await freePort(), green: await freePort(), bot: await freePort() };
+  const controlPort = opts.standIn ? await freePort() : 0;
+  const composeFiles = [resolve(ROOT, 'docker-compose.yml')];
+  if (opts.standIn) composeFiles.push(resolve(ROOT, 'test/e2e/support/standin.compose.yml'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     COMPOSE_PROJECT_NAME: opts.project,
-    COMPOSE_FILE: resolve(ROOT, 'docker-compose.yml'),
+    COMPOSE_FILE: composeFiles.join(':'),
+    BLUEGREEN_REPO: ROOT,
+    STANDIN_CONTROL_PORT: String(controlPort || 1),
     NGINX_BIND: '127.0.0.1',
     NGINX_PORT: String(ports.nginx),
     BLUE_PORT: String(ports.blue),
@@ -103,6 +157,7 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
     ports,
     env,
     compose,
+    standIn: opts.standIn ? standInClient(controlPort) : undefined,
     url: (path = '/') => `http://127.0.0.1:${ports.nginx}${path}`,
     poolUrl: (pool, path = '/') => `http://127.0.0.1:${pool === 'blue' ? ports.blue : ports.green}${path}`,
     async accessLog() {
