@@ -1,0 +1,446 @@
+import { isAscii, isUtf8 } from 'node:buffer';
+import type { Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from '../log.js';
+import { MAX_LINE_BYTES } from './parse-access-line.js';
+
+/** Where reading stopped: the first byte of the first line not yet handed over. */
+export interface TailPosition {
+  inode: number;
+  offset: number;
+}
+
+/** Receives complete lines, without their newline, as ranges of a string (see AccessLineReader). */
+export interface LineSink {
+  line(src: string, start: number, end: number, nonUtf8: boolean): void;
+  /** A line longer than MAX_LINE_BYTES was skipped. */
+  huge(bytes: number): void;
+  /** Called after each read: a good moment for batch work. */
+  batchEnd(): void;
+}
+
+export interface PositionStore {
+  load(): Promise<TailPosition | undefined>;
+  save(pos: TailPosition): Promise<void>;
+}
+
+export interface TailOptions {
+  path: string;
+  sink: LineSink;
+  log: Logger;
+  /** Persisted position: a restart resumes there. */
+  store?: PositionStore;
+  /** Where to begin when nothing was persisted and the file exists: its end (default) or start. */
+  startAt?: 'end' | 'start';
+  chunkBytes?: number;
+  /** Safety net when no change event comes (e.g. some network file systems). */
+  pollMs?: number;
+  /** While the file grows, read again this soon; chokidar throttles `change` events to one per 50 ms. */
+  activePollMs?: number;
+  saveEveryMs?: number;
+  /** After a rename rotation, keep reading the old file this long: nginx writes to it until reopened. */
+  rotationGraceMs?: number;
+  /** Names a rotated file may have, to recover lines after copytruncate or across a restart. */
+  rotatedNames?: (path: string) => string[];
+}
+
+/** One open file and what is pending in it. */
+class Source {
+  fd: FileHandle;
+  inode: number;
+  offset: number;
+  size = 0;
+  /** A partial last line waiting for its newline. */
+  rest: Buffer | undefined = undefined;
+  /** Bytes of a too-long line being skipped (-1: not skipping). */
+  skipping = -1;
+  /** Last bytes before `offset`, to recognise this file's copy after copytruncate. */
+  tailBytes: Buffer = Buffer.alloc(0);
+  retireAt = Infinity;
+  /** 0 once the file was deleted: the path, if it exists, is another file (even with our inode). */
+  nlink = 1;
+
+  constructor(fd: FileHandle, inode: number, offset: number) {
+    this.fd = fd;
+    this.inode = inode;
+    this.offset = offset;
+  }
+
+  get pending(): number {
+    return this.skipping >= 0 ? this.skipping : (this.rest?.length ?? 0);
+  }
+}
+
+/**
+ * Follows a log file by byte offsets. chokidar only says "something changed"; every read starts
+ * at our own offset, so nothing depends on event counts. Survives rename rotation (old file drained
+ * for rotationGraceMs), copytruncate (size shrinks: the lost tail is read from the rotated copy when
+ * one is found), delete and recreate, and a file that does not exist yet.
+ */
+export class TailFile {
+  readonly #o: Required<Omit<TailOptions, 'store'>> & { store: PositionStore | undefined };
+  #cur: Source | undefined;
+  #old: Source[] = [];
+  #watcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+  #pumping = false;
+  #again = false;
+  #stopped = true;
+  #saved: TailPosition | undefined;
+  #lastSaveAt = 0;
+  #saveTimer: NodeJS.Timeout | undefined;
+  #buf: Buffer;
+  #idle: (() => void)[] = [];
+  /** Bytes written to the file and not read yet. */
+  lagBytes = 0;
+  bytesRead = 0;
+
+  constructor(options: TailOptions) {
+    this.#o = {
+      startAt: 'end',
+      chunkBytes: 1024 * 1024,
+      pollMs: 1000,
+      activePollMs: 10,
+      saveEveryMs: 1000,
+      rotationGraceMs: 5000,
+      rotatedNames: (p) => [`${p}.1`],
+      ...options,
+      store: options.store,
+    };
+    this.#buf = Buffer.allocUnsafe(this.#o.chunkBytes);
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    this.#saved = await this.#o.store?.load();
+    await this.#pumpNow(true);
+    this.#watcher = watch(this.#o.path, { ignoreInitial: true, persistent: true, atomic: false });
+    this.#watcher.on('all', () => this.#pump());
+    this.#watcher.on('error', (err) => this.#o.log.warn({ err }, 'file watcher error'));
+    await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
+    this.#poll = setInterval(() => this.#pump(), this.#o.pollMs);
+    this.#poll.unref();
+    // The file may have changed between the first read and the watcher being ready.
+    this.#pump();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#poll);
+    clearTimeout(this.#soon);
+    clearTimeout(this.#saveTimer);
+    await this.#watcher?.close();
+    await this.#whenIdle();
+    await this.#save(true);
+    for (const s of [this.#cur, ...this.#old]) await s?.fd.close().catch(() => undefined);
+    this.#cur = undefined;
+    this.#old = [];
+  }
+
+  /** Read whatever is there now; resolves when the file has been read to its current end. */
+  async poke(): Promise<void> {
+    await this.#pumpNow(false);
+  }
+
+  position(): TailPosition | undefined {
+    const c = this.#cur;
+    return c ? { inode: c.inode, offset: c.offset - c.pending } : this.#saved;
+  }
+
+  #pump(): void {
+    if (this.#stopped) return;
+    void this.#pumpNow(false);
+  }
+
+  async #pumpNow(first: boolean): Promise<void> {
+    if (this.#pumping) {
+      this.#again = true;
+      return this.#whenIdle();
+    }
+    this.#pumping = true;
+    let readAny = false;
+    try {
+      do {
+        this.#again = false;
+        readAny = (await this.#step(first)) || readAny;
+        first = false;
+      } while (this.#again);
+    } catch (err) {
+      this.#o.log.error({ err, path: this.#o.path }, 'reading the access log failed; retrying on the next change');
+    } finally {
+      this.#pumping = false;
+      const waiters = this.#idle;
+      this.#idle = [];
+      for (const w of waiters) w();
+    }
+    if (readAny && !this.#stopped) {
+      clearTimeout(this.#soon);
+      this.#soon = setTimeout(() => this.#pump(), this.#o.activePollMs);
+    }
+    this.#scheduleSave();
+  }
+
+  #whenIdle(): Promise<void> {
+    if (!this.#pumping) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #step(first: boolean): Promise<boolean> {
+    let read = false;
+    const cur = this.#cur;
+    if (cur) read = (await this.#drain(cur, true)) || read;
+
+    let st: Stats | undefined;
+    try {
+      st = await stat(this.#o.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (st && (!cur || st.ino !== cur.inode || cur.nlink === 0)) {
+      if (cur) {
+        // Renamed or deleted and recreated: nginx may still append to the old file until it
+        // reopens its log, so keep reading it for a while.
+        cur.retireAt = Date.now() + this.#o.rotationGraceMs;
+        this.#old.push(cur);
+        this.#o.log.info({ path: this.#o.path, oldInode: cur.inode, newInode: st.ino }, 'access log rotated');
+      }
+      read = (await this.#openCurrent(st.ino, st.size, first && !cur)) || read;
+    }
+
+    const now = Date.now();
+    for (const old of [...this.#old]) {
+      read = (await this.#drain(old, false)) || read;
+      if (now >= old.retireAt) {
+        this.#old.splice(this.#old.indexOf(old), 1);
+        await old.fd.close().catch(() => undefined);
+      }
+    }
+    return read;
+  }
+
+  async #openCurrent(inode: number, size: number, atStart: boolean): Promise<boolean> {
+    let fd: FileHandle;
+    try {
+      fd = await open(this.#o.path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    const real = await fd.stat();
+    let offset = 0;
+    let read = false;
+    const saved = this.#saved;
+    if (atStart && saved) {
+      if (saved.inode === real.ino && saved.offset <= real.size) offset = saved.offset;
+      else read = await this.#catchUpRotated(saved);
+    } else if (atStart && this.#o.startAt === 'end') {
+      offset = size;
+    }
+    this.#saved = undefined;
+    this.#cur = new Source(fd, real.ino, offset);
+    if (offset > 0) this.#cur.tailBytes = await this.#readTailBytes(fd, offset);
+    return (await this.#drain(this.#cur, true)) || read;
+  }
+
+  /** The file rotated while we were stopped: finish the old one (found by inode) from where we were. */
+  async #catchUpRotated(saved: TailPosition): Promise<boolean> {
+    for (const name of this.#o.rotatedNames(this.#o.path)) {
+      try {
+        const fd = await open(name, 'r');
+        const st = await fd.stat();
+        if (st.ino === saved.inode && st.size >= saved.offset) {
+          const src = new Source(fd, st.ino, saved.offset);
+          const read = await this.#drain(src, false);
+          this.#flushRest(src);
+          await fd.close();
+          this.#o.log.info({ file: name, offset: saved.offset }, 'read the rest of the rotated access log');
+          return read;
+        }
+        await fd.close();
+      } catch {
+        // not there: try the next name
+      }
+    }
+    this.#o.log.warn({ saved }, 'access log rotated while stopped and the old file was not found: lines may be missing');
+    return false;
+  }
+
+  async #readTailBytes(fd: FileHandle, offset: number): Promise<Buffer> {
+    const n = Math.min(64, offset);
+    const b = Buffer.alloc(n);
+    await fd.read(b, 0, n, offset - n);
+    return b;
+  }
+
+  /** Read src from its offset to its end. */
+  async #drain(src: Source, current: boolean): Promise<boolean> {
+    let st = await src.fd.stat();
+    src.nlink = st.nlink;
+    if (st.size < src.offset) {
+      // copytruncate: the file was copied then cut to 0. Lines we had not read are in the copy.
+      if (current) await this.#recoverTruncated(src);
+      src.offset = 0;
+      src.rest = undefined;
+      src.skipping = -1;
+      src.tailBytes = Buffer.alloc(0);
+      st = await src.fd.stat();
+    }
+    src.size = st.size;
+    let read = false;
+    while (src.offset < src.size) {
+      const want = Math.min(this.#buf.length, src.size - src.offset);
+      const { bytesRead } = await src.fd.read(this.#buf, 0, want, src.offset);
+      if (bytesRead === 0) break;
+      src.offset += bytesRead;
+      this.bytesRead += bytesRead;
+      this.#consume(src, this.#buf.subarray(0, bytesRead));
+      read = true;
+      if (current) this.lagBytes = Math.max(0, src.size - src.offset);
+      this.#o.sink.batchEnd();
+    }
+    if (current) this.lagBytes = Math.max(0, src.size - src.offset);
+    return read;
+  }
+
+  async #recoverTruncated(src: Source): Promise<void> {
+    const mark = src.tailBytes;
+    for (const name of this.#o.rotatedNames(this.#o.path)) {
+      let fd: FileHandle | undefined;
+      try {
+        fd = await open(name, 'r');
+        const st = await fd.stat();
+        if (st.size < src.offset) continue;
+        const probe = Buffer.alloc(mark.length);
+        await fd.read(probe, 0, mark.length, src.offset - mark.length);
+        if (!probe.equals(mark)) continue;
+        const copy = new Source(fd, st.ino, src.offset);
+        copy.rest = src.rest;
+        copy.skipping = src.skipping;
+        await this.#drain(copy, false);
+        this.#flushRest(copy);
+        this.#o.log.info({ file: name, from: src.offset, to: st.size }, 'access log truncated (copytruncate): read the rest from the copy');
+        return;
+      } catch {
+        // not there or unreadable: try the next name
+      } finally {
+        await fd?.close().catch(() => undefined);
+      }
+    }
+    this.#o.log.warn({ path: this.#o.path, offset: src.offset }, 'access log truncated (copytruncate) and no copy found: unread lines are lost');
+  }
+
+  /** A file that will not grow again: its last line may lack a newline. */
+  #flushRest(src: Source): void {
+    if (src.rest && src.rest.length > 0) this.#deliver(src.rest, 0, src.rest.length);
+    src.rest = undefined;
+    this.#o.sink.batchEnd();
+  }
+
+  #consume(src: Source, chunk: Buffer): void {
+    const tb = Math.min(64, chunk.length);
+    src.tailBytes =
+      tb === 64 ? Buffer.from(chunk.subarray(chunk.length - 64)) : Buffer.concat([src.tailBytes, chunk]).subarray(-64);
+    let pos = 0;
+    if (src.rest !== undefined || src.skipping >= 0) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.#keep(src, chunk);
+        return;
+      }
+      if (src.skipping >= 0) {
+        this.#o.sink.huge(src.skipping + nl);
+        src.skipping = -1;
+      } else {
+        const line = Buffer.concat([src.rest!, chunk.subarray(0, nl)]);
+        this.#deliver(line, 0, line.length);
+      }
+      src.rest = undefined;
+      pos = nl + 1;
+    }
+    const last = chunk.lastIndexOf(10);
+    if (last >= pos) {
+      this.#deliver(chunk, pos, last);
+      pos = last + 1;
+    }
+    if (pos < chunk.length) this.#keep(src, chunk.subarray(pos));
+  }
+
+  #keep(src: Source, bytes: Buffer): void {
+    if (src.skipping >= 0) {
+      src.skipping += bytes.length;
+      return;
+    }
+    const have = src.rest?.length ?? 0;
+    if (have + bytes.length > MAX_LINE_BYTES) {
+      src.skipping = have + bytes.length;
+      src.rest = undefined;
+      return;
+    }
+    src.rest = src.rest ? Buffer.concat([src.rest, bytes]) : Buffer.from(bytes);
+  }
+
+  /** Hand over the newline-separated lines of buf[start, end) (end excludes the last newline). */
+  #deliver(buf: Buffer, start: number, end: number): void {
+    const sink = this.#o.sink;
+    const body = buf.subarray(start, end);
+    if (isAscii(body)) {
+      // One string for the whole chunk; lines are ranges of it.
+      const text = body.toString('latin1');
+      let s = 0;
+      for (;;) {
+        const nl = text.indexOf('\n', s);
+        const e = nl < 0 ? text.length : nl;
+        if (e - s > MAX_LINE_BYTES) sink.huge(e - s);
+        else sink.line(text, s, e, false);
+        if (nl < 0) break;
+        s = nl + 1;
+      }
+      return;
+    }
+    let s = 0;
+    for (;;) {
+      const nl = body.indexOf(10, s);
+      const e = nl < 0 ? body.length : nl;
+      if (e - s > MAX_LINE_BYTES) sink.huge(e - s);
+      else {
+        const line = body.subarray(s, e);
+        if (isAscii(line)) sink.line(line.toString('latin1'), 0, e - s, false);
+        else {
+          const text = line.toString('utf8');
+          sink.line(text, 0, text.length, !isUtf8(line));
+        }
+      }
+      if (nl < 0) break;
+      s = nl + 1;
+    }
+  }
+
+  #scheduleSave(): void {
+    if (!this.#o.store || this.#saveTimer || this.#stopped) return;
+    const wait = Math.max(0, this.#lastSaveAt + this.#o.saveEveryMs - Date.now());
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      void this.#save(false);
+    }, wait);
+    this.#saveTimer.unref();
+  }
+
+  #lastSaved: string | undefined;
+
+  async #save(force: boolean): Promise<void> {
+    const pos = this.position();
+    if (!this.#o.store || !pos) return;
+    const key = `${pos.inode}:${pos.offset}`;
+    if (!force && key === this.#lastSaved) return;
+    this.#lastSaveAt = Date.now();
+    try {
+      await this.#o.store.save(pos);
+      this.#lastSaved = key;
+    } catch (err) {
+      this.#o.log.warn({ err }, 'could not save the access-log position');
+    }
+  }
+}

@@ -1,0 +1,336 @@
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Pool } from '../pool.js';
+import { AccessLineReader } from './access-line-reader.js';
+import type { AlertEvent, Notifier } from './alert.js';
+import { AlertPolicy, type PolicyState, type Suppressed } from './alert-policy.js';
+import { Detectors, type DetectorContext, type Signal } from './detectors.js';
+import type { MalformedReason } from './parse-access-line.js';
+import { SlidingWindow } from './sliding-window.js';
+import { readJsonFile, writeJsonFileAtomic } from './state-file.js';
+import { TailFile, type LineSink, type TailPosition } from './tail-file.js';
+
+type WatcherConfig = Pick<
+  Config,
+  | 'ACCESS_LOG_PATH'
+  | 'STATE_DIR'
+  | 'ENV_NAME'
+  | 'ACTIVE_POOL'
+  | 'WINDOW_SIZE'
+  | 'WINDOW_SEC'
+  | 'ERROR_RATE_THRESHOLD'
+  | 'ERROR_RATE_CLEAR_THRESHOLD'
+  | 'ALERT_MIN_REQUESTS'
+  | 'LATENCY_P95_THRESHOLD_MS'
+  | 'ALERT_COOLDOWN_SEC'
+  | 'MAINTENANCE_MODE'
+>;
+
+export interface WatcherDeps {
+  config: WatcherConfig;
+  log: Logger;
+  metrics?: Metrics;
+  notifiers: Notifier[];
+  /** The pool nginx should be sending traffic to now; the deploy layer changes it at runtime. */
+  getActivePool?: () => Pool;
+  isChaosOn?: (pool: Pool) => boolean;
+  maintenance?: () => boolean;
+  /** Tail options for tests and benchmarks. */
+  tail?: { startAt?: 'end' | 'start'; pollMs?: number; activePollMs?: number; saveEveryMs?: number; rotationGraceMs?: number };
+  /** How often quiet-time checks run (window expiry, held-back alerts). */
+  tickMs?: number;
+}
+
+export interface PoolSnapshot {
+  requests: number;
+  clientErrors: number;
+  errorRatePct: number;
+  p95Ms: number | undefined;
+  release: string | undefined;
+}
+
+export interface WatcherSnapshot {
+  path: string;
+  activePool: Pool;
+  maintenance: boolean;
+  window: { size: number; maxAgeSec: number; requests: number };
+  errorRatePct: number;
+  upstreamErrorRatePct: number;
+  latencyMs: { p50: number | undefined; p95: number | undefined; p99: number | undefined };
+  pools: Record<Pool, PoolSnapshot>;
+  lines: { read: number; malformed: number; byReason: Partial<Record<MalformedReason, number>>; nonUtf8: number };
+  lagBytes: number;
+  openIncidents: string[];
+  explained: string[];
+  suppressed: Suppressed[];
+  alertsSent: number;
+}
+
+interface SavedState {
+  tail?: TailPosition;
+  policy?: PolicyState;
+}
+
+const SAMPLE_LINES = 5;
+const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+const POOL_LABELS = ['none', 'blue', 'green'] as const;
+
+/**
+ * tail -> parse -> window -> detectors -> alert policy -> notifiers, with a lifecycle. Everything
+ * per line is synchronous and allocation-free in the common case; per-read work (metrics, latency
+ * check) runs in batchEnd().
+ */
+export class Watcher {
+  readonly #d: WatcherDeps;
+  readonly #reader = new AccessLineReader();
+  readonly #window: SlidingWindow;
+  readonly #detectors: Detectors;
+  readonly #policy: AlertPolicy;
+  readonly #tail: TailFile;
+  readonly #stateFile: string;
+  readonly #log: Logger;
+  #ctx: DetectorContext;
+  #tick: NodeJS.Timeout | undefined;
+  #samples: string[] = [];
+  #releases: Record<Pool, string | undefined> = { blue: undefined, green: undefined };
+  #linesRead = 0;
+  #malformed = 0;
+  #byReason: Partial<Record<MalformedReason, number>> = {};
+  #nonUtf8 = 0;
+  #alertsSent = 0;
+  #pendingLines = 0;
+  #pendingMalformed = 0;
+  #pendingRequests = new Int32Array(18);
+  #pendingUpstream = new Int32Array(3);
+  #latencyMs: number;
+  #debugSamples = 0;
+  #deliveries: Promise<void>[] = [];
+
+  constructor(deps: WatcherDeps) {
+    this.#d = deps;
+    const c = deps.config;
+    this.#log = deps.log.child({ component: 'watcher' });
+    this.#latencyMs = c.LATENCY_P95_THRESHOLD_MS;
+    this.#stateFile = join(c.STATE_DIR, 'watcher-state.json');
+    this.#window = new SlidingWindow({ size: c.WINDOW_SIZE, maxAgeMs: c.WINDOW_SEC * 1000 });
+    this.#policy = new AlertPolicy(
+      { env: c.ENV_NAME, cooldownMs: c.ALERT_COOLDOWN_SEC * 1000, windowSize: c.WINDOW_SIZE },
+      (a) => this.#send(a),
+    );
+    this.#policy.onSuppressed = (s) => {
+      this.#d.metrics?.alerts.inc({ kind: s.key.split(':')[0] ?? 'unknown', status: 'suppressed' });
+      this.#log.info({ suppressed: s }, 'alert held back');
+    };
+    this.#detectors = new Detectors(
+      {
+        errorRateThreshold: c.ERROR_RATE_THRESHOLD,
+        errorRateClearThreshold: c.ERROR_RATE_CLEAR_THRESHOLD,
+        minRequests: c.ALERT_MIN_REQUESTS,
+        latencyP95ThresholdMs: c.LATENCY_P95_THRESHOLD_MS,
+      },
+      (s) => this.#onSignal(s),
+    );
+    this.#ctx = this.#readContext();
+    const sink: LineSink = {
+      line: (src, s, e, nonUtf8) => this.#line(src, s, e, nonUtf8),
+      huge: () => this.#bad('huge'),
+      batchEnd: () => this.#batchEnd(),
+    };
+    this.#tail = new TailFile({
+      path: c.ACCESS_LOG_PATH,
+      sink,
+      log: this.#log,
+      ...deps.tail,
+      store: {
+        load: async () => (await readJsonFile<SavedState>(this.#stateFile))?.tail,
+        save: (pos) => this.#saveState(pos),
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const saved = await readJsonFile<SavedState>(this.#stateFile);
+    if (saved?.policy) {
+      this.#policy.restore(saved.policy);
+      this.#detectors.restore(saved.policy.open.map((o) => o.key));
+    }
+    await this.#tail.start();
+    this.#tick = setInterval(() => this.#onTick(), this.#d.tickMs ?? 1000);
+    this.#tick.unref();
+    this.#log.info({ path: this.#d.config.ACCESS_LOG_PATH, position: this.#tail.position() }, 'watcher started');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#tick);
+    await this.#tail.stop();
+    await Promise.allSettled(this.#deliveries);
+    this.#log.info({ position: this.#tail.position() }, 'watcher stopped');
+  }
+
+  /** Read what the file holds now (tests and benchmarks; the watcher reads on its own otherwise). */
+  async poke(): Promise<void> {
+    await this.#tail.poke();
+  }
+
+  snapshot(): WatcherSnapshot {
+    const w = this.#window;
+    const pool = (p: Pool): PoolSnapshot => ({
+      requests: w.requests(p),
+      clientErrors: w.clientErrors(p),
+      errorRatePct: w.requests(p) === 0 ? 0 : round((w.clientErrors(p) * 100) / w.requests(p)),
+      p95Ms: w.percentileMs(0.95, p),
+      release: this.#releases[p],
+    });
+    return {
+      path: this.#d.config.ACCESS_LOG_PATH,
+      activePool: this.#ctx.activePool,
+      maintenance: this.#ctx.maintenance,
+      window: { size: w.size, maxAgeSec: w.maxAgeMs / 1000, requests: w.count },
+      errorRatePct: round(w.clientErrorRate()),
+      upstreamErrorRatePct: round(w.upstreamErrorRate()),
+      latencyMs: { p50: w.percentileMs(0.5), p95: w.percentileMs(0.95), p99: w.percentileMs(0.99) },
+      pools: { blue: pool('blue'), green: pool('green') },
+      lines: { read: this.#linesRead, malformed: this.#malformed, byReason: { ...this.#byReason }, nonUtf8: this.#nonUtf8 },
+      lagBytes: this.#tail.lagBytes,
+      openIncidents: this.#policy.openKeys(),
+      explained: this.#detectors.explainedKeys(),
+      suppressed: this.#policy.suppressed.slice(-10),
+      alertsSent: this.#alertsSent,
+    };
+  }
+
+  // --- per line ----------------------------------------------------------------------------------
+
+  #line(src: string, s: number, e: number, nonUtf8: boolean): void {
+    this.#linesRead++;
+    this.#pendingLines++;
+    const r = this.#reader;
+    const bad = r.read(src, s, e, nonUtf8);
+    if (bad !== undefined) {
+      if (bad === 'empty') return;
+      this.#bad(bad, src, s, e);
+      return;
+    }
+    if (nonUtf8) this.#nonUtf8++;
+    this.#window.push(r);
+    const p = r.pool === undefined ? 0 : r.pool === 'blue' ? 1 : 2;
+    const cls = r.status >= 100 && r.status < 600 ? (r.status / 100) | 0 : 0;
+    this.#pendingRequests[p * 6 + cls]!++;
+    if (r.attemptFailures > 0) this.#pendingUpstream[r.failedPool === undefined ? 0 : r.failedPool === 'blue' ? 1 : 2]!++;
+    if (r.pool !== undefined && r.release !== undefined) this.#releases[r.pool] = r.release;
+    if (r.status >= 500 || r.attemptFailures > 0 || (r.pool !== undefined && r.pool !== this.#ctx.activePool) || r.requestTime * 1000 > this.#latencyMs) {
+      const samples = this.#samples;
+      if (samples.length >= SAMPLE_LINES) samples.shift();
+      samples.push(r.text());
+    }
+    this.#detectors.onLine(r, this.#window, this.#ctx);
+  }
+
+  #bad(reason: MalformedReason, src?: string, s = 0, e = 0): void {
+    if (reason === 'huge') {
+      this.#linesRead++;
+      this.#pendingLines++;
+    }
+    this.#malformed++;
+    this.#pendingMalformed++;
+    this.#byReason[reason] = (this.#byReason[reason] ?? 0) + 1;
+    // Sampled: a flood of bad lines must not become a flood of log lines.
+    if (this.#debugSamples < 20 && this.#log.isLevelEnabled('debug')) {
+      this.#debugSamples++;
+      this.#log.debug({ reason, line: src?.slice(s, Math.min(e, s + 300)) }, 'malformed access-log line');
+    }
+  }
+
+  #batchEnd(): void {
+    this.#ctx = this.#readContext();
+    this.#detectors.evaluate(this.#window, this.#ctx);
+    this.#flushMetrics();
+  }
+
+  #onTick(): void {
+    this.#debugSamples = 0;
+    this.#ctx = this.#readContext();
+    this.#window.expire(Date.now());
+    this.#detectors.evaluate(this.#window, this.#ctx);
+    this.#policy.tick(this.#ctx.maintenance);
+    this.#flushMetrics();
+  }
+
+  #readContext(): DetectorContext {
+    const d = this.#d;
+    return {
+      activePool: d.getActivePool ? d.getActivePool() : d.config.ACTIVE_POOL,
+      isChaosOn: d.isChaosOn ?? (() => false),
+      maintenance: d.maintenance ? d.maintenance() : d.config.MAINTENANCE_MODE,
+    };
+  }
+
+  #onSignal(s: Signal): void {
+    if (s.kind === 'failover' && s.status === 'firing' && s.pool) this.#d.metrics?.failovers.inc({ from_pool: s.pool });
+    this.#policy.handle(s, {
+      maintenance: this.#ctx.maintenance,
+      samples: this.#window.count,
+      sampleLines: [...this.#samples],
+      release: (p) => (p ? this.#releases[p] : undefined),
+    });
+  }
+
+  #send(a: AlertEvent): void {
+    this.#alertsSent++;
+    this.#d.metrics?.alerts.inc({ kind: a.kind, status: a.status });
+    for (const n of this.#d.notifiers) {
+      const p = n.notify(a).catch((err: unknown) => this.#log.error({ err, notifier: n.name, key: a.key }, 'notifier failed'));
+      this.#deliveries.push(p);
+      void p.finally(() => {
+        const i = this.#deliveries.indexOf(p);
+        if (i >= 0) this.#deliveries.splice(i, 1);
+      });
+    }
+  }
+
+  #flushMetrics(): void {
+    const m = this.#d.metrics;
+    if (!m) {
+      this.#pendingLines = 0;
+      this.#pendingMalformed = 0;
+      return;
+    }
+    if (this.#pendingLines) m.linesRead.inc(this.#pendingLines);
+    if (this.#pendingMalformed) m.linesMalformed.inc(this.#pendingMalformed);
+    this.#pendingLines = 0;
+    this.#pendingMalformed = 0;
+    const req = this.#pendingRequests;
+    for (let i = 0; i < req.length; i++) {
+      if (req[i]) {
+        m.requests.inc({ pool: POOL_LABELS[Math.floor(i / 6)]!, status_class: STATUS_CLASSES[i % 6]! }, req[i]);
+        req[i] = 0;
+      }
+    }
+    const up = this.#pendingUpstream;
+    for (let i = 0; i < 3; i++) {
+      if (up[i]) {
+        m.upstreamErrors.inc({ pool: POOL_LABELS[i]! }, up[i]);
+        up[i] = 0;
+      }
+    }
+    const w = this.#window;
+    for (const p of ['blue', 'green'] as const) {
+      const n = w.requests(p);
+      m.errorRate.set({ pool: p }, n === 0 ? 0 : w.clientErrors(p) / n);
+      const p95 = w.percentileMs(0.95, p);
+      m.latencyP95.set({ pool: p }, p95 === undefined ? 0 : p95 / 1000);
+    }
+    m.lagBytes.set(this.#tail.lagBytes);
+  }
+
+  async #saveState(pos: TailPosition): Promise<void> {
+    const policy = this.#policy.state();
+    await writeJsonFileAtomic(this.#stateFile, { tail: pos, policy } satisfies SavedState);
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
