@@ -85,8 +85,9 @@ export class Detectors {
     if (ctx.activePool !== this.#active) this.#activeChanged(ctx);
     const active = ctx.activePool;
 
-    // Failover / recovery: who served this request.
-    if (l.pool !== undefined) {
+    // Failover / recovery: who served this request. A 5xx is not "serving": when the backup
+    // fails too, that is all_down's business.
+    if (l.pool !== undefined && l.status < 500) {
       if (l.pool === active) {
         this.#activeStreak++;
         this.#backupStreak = 0;

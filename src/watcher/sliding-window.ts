@@ -99,7 +99,7 @@ export class SlidingWindow {
     }
     this.#attemptsSum += att;
     this.#failuresSum += fail;
-    if (fail > 0 && fp !== 0) this.#blamed[fp]!++;
+    if (fail > 0 && fp !== 0 && !err) this.#blamed[fp]!++;
     this.#head = i + 1 === this.size ? 0 : i + 1;
     this.#count++;
     if (l.time > this.#newest) this.#newest = l.time;
@@ -137,7 +137,7 @@ export class SlidingWindow {
     this.#attemptsSum -= this.#attempts[i]!;
     this.#failuresSum -= fail;
     const fp = this.#failedPool[i]!;
-    if (fail > 0 && fp !== 0) this.#blamed[fp]!--;
+    if (fail > 0 && fp !== 0 && !(this.#flags[i]! & CLIENT_5XX)) this.#blamed[fp]!--;
     this.#count--;
   }
 
@@ -173,12 +173,12 @@ export class SlidingWindow {
     return this.#attemptsSum === 0 ? 0 : (this.#failuresSum * 100) / this.#attemptsSum;
   }
 
-  /** Requests with a failed attempt blamed on `pool`. */
+  /** Requests with a failed attempt blamed on `pool` that a retry hid from the client. */
   blamed(pool: Pool): number {
     return this.#blamed[POOL_INDEX[pool]]!;
   }
 
-  /** Requests with a failed attempt blamed on `pool`, as a percent of all requests in the window. */
+  /** Requests with an absorbed failed attempt blamed on `pool`, as a percent of all requests in the window. */
   blamedRate(pool: Pool): number {
     return this.#count === 0 ? 0 : (this.#blamed[POOL_INDEX[pool]]! * 100) / this.#count;
   }

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Pool } from '../../../src/pool.js';
+import { AccessLineReader } from '../../../src/watcher/access-line-reader.js';
+import { Detectors, type DetectorContext, type DetectorOptions, type Signal } from '../../../src/watcher/detectors.js';
+import { SlidingWindow } from '../../../src/watcher/sliding-window.js';
+import { accessLine, fixtureLines } from './fixtures.js';
+
+const OPTS: DetectorOptions = { errorRateThreshold: 2, errorRateClearThreshold: 1, minRequests: 50, latencyP95ThresholdMs: 1000 };
+
+/** Feeds lines through the real reader, window and detectors; collects signals. */
+function harness(opts: Partial<DetectorOptions> = {}, ctx: Partial<DetectorContext> = {}) {
+  const signals: Signal[] = [];
+  const d = new Detectors({ ...OPTS, ...opts }, (s) => signals.push(s));
+  const w = new SlidingWindow({ size: 200, maxAgeMs: 600_000 });
+  const r = new AccessLineReader();
+  const chaos = new Set<Pool>();
+  const c: DetectorContext = { activePool: 'blue', isChaosOn: (p) => chaos.has(p), maintenance: false, ...ctx };
+  return {
+    signals,
+    ctx: c,
+    chaos,
+    feed(lines: string[], times = 1) {
+      for (let k = 0; k < times; k++)
+        for (const l of lines) {
+          assert.equal(r.read(l, 0, l.length), undefined);
+          w.push(r);
+          d.onLine(r, w, c);
+        }
+      d.evaluate(w, c);
+    },
+    keys: () => signals.map((s) => `${s.status}:${s.key}`),
+  };
+}
+
+const ok = accessLine();
+const err = accessLine({ status: 500 });
+const retried = fixtureLines('retried')[0]!; // "500, 200" served by green
+const green = accessLine({ pool: 'green' });
+const bothFail = fixtureLines('no-live-upstreams')[0]!; // "500, 500"
+const noLive = fixtureLines('no-live-upstreams')[2]!;
+
+describe('failover and recovery', () => {
+  it('a retried request ending on the backup is a failover at once; the active pool serving again is recovery', () => {
+    const h = harness();
+    h.chaos.add('blue');
+    h.feed([ok], 10);
+    h.feed([retried]);
+    assert.deepEqual(h.keys(), ['firing:failover:blue']);
+    assert.deepEqual(h.signals[0]!.explainedBy, ['chaos on blue']);
+    h.feed([retried, green], 20);
+    assert.equal(h.signals.length, 1, 'one incident, not one per line');
+    h.feed([ok], 2);
+    assert.equal(h.signals.length, 1, 'two lines are not yet a recovery');
+    h.feed([ok]);
+    assert.deepEqual(h.keys(), ['firing:failover:blue', 'resolved:failover:blue']);
+    assert.equal(h.signals[1]!.kind, 'recovery');
+  });
+
+  it('plain backup traffic needs 3 requests in a row (one straggler after a switch is not a failover)', () => {
+    const h = harness();
+    h.feed([ok, green, ok, green, green, ok]);
+    assert.deepEqual(h.keys(), []);
+    h.feed([green, green, green]);
+    assert.deepEqual(h.keys(), ['firing:failover:blue']);
+  });
+
+  it('a switch to the pool that was serving as backup closes the failover', () => {
+    const h = harness();
+    h.feed([green], 3);
+    h.ctx.activePool = 'green';
+    h.feed([green]);
+    assert.deepEqual(h.keys(), ['firing:failover:blue', 'resolved:failover:blue']);
+  });
+});
+
+describe('error rate', () => {
+  it('is not judged before ALERT_MIN_REQUESTS (low traffic)', () => {
+    const h = harness();
+    h.feed([err, ok, ok], 16); // 48 requests, 33% errors
+    assert.deepEqual(h.keys(), []);
+    h.feed([err, ok]);
+    assert.deepEqual(h.keys(), ['firing:error_rate:all']);
+  });
+
+  it('fires at the threshold and clears only under the lower clear threshold (no flapping)', () => {
+    const h = harness({ errorRateThreshold: 5, errorRateClearThreshold: 2 });
+    h.feed([ok], 200);
+    // Hover around the threshold: 5% errors, then 3%, then 5% again: one incident.
+    const mix = (errs: number) => [...Array<string>(errs).fill(err), ...Array<string>(100 - errs).fill(ok)];
+    h.feed(mix(5), 2);
+    h.feed(mix(3), 2);
+    h.feed(mix(5), 2);
+    h.feed(mix(3), 2);
+    assert.deepEqual(h.keys(), ['firing:error_rate:all']);
+    h.feed(mix(1), 2);
+    assert.deepEqual(h.keys(), ['firing:error_rate:all', 'resolved:error_rate:all']);
+  });
+
+  it('upstream errors a retry absorbs are explained by chaos: no error-rate alert, the failover says so', () => {
+    const h = harness();
+    h.chaos.add('blue');
+    h.feed([ok], 100);
+    h.feed([retried], 100);
+    assert.deepEqual(h.keys(), ['firing:failover:blue']);
+    assert.deepEqual(h.signals[0]!.explainedBy, ['chaos on blue']);
+  });
+
+  it('unexplained upstream errors on a pool raise an error-rate alert for that pool', () => {
+    const h = harness();
+    // The primary fails now and then, retried on green: clients see nothing, no failover streak.
+    h.feed([ok, ok, ok, ok, retried, ok, ok, ok, ok, ok], 10);
+    assert.ok(h.keys().includes('firing:error_rate:blue'), h.keys().join());
+    assert.ok(!h.keys().includes('firing:error_rate:all'));
+  });
+
+  it('errors clients see are alerted even under chaos, naming the chaos', () => {
+    const h = harness();
+    h.chaos.add('blue').add('green');
+    h.feed([ok], 100);
+    h.feed([bothFail], 10);
+    assert.ok(h.keys().includes('firing:error_rate:all'));
+    assert.ok(h.keys().includes('firing:all_down:all'));
+    const e = h.signals.find((s) => s.key === 'error_rate:all')!;
+    assert.deepEqual(e.explainedBy, ['chaos on blue', 'chaos on green']);
+  });
+});
+
+describe('all pools down', () => {
+  it('is critical after 3 requests in a row that failed on every upstream, and resolves after 3 good ones', () => {
+    const h = harness();
+    h.feed([noLive, noLive]);
+    h.feed([err]); // a 500 from the primary alone is not "all down"
+    assert.deepEqual(h.keys(), []);
+    h.feed([noLive, bothFail, noLive]);
+    assert.deepEqual(h.keys(), ['firing:all_down:all']);
+    assert.equal(h.signals[0]!.severity, 'critical');
+    h.feed([ok, ok, ok]);
+    assert.deepEqual(h.keys(), ['firing:all_down:all', 'resolved:all_down:all']);
+  });
+});
+
+describe('latency', () => {
+  it('fires when p95 is above the threshold and resolves under 80% of it', () => {
+    const h = harness({ latencyP95ThresholdMs: 500 });
+    h.feed([accessLine({ requestTime: 0.05 })], 100);
+    assert.deepEqual(h.keys(), []);
+    h.feed([accessLine({ requestTime: 2.0 })], 20);
+    assert.deepEqual(h.keys(), ['firing:latency:all']);
+    assert.equal(h.signals[0]!.unit, 'ms');
+    assert.ok(h.signals[0]!.observed! >= 2000);
+    h.feed([accessLine({ requestTime: 0.05 })], 200);
+    assert.deepEqual(h.keys(), ['firing:latency:all', 'resolved:latency:all']);
+  });
+});
