@@ -14,6 +14,8 @@ export interface RecordedCall {
   args: Record<string, unknown>;
   at: number;
   authorization: string | undefined;
+  /** What the stand-in answered (the ts of a posted message lives here). */
+  answer?: Record<string, unknown>;
 }
 
 export interface RecordedResponse {
@@ -175,9 +177,9 @@ export class SlackStandIn {
       return;
     }
     const args = parseBody(raw, req.headers['content-type']);
-    this.calls.push({ method, args, at: Date.now(), authorization: req.headers.authorization });
     const error = this.#platformErrors.get(method);
     const answer = error ? { ok: false, error } : this.#answer(method, args);
+    this.calls.push({ method, args, at: Date.now(), authorization: req.headers.authorization, answer });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     this.#notify();
   }

@@ -1,0 +1,249 @@
+// Slack end to end with the real stack: real nginx, real pools, the real bot container with Bolt's
+// HTTP receiver on its published port, and a Slack Web API stand-in running as a service inside
+// the compose network (the bot calls it by name; this process reads what it recorded through a
+// 127.0.0.1 port). Requests to the bot are signed as Slack signs them.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { dockerAvailable } from './support/docker.js';
+import { chaos, startStack, type Stack, type StandInState } from './support/stack.js';
+import { blockActionBody, postSigned, slashCommandBody } from '../support/slack-stand-in.js';
+
+const SECRET = 'e2e-signing-secret-6f1d0c';
+const TOKEN = 'xoxb-e2e-slack-token-93ab';
+const ADMIN = 'U_E2E_ADMIN';
+const VIEWER = 'U_E2E_VIEWER';
+const ALERTS = 'C_E2E_ALERTS';
+const OPS = 'C_E2E_OPS';
+// Fixed by standin.compose.yml: the service is `standin`, its Web API on port 4000.
+const STANDIN_API_URL = 'http://standin:4000/api/';
+
+interface Button {
+  type: string;
+  action_id: string;
+  value: string;
+  text: { text: string };
+}
+interface Block {
+  type: string;
+  elements?: Button[];
+}
+type Call = StandInState['calls'][number];
+
+const blocksOf = (c: Call): Block[] => (Array.isArray(c.args.blocks) ? (c.args.blocks as Block[]) : []);
+const buttonsOf = (c: Call): Button[] => blocksOf(c).flatMap((b) => (b.type === 'actions' ? (b.elements ?? []) : []));
+
+/** Pool that answered one request through nginx. */
+async function servedBy(stack: Stack): Promise<string | null> {
+  const res = await fetch(stack.url('/'));
+  await res.arrayBuffer();
+  return res.headers.get('x-app-pool');
+}
+
+async function servedByMany(stack: Stack, n: number): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (let i = 0; i < n; i++) out.push(await servedBy(stack));
+  return out;
+}
+
+async function auditLines(stack: Stack): Promise<Record<string, unknown>[]> {
+  const r = await stack.compose('exec', '-T', 'bot', 'cat', '/var/lib/bluegreen/state/audit.jsonl');
+  if (r.code !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}
+
+const docker = await dockerAvailable();
+
+describe('Slack end to end (real stack, signed requests, in-network Web API stand-in)', { skip: docker ? false : 'no Docker engine' }, () => {
+  let stack: Stack;
+  let events: string;
+  const figures: Record<string, number> = {};
+
+  before(async () => {
+    stack = await startStack({
+      project: 'bge2e-slack',
+      standIn: true,
+      timeoutMs: 180_000,
+      env: {
+        SLACK_BOT_TOKEN: TOKEN,
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_API_URL: STANDIN_API_URL,
+        SLACK_ALERT_CHANNEL: ALERTS,
+        SLACK_ADMIN_USERS: ADMIN,
+        ENV_NAME: 'e2e-slack',
+        // The failover alert must come from the watcher and the switch from a click: the deploy
+        // layer's auto-failover would otherwise demote blue on its own (and race the click).
+        AUTO_FAILOVER: 'false',
+        ALERT_MIN_REQUESTS: '10',
+        WINDOW_SIZE: '50',
+        WINDOW_SEC: '30',
+        ALERT_COOLDOWN_SEC: '1',
+        // The switch's own guard stays quiet for the length of this suite.
+        POST_SWITCH_GUARD_SEC: '0',
+        LOG_LEVEL: 'debug',
+      },
+    });
+    events = `http://127.0.0.1:${stack.ports.bot}/slack/events`;
+  });
+
+  after(async () => {
+    process.stdout.write(`${JSON.stringify({ suite: 'e2e-slack', figures })}\n`);
+    if (!stack) return;
+    if (process.env.BLUEGREEN_E2E_KEEP !== '1') await stack.down();
+  });
+
+  const standIn = () => {
+    const s = stack.standIn;
+    assert.ok(s, 'the stack was started with the stand-in');
+    return s;
+  };
+
+  const command = (text: string, userId: string, responseId: string, channelId = OPS) =>
+    postSigned({ url: events, secret: SECRET, body: slashCommandBody({ text, userId, channelId, responseUrl: standIn().responseUrl(responseId) }) });
+
+  const responsesFor = (s: StandInState, id: string) => s.responses.filter((r) => r.id === id).map((r) => r.body);
+
+  it('refuses a forged signature and a stale timestamp with 401, and nothing is answered', async () => {
+    const body = slashCommandBody({ text: 'status', userId: ADMIN, channelId: OPS, responseUrl: standIn().responseUrl('forged') });
+    const forged = await postSigned({ url: events, secret: 'not-the-secret', body });
+    assert.equal(forged.status, 401);
+    const stale = await postSigned({ url: events, secret: SECRET, body, timestampSec: Math.floor(Date.now() / 1000) - 6 * 60 });
+    assert.equal(stale.status, 401);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(responsesFor(await standIn().state(), 'forged').length, 0);
+  });
+
+  it('answers /bluegreen status through response_url with the live stack', async () => {
+    const started = Date.now();
+    const res = await command('status', VIEWER, 'status-1');
+    figures.statusAckMs = Date.now() - started;
+    assert.equal(res.status, 200);
+    const [body] = await standIn().waitFor('the status answer', (s) => responsesFor(s, 'status-1').length > 0 && responsesFor(s, 'status-1'), 20_000);
+    figures.statusAnswerMs = Date.now() - started;
+    assert.equal(body?.response_type, 'ephemeral');
+    const text = JSON.stringify(body?.blocks);
+    assert.match(text, /bluegreen status — e2e-slack/);
+    assert.match(text, /\*Active pool:\* `blue`/);
+    // Both pools, as Docker and the probes see them.
+    assert.match(text, /blue/);
+    assert.match(text, /green/);
+    assert.match(text, /running/);
+  });
+
+  it("refuses a non-admin's switch (ephemeral), changes nothing and audits the refusal", async () => {
+    const res = await command('switch green', VIEWER, 'viewer-switch');
+    assert.equal(res.status, 200);
+    const [answer] = await standIn().waitFor('the refusal', (s) => responsesFor(s, 'viewer-switch').length > 0 && responsesFor(s, 'viewer-switch'), 20_000);
+    assert.equal(answer?.response_type, 'ephemeral');
+    assert.match(String(answer?.text), /only admins may change the system/);
+    // Traffic stays on blue.
+    assert.deepEqual(new Set(await servedByMany(stack, 10)), new Set(['blue']));
+    const entry = await eventually('the refusal in audit.jsonl', async () =>
+      (await auditLines(stack)).find((e) => (e.by as { id?: string } | undefined)?.id === VIEWER && e.result === 'refused'),
+    );
+    assert.equal(entry.op, 'switch');
+    assert.match(String(entry.message), /refused by Slack authorization/);
+    assert.equal((entry.args as { via?: string }).via, 'slash_command');
+    // Nothing ran: no switch of anyone's is in the audit log.
+    assert.equal((await auditLines(stack)).filter((e) => e.op === 'switch' && e.result !== 'refused').length, 0);
+  });
+
+  it('chaos on blue -> failover alert with buttons -> admin clicks "Switch to green" -> traffic moves, the alert is updated in place', async () => {
+    const s = standIn();
+    const t0 = Date.now();
+    await chaos(stack, 'blue', 'start', 'error');
+    // Traffic through nginx: blue answers 500, nginx retries on green, the access log says so.
+    const served = await servedByMany(stack, 20);
+    assert.ok(served.every((p) => p === 'green'), `clients are served by the backup during chaos: ${served.join(',')}`);
+
+    const alert = await s.waitFor(
+      'the failover alert with a "Switch to green" button',
+      (st) => st.calls.find((c) => c.method === 'chat.postMessage' && c.args.channel === ALERTS && buttonsOf(c).some((b) => b.action_id === 'bg_switch_to.green' && /"k":"failover:blue"/.test(b.value))),
+      30_000,
+    );
+    figures.chaosToAlertMs = Date.now() - t0;
+    assert.match(String(alert.args.text), /e2e-slack/);
+    const labels = buttonsOf(alert).map((b) => b.text.text);
+    assert.ok(labels.includes('Switch to green'), labels.join(', '));
+    assert.ok(labels.includes('Stop chaos on blue'), labels.join(', '));
+    const switchButton = buttonsOf(alert).find((b) => b.action_id === 'bg_switch_to.green');
+    assert.ok(switchButton);
+
+    // The click carries the message's ts as Slack would: the one the stand-in answered the post with.
+    const ts = String((alert as Call & { answer?: { ts?: string } }).answer?.ts);
+    assert.match(ts, /^\d+\.\d+$/);
+
+    // A viewer presses the button first: judged by who clicked, so refused and nothing moves.
+    const refused = await postSigned({
+      url: events,
+      secret: SECRET,
+      body: blockActionBody({ actionId: switchButton.action_id, value: switchButton.value, userId: VIEWER, channelId: ALERTS, messageTs: ts, responseUrl: s.responseUrl('viewer-click') }),
+    });
+    assert.equal(refused.status, 200);
+    const [refusal] = await s.waitFor('the click refusal', (st) => responsesFor(st, 'viewer-click').length > 0 && responsesFor(st, 'viewer-click'), 20_000);
+    assert.equal(refusal?.response_type, 'ephemeral');
+    assert.match(String(refusal?.text), /Switch to green refused: only admins/);
+
+    const clickAt = Date.now();
+    const click = await postSigned({
+      url: events,
+      secret: SECRET,
+      body: blockActionBody({ actionId: switchButton.action_id, value: switchButton.value, userId: ADMIN, channelId: ALERTS, messageTs: ts, responseUrl: s.responseUrl('admin-click') }),
+    });
+    figures.clickAckMs = Date.now() - clickAt;
+    assert.equal(click.status, 200);
+
+    const updated = await s.waitFor(
+      'chat.update of the alert with who pressed and the result',
+      (st) =>
+        st.calls.find(
+          (c) => c.method === 'chat.update' && c.args.ts === ts && c.args.channel === ALERTS && new RegExp(`<@${ADMIN}> pressed \\*Switch to green\\* — ok`).test(JSON.stringify(c.args.blocks)),
+        ),
+      30_000,
+    );
+    figures.clickToUpdateMs = Date.now() - clickAt;
+    assert.ok(updated);
+    // One message per incident: the click did not post a new top-level message about the alert.
+    const later = await s.state();
+    const topLevel = later.calls.filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts === undefined && buttonsOf(c).some((b) => /"k":"failover:blue"/.test(b.value)));
+    assert.equal(topLevel.length, 1);
+    // Its thread carries the detail.
+    await s.waitFor(
+      'the thread reply about the click',
+      (st) => st.calls.find((c) => c.method === 'chat.postMessage' && c.args.thread_ts === ts && new RegExp(`<@${ADMIN}> pressed`).test(String(c.args.text))),
+      20_000,
+    );
+
+    // Traffic moved for good: with blue healed, nginx still sends everything to green.
+    await chaos(stack, 'blue', 'stop');
+    await eventually('blue to be healthy again', async () => (await fetch(stack.poolUrl('blue', '/healthz'))).ok, 10_000);
+    const afterSwitch = await servedByMany(stack, 20);
+    assert.deepEqual(new Set(afterSwitch), new Set(['green']), afterSwitch.join(','));
+
+    const entry = await eventually('the switch in audit.jsonl', async () =>
+      (await auditLines(stack)).find((e) => e.op === 'switch' && e.result === 'ok' && (e.by as { id?: string } | undefined)?.id === ADMIN),
+    );
+    assert.ok(entry);
+    // Status agrees.
+    await command('status', VIEWER, 'status-2');
+    const [status] = await s.waitFor('the second status answer', (st) => responsesFor(st, 'status-2').length > 0 && responsesFor(st, 'status-2'), 20_000);
+    assert.match(JSON.stringify(status?.blocks), /\*Active pool:\* `green`/);
+  });
+});
