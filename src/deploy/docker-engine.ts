@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { BluegreenError } from '../errors.js';
 import type { ContainerEngine, ContainerHealth, ContainerInfo, ExecResult } from './container-engine.js';
 
@@ -74,10 +74,20 @@ function toInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
 }
 
 export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
-  // docker-modem's own timeout destroys a hung request; ours turns it into DOCKER_TIMEOUT.
-  const docker = new Docker({ socketPath: opts.socketPath, timeout: opts.timeoutMs + 1000 });
+  // dockerode (with ssh2 and grpc behind it) takes most of a second to load: only load it when a
+  // Docker call is made, so `bluegreen switch` (flag files and HTTP) starts fast.
+  let client: Docker | undefined;
+  const load = async (): Promise<Docker> => {
+    const { default: DockerClient } = await import('dockerode');
+    // docker-modem's own timeout destroys a hung request; ours turns it into DOCKER_TIMEOUT.
+    client ??= new DockerClient({ socketPath: opts.socketPath, timeout: opts.timeoutMs + 1000 });
+    return client;
+  };
+  // Set by call() before any fn runs; every use of `docker` below is inside or after a call().
+  let docker!: Docker;
   const call = async <T>(what: string, fn: () => Promise<T>, ms = opts.timeoutMs): Promise<T> => {
     try {
+      docker = await load();
       return await withTimeout(fn(), ms, what);
     } catch (err) {
       throw toDockerError(err, what, opts.socketPath);

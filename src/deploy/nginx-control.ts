@@ -124,15 +124,26 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
   };
 
   async function testIn(id: string): Promise<void> {
-    // `nginx -t` on failure, sample stderr:
-    //   nginx: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/conf.d/default.conf:12
-    //   nginx: configuration file /etc/nginx/nginx.conf test failed
     const test = await opts.engine.exec(id, ['nginx', '-t']);
     if (test.exitCode !== 0) {
-      const emerg = test.stderr.split('\n').find((l) => /\[(emerg|alert|crit)\]/.test(l)) ?? test.stderr.trim();
-      throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx -t failed: ${emerg.replace(/^nginx: /, '')}`, {
+      throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx -t failed: ${nginxProblem(test.stderr)}`, {
         hint: 'nginx keeps running with its previous configuration',
       });
     }
   }
+}
+
+/**
+ * The line of `nginx -t` stderr that says what is wrong, without its timestamp and pid. Real
+ * sample (nginx 1.22, this stack's image):
+ *   2026/11/22 21:13:08 [emerg] 1#1: unknown directive "garbage" in /tmp/x.conf:1
+ *   nginx: configuration file /tmp/x.conf test failed
+ * Older builds print `nginx: [emerg] …` instead of the timestamp.
+ */
+export function nginxProblem(stderr: string): string {
+  for (const line of stderr.split('\n')) {
+    const m = /^(?:nginx: )?(?:\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d )?\[(emerg|alert|crit)\] (?:\d+#\d+: )?(.*)$/.exec(line.trim());
+    if (m) return `[${m[1]}] ${m[2]}`;
+  }
+  return stderr.trim() || 'no output';
 }

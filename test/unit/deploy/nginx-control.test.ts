@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createNginxControl } from '../../../src/deploy/nginx-control.js';
+import { createNginxControl, nginxProblem } from '../../../src/deploy/nginx-control.js';
 import { FakeEngine } from './fakes.js';
 
 // A tiny stand-in that routes like nginx's `if (-f …/active-green)`: per request, from the flags.
@@ -48,17 +48,22 @@ describe('nginx control', () => {
             exitCode: 1,
             stdout: '',
             stderr:
-              'nginx: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/conf.d/default.conf:12\nnginx: configuration file /etc/nginx/nginx.conf test failed\n',
+              '2026/11/22 21:13:08 [emerg] 1#1: host not found in upstream "app_green:3000" in /etc/nginx/nginx.conf:47\nnginx: configuration file /etc/nginx/nginx.conf test failed\n',
           }
         : { exitCode: 0, stdout: '', stderr: '' };
     };
     const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', engine, project: async () => 'proj' });
     await assert.rejects(nginx.testAndReload(), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'NGINX_CONFIG_INVALID');
-      assert.match(err.message, /host not found in upstream "app_green:3000"/);
+      assert.equal(err.message, 'nginx -t failed: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/nginx.conf:47');
       return true;
     });
     assert.deepEqual(execs, ['nginx -t']);
+  });
+
+  it('reads both forms of nginx -t complaints', () => {
+    assert.equal(nginxProblem('nginx: [emerg] unknown directive "x" in /a.conf:3\nnginx: configuration file /a.conf test failed\n'), '[emerg] unknown directive "x" in /a.conf:3');
+    assert.equal(nginxProblem(''), 'no output');
   });
 
   it('says nginx is down when its container is not running', async () => {
