@@ -30,8 +30,16 @@ export interface DeployLayerDeps {
   selfId?: string;
 }
 
+/** A synchronous, recent view for the watcher's hot path (refreshed every health round and on switch). */
+export interface DeployView {
+  activePool: Pool;
+  maintenance: boolean;
+  chaos(pool: Pool): boolean;
+}
+
 export interface DeployLayer {
   ops: Operations;
+  view(): DeployView;
   health: HealthChecker;
   guard: PostSwitchGuard;
   /** Health checks, post-switch guard, maintenance expiry. */
@@ -82,7 +90,10 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     poolStats,
     // Called only after start-up, when `guard` below exists.
-    onSwitched: (r) => guard.onSwitched(r),
+    onSwitched: (r) => {
+      active = r.to;
+      guard.onSwitched(r);
+    },
     settings: {
       envName: config.ENV_NAME,
       healthTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
@@ -114,11 +125,22 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     log: dlog,
   });
 
+  let active: Pool = config.ACTIVE_POOL;
+  let maintenance = config.MAINTENANCE_MODE;
+  const refreshView = async () => {
+    active = await ops.activePool();
+    maintenance = (await ops.readState()).maintenance.on || config.MAINTENANCE_MODE;
+  };
   let expiry: NodeJS.Timeout | undefined;
   return {
     ops,
     health,
     guard,
+    view: () => ({
+      activePool: active,
+      maintenance,
+      chaos: (pool) => health.snapshot().find((s) => s.pool === pool)?.last?.chaos != null,
+    }),
     start() {
       // Say at start-up, not only at the first operation, when Docker is not usable.
       getProject().then(
@@ -126,7 +148,15 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
         (err: unknown) => dlog.error({ problem: describeError(err) }, 'deploy control cannot use Docker; switch and chaos still work, status and deploy report the problem'),
       );
       health.start();
-      expiry = setInterval(() => void ops.expireMaintenance().catch((err: unknown) => dlog.error({ err }, 'maintenance expiry failed')), 1000);
+      void refreshView().catch(() => undefined);
+      expiry = setInterval(
+        () =>
+          void ops
+            .expireMaintenance()
+            .then(refreshView)
+            .catch((err: unknown) => dlog.error({ err }, 'maintenance expiry failed')),
+        1000,
+      );
       expiry.unref();
     },
     async stop() {

@@ -9,6 +9,8 @@ export interface PoolProbe {
   healthy: boolean;
   /** HTTP status, or the network error when none came back. */
   detail: string;
+  /** Chaos mode the pool reported in its /healthz body (the demo app says it while failing). */
+  chaos?: ChaosMode | null;
   ms: number;
 }
 
@@ -37,7 +39,15 @@ export function createPoolClient(urls: Readonly<Record<Pool, string>>, timeoutMs
       const started = performance.now();
       try {
         const r = await call(pool, 'GET', '/healthz', ms);
-        return { healthy: r.status === 200, detail: `HTTP ${r.status}`, ms: performance.now() - started };
+        // Body sample while chaos is on: {"status":"chaos","pool":"blue","release":"blue-v1","chaos":"timeout"}
+        let chaos: ChaosMode | null = null;
+        try {
+          const mode = (JSON.parse(r.text) as { chaos?: unknown }).chaos;
+          if (mode === 'error' || mode === 'timeout') chaos = mode;
+        } catch {
+          // Not JSON (another app behind the pool): no chaos information.
+        }
+        return { healthy: r.status === 200, detail: `HTTP ${r.status}`, ms: performance.now() - started, chaos };
       } catch (err) {
         // fetch wraps the socket error: cause = TypeError('fetch failed'), cause.cause = {code: 'ECONNREFUSED', …}.
         const cause = (err as { cause?: { name?: string; message?: string; cause?: { code?: string; hostname?: string } } }).cause;
