@@ -2,9 +2,11 @@
 import { userInfo } from 'node:os';
 import { parseCommand } from './commands/parse-command.js';
 import { renderText } from './commands/render-text.js';
+import { createLineProgress } from './commands/progress.js';
 import { helpText, runCommand } from './commands/run-command.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeployLayer } from './deploy/create-deploy-layer.js';
+import { runDrill } from './deploy/drill.js';
 import { ok, type Actor, type OpResult } from './deploy/result.js';
 import { createLogger } from './log.js';
 
@@ -51,7 +53,16 @@ async function main(argv: string[]): Promise<number> {
     // Logs go to stderr so stdout stays the answer (and valid JSON with --json).
     const log = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, destination: process.stderr });
     const layer = createDeployLayer({ config, log });
-    result = await runCommand(cmd, { ops: layer.ops, by: actor() });
+    const by = actor();
+    // Steps go to stderr with the elapsed time, so stdout stays the answer.
+    const progress = createLineProgress((line) => process.stderr.write(line));
+    result = await runCommand(cmd, {
+      ops: layer.ops,
+      by,
+      progress,
+      // The bot process (same container) owns the watcher: the drill reads its alerts from /metrics.
+      drill: (p) => runDrill({ ops: layer.ops, by, nginxUrl: config.NGINX_URL, metricsUrl: `http://127.0.0.1:${config.BOT_PORT}/metrics`, progress: p }),
+    });
   }
   out(json ? JSON.stringify(result, null, 2) : renderText(result, cmd.name));
   return EXIT[result.status];

@@ -1,7 +1,8 @@
 import type { Operations } from '../deploy/operations.js';
 import { ok, type Actor, type OpResult } from '../deploy/result.js';
-import type { Command } from './command.js';
+import { isMutating, type Command } from './command.js';
 import { usageOf } from './parse-command.js';
+import type { Progress } from './progress.js';
 
 // The one runner: a parsed command to a deploy operation. Slack and the CLI call this and render
 // the OpResult their own way. Authorization is the caller's job (the Slack layer checks admins).
@@ -9,8 +10,10 @@ import { usageOf } from './parse-command.js';
 export interface RunDeps {
   ops: Operations;
   by: Actor;
-  /** `drill` lives elsewhere (the drill issue); absent, the runner says so. */
-  drill?: () => Promise<OpResult<unknown>>;
+  /** `drill` lives in src/deploy/drill.ts and needs more than `ops`; absent, the runner says so. */
+  drill?: (progress: Progress) => Promise<OpResult<unknown>>;
+  /** A line per step of long operations; the start and end of every change otherwise. */
+  progress?: Progress;
 }
 
 export function helpText(): string {
@@ -20,7 +23,16 @@ export function helpText(): string {
     .join('\n')}`;
 }
 
-export async function runCommand(cmd: Command, { ops, by, drill }: RunDeps): Promise<OpResult<unknown>> {
+export async function runCommand(cmd: Command, deps: RunDeps): Promise<OpResult<unknown>> {
+  if (!deps.progress || cmd.name === 'drill' || !isMutating(cmd)) return run(cmd, deps);
+  const say = deps.progress;
+  say(`${cmd.name}: started`);
+  const result = await run(cmd, deps);
+  say(`${cmd.name}: ${result.status}`);
+  return result;
+}
+
+async function run(cmd: Command, { ops, by, drill, progress }: RunDeps): Promise<OpResult<unknown>> {
   switch (cmd.name) {
     case 'help':
       return ok(helpText());
@@ -37,7 +49,7 @@ export async function runCommand(cmd: Command, { ops, by, drill }: RunDeps): Pro
     case 'deploy':
       return ops.deploy(cmd.pool, cmd.image, { releaseId: cmd.releaseId, by });
     case 'drill':
-      if (drill) return drill();
+      if (drill) return drill(progress ?? (() => undefined));
       return { status: 'failed', message: 'drill is not available in this build' };
   }
 }
