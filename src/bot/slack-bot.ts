@@ -174,7 +174,14 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
       stopped = true;
       outbox.stop();
       if (socket && connecting) {
+        // Bolt's SocketModeReceiver.stop() returns before the close handshake ends; waiting for it
+        // (bounded) leaves no half-closed link, nor the socket client's 30 s close timer, behind.
+        const client = socket.client;
+        const closed = new Promise<void>((r) => client.once('disconnected', () => r()));
         await app.stop().catch((err: unknown) => log.warn({ err }, 'socket mode stop failed'));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, 3000)))]);
+        clearTimeout(timer);
       }
     },
   };

@@ -18,6 +18,9 @@ export interface RecordedCall {
   answer?: Record<string, unknown>;
 }
 
+/** A custom answer to one Web API method; `authorization` is the raw header (`Bearer xoxb-…`). */
+export type MethodHandler = (args: Record<string, unknown>, authorization: string | undefined) => Record<string, unknown>;
+
 export interface RecordedResponse {
   id: string;
   body: Record<string, unknown>;
@@ -40,6 +43,7 @@ export class SlackStandIn {
   #failNext: { status: number; count: number; methods?: string[] } | undefined;
   #rateLimitNext: { count: number; retryAfterSec: number } | undefined;
   #platformErrors = new Map<string, string>();
+  #handlers = new Map<string, MethodHandler>();
   #seq = 100;
   #waiters: (() => void)[] = [];
 
@@ -97,6 +101,15 @@ export class SlackStandIn {
   platformError(method: string, error: string | undefined): void {
     if (error === undefined) this.#platformErrors.delete(method);
     else this.#platformErrors.set(method, error);
+  }
+
+  /**
+   * Answer `method` with `handler` instead of the built-in answer (the Socket Mode stand-in serves
+   * apps.connections.open this way); undefined restores the default.
+   */
+  handle(method: string, handler: MethodHandler | undefined): void {
+    if (handler === undefined) this.#handlers.delete(method);
+    else this.#handlers.set(method, handler);
   }
 
   callsOf(method: string): RecordedCall[] {
@@ -178,7 +191,8 @@ export class SlackStandIn {
     }
     const args = parseBody(raw, req.headers['content-type']);
     const error = this.#platformErrors.get(method);
-    const answer = error ? { ok: false, error } : this.#answer(method, args);
+    const handler = this.#handlers.get(method);
+    const answer = error ? { ok: false, error } : handler ? handler(args, req.headers.authorization) : this.#answer(method, args);
     this.calls.push({ method, args, at: Date.now(), authorization: req.headers.authorization, answer });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     this.#notify();
@@ -264,9 +278,23 @@ export async function postSigned(p: SignedPost): Promise<{ status: number; body:
   return { status: res.status, body: await res.text(), headers: res.headers };
 }
 
+export interface SlashCommandFields {
+  text: string;
+  userId: string;
+  channelId: string;
+  responseUrl: string;
+  userName?: string;
+  triggerId?: string;
+}
+
 /** Form body of a slash command. */
-export function slashCommandBody(f: { text: string; userId: string; channelId: string; responseUrl: string; userName?: string; triggerId?: string }): string {
-  return new URLSearchParams({
+export function slashCommandBody(f: SlashCommandFields): string {
+  return new URLSearchParams(slashCommandPayload(f)).toString();
+}
+
+/** A slash command's fields as Slack sends them (form fields over HTTP, the JSON payload in Socket Mode). */
+export function slashCommandPayload(f: SlashCommandFields): Record<string, string> {
+  return {
     token: 'legacy-verification-token',
     team_id: 'T0',
     team_domain: 'standin',
@@ -280,11 +308,10 @@ export function slashCommandBody(f: { text: string; userId: string; channelId: s
     is_enterprise_install: 'false',
     response_url: f.responseUrl,
     trigger_id: f.triggerId ?? `trig.${Math.random().toString(36).slice(2)}`,
-  }).toString();
+  };
 }
 
-/** Form body of a block_actions click on a button of a message. */
-export function blockActionBody(f: {
+export interface BlockActionFields {
   actionId: string;
   value: string;
   userId: string;
@@ -292,8 +319,16 @@ export function blockActionBody(f: {
   messageTs: string;
   responseUrl: string;
   actionTs?: string;
-}): string {
-  const payload = {
+}
+
+/** Form body of a block_actions click on a button of a message. */
+export function blockActionBody(f: BlockActionFields): string {
+  return new URLSearchParams({ payload: JSON.stringify(blockActionPayload(f)) }).toString();
+}
+
+/** The block_actions payload of a button click (the `payload` form field over HTTP; the envelope's payload in Socket Mode). */
+export function blockActionPayload(f: BlockActionFields): Record<string, unknown> {
+  return {
     type: 'block_actions',
     team: { id: 'T0', domain: 'standin' },
     user: { id: f.userId, username: f.userId.toLowerCase(), name: f.userId.toLowerCase(), team_id: 'T0' },
@@ -315,5 +350,4 @@ export function blockActionBody(f: {
       },
     ],
   };
-  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }

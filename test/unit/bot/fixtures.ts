@@ -58,6 +58,13 @@ export class FakeRunner implements CommandRunner {
   readonly calls: { cmd: Command; actor: Actor }[] = [];
   delayMs = 0;
 
+  /** Back to blue with nothing run, between tests that share one bot. */
+  reset(): void {
+    this.calls.length = 0;
+    this.active = 'blue';
+    this.previous = undefined;
+  }
+
   async run(cmd: Command, actor: Actor, progress: Progress): Promise<OpResult<unknown>> {
     this.calls.push({ cmd, actor });
     progress('lock taken');

@@ -64,9 +64,7 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
   });
 
   beforeEach(() => {
-    runner.calls.length = 0;
-    runner.active = 'blue';
-    runner.previous = undefined;
+    runner.reset();
     audits.entries.length = 0;
   });
 
