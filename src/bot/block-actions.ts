@@ -93,7 +93,8 @@ export function registerBlockActions(app: App, s: Surface): void {
     const done = record({ state: result.status, detail: resultMessage(result) });
     log.info({ incident: incidentKey, result: result.status }, 'button action finished');
     if (!known) {
-      // An alert from before a restart: the message cannot be rebuilt, so answer below it.
+      // An alert this process does not know (posted before a restart and not saved): its message
+      // cannot be rebuilt, so answer below it.
       await reply({ response_type: 'in_channel', replace_original: false, text: actionLine(done) });
     }
     await audit(s, { actor, source: 'button', cmd, result: result.status, message: resultMessage(result), startedAt, channel, stage: 'run' });

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { parseCommand, USAGE } from '../commands/parse-command.js';
 import { runCommand } from '../commands/run-command.js';
 import { slackMode, type Config } from '../config.js';
@@ -6,6 +7,7 @@ import type { StateStore } from '../deploy/state-store.js';
 import type { HttpServer } from '../http-server.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { fileIncidentStore } from './incident-store.js';
 import { createSlackBot, type SlackBot } from './slack-bot.js';
 import { statusViewOf } from './status-view.js';
 
@@ -28,6 +30,7 @@ export function createSlackSurface(d: {
     log: d.log,
     http: d.http,
     ...(d.metrics ? { metrics: d.metrics } : {}),
+    incidentStore: fileIncidentStore(join(d.config.STATE_DIR, 'slack-incidents.json')),
     deps: {
       parse: parseCommand,
       usage: USAGE,

@@ -7,6 +7,7 @@ import { Authorizer } from './authorizer.js';
 import { registerBlockActions } from './block-actions.js';
 import { boltLogger } from './bolt-logger.js';
 import { Dedupe } from './dedupe.js';
+import type { IncidentStore } from './incident-store.js';
 import { Outbox, type ApiCall, type OutboxOptions } from './outbox.js';
 import type { BotDeps } from './ports.js';
 import { guardReplays } from './replay-guard.js';
@@ -23,6 +24,8 @@ export interface SlackBotOptions {
   /** The bot's one HTTP listener; in HTTP mode Slack's requests are mounted on it. */
   http: HttpServer;
   metrics?: Metrics;
+  /** Keeps alert messages (channel, ts) across restarts; app wiring passes a file in STATE_DIR. */
+  incidentStore?: IncidentStore;
   /** Test knobs: delivery pacing and clock. */
   outbox?: Pick<OutboxOptions, 'minIntervalMs' | 'backoffMs' | 'maxBackoffMs' | 'sleep' | 'now'>;
   now?: () => number;
@@ -110,7 +113,13 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
   });
   const channel = config.SLACK_ALERT_CHANNEL;
   const notifier = channel
-    ? new SlackNotifier({ outbox, channel, runbookUrl: config.RUNBOOK_URL, log: log.child({ part: 'notifier' }) })
+    ? new SlackNotifier({
+        outbox,
+        channel,
+        runbookUrl: config.RUNBOOK_URL,
+        log: log.child({ part: 'notifier' }),
+        ...(o.incidentStore ? { store: o.incidentStore } : {}),
+      })
     : undefined;
   if (!notifier) log.warn('SLACK_ALERT_CHANNEL is unset: alerts and audit lines are not posted to Slack');
 
@@ -166,6 +175,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     notifier,
     outbox,
     async start() {
+      await notifier?.restore();
       void whoAmI();
       if (socket) connecting = connect();
       log.info({ mode, apiUrl: config.SLACK_API_URL, alertChannel: channel }, 'slack surface ready');
@@ -173,6 +183,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     async stop() {
       stopped = true;
       outbox.stop();
+      await notifier?.flush();
       if (socket && connecting) {
         // Bolt's SocketModeReceiver.stop() returns before the close handshake ends; waiting for it
         // (bounded) leaves no half-closed link, nor the socket client's 30 s close timer, behind.

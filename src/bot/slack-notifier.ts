@@ -2,7 +2,11 @@ import type { Logger } from '../log.js';
 import type { AlertEvent, Notifier } from '../watcher/alert.js';
 import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type IncidentAction, type IncidentView } from './blocks/alert.js';
 import { humanDuration, type Message } from './blocks/kit.js';
+import type { IncidentStore, SavedIncident } from './incident-store.js';
 import type { Outbox } from './outbox.js';
+
+/** Incidents saved for after a restart, newest kept. */
+const MAX_SAVED = 200;
 
 /** An incident's one Slack message and what happened to it. */
 interface Incident {
@@ -21,6 +25,8 @@ export interface SlackNotifierOptions {
   log: Logger;
   /** Incidents remembered; the oldest resolved ones are forgotten first. */
   maxIncidents?: number;
+  /** Keeps each incident's message (channel, ts) across restarts; none: memory only. */
+  store?: IncidentStore;
 }
 
 /**
@@ -32,6 +38,8 @@ export class SlackNotifier implements Notifier {
   readonly name = 'slack';
   readonly #o: SlackNotifierOptions;
   readonly #incidents = new Map<string, Incident>();
+  #dirty = false;
+  #saving: Promise<void> | undefined;
 
   constructor(opts: SlackNotifierOptions) {
     this.#o = opts;
@@ -62,7 +70,37 @@ export class SlackNotifier implements Notifier {
     this.#reply(existing, `:repeat: Fired again: ${alert.summary}`);
   }
 
-  /** The incident a button belongs to, if this process posted it. */
+  /**
+   * Take back the incidents an earlier process posted, so a click or a resolution on them updates
+   * their message in place. A click that was running when that process stopped is shown as cut off.
+   */
+  async restore(): Promise<number> {
+    const store = this.#o.store;
+    if (!store) return 0;
+    let saved: SavedIncident[];
+    try {
+      saved = await store.load();
+    } catch (err) {
+      this.#o.log.warn({ err }, 'saved incidents could not be read; clicks on older alerts answer below them');
+      return 0;
+    }
+    let restored = 0;
+    for (const inc of saved) {
+      if (this.#incidents.has(inc.key)) continue;
+      const actions = inc.view.actions.map((a) => (a.state === 'running' ? { ...a, state: 'failed' as const, detail: `${a.detail} (cut off by a bot restart)` } : a));
+      this.#incidents.set(inc.key, { ...inc, view: { ...inc.view, actions } });
+      restored += 1;
+    }
+    this.#o.log.info({ restored }, 'incident messages restored');
+    return restored;
+  }
+
+  /** Resolves when every change so far is saved. */
+  async flush(): Promise<void> {
+    while (this.#saving) await this.#saving;
+  }
+
+  /** The incident a button belongs to, if this process (or a saved earlier one) posted it. */
   incident(key: string): { channel: string; ts: string | undefined; alert: AlertEvent; view: IncidentView } | undefined {
     return this.#incidents.get(key);
   }
@@ -110,12 +148,14 @@ export class SlackNotifier implements Notifier {
         inc.ts = typeof answer?.ts === 'string' ? answer.ts : undefined;
         if (typeof answer?.channel === 'string') inc.channel = answer.channel;
         log.info({ channel, ts: inc.ts, kind: inc.alert.kind, status: inc.alert.status }, 'alert posted');
+        this.#persist();
       })
       .catch((err: unknown) => log.error({ err }, 'alert could not be posted'));
   }
 
   #update(inc: Incident): void {
     const log = this.#o.log.child({ incident: inc.key });
+    this.#persist();
     this.#o.outbox
       .send(inc.channel, () => {
         if (inc.ts === undefined) return undefined;
@@ -143,5 +183,30 @@ export class SlackNotifier implements Notifier {
       if (this.#incidents.size <= max) break;
       if (v.view.resolvedAt !== undefined) this.#incidents.delete(k);
     }
+    this.#persist();
+  }
+
+  /** Save the whole map (small: posted incidents only), one write at a time, coalescing bursts. */
+  #persist(): void {
+    const store = this.#o.store;
+    if (!store) return;
+    this.#dirty = true;
+    if (this.#saving) return;
+    this.#saving = (async () => {
+      while (this.#dirty) {
+        this.#dirty = false;
+        const posted: SavedIncident[] = [];
+        for (const i of this.#incidents.values()) {
+          if (i.ts !== undefined) posted.push({ key: i.key, channel: i.channel, ts: i.ts, alert: i.alert, view: i.view });
+        }
+        try {
+          await store.save(posted.slice(-MAX_SAVED));
+        } catch (err) {
+          this.#o.log.warn({ err }, 'incident messages could not be saved; clicks after a restart answer below the alert');
+        }
+      }
+    })().finally(() => {
+      this.#saving = undefined;
+    });
   }
 }
