@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
 import type { Actor } from './result.js';
@@ -53,35 +53,46 @@ export function createOpLock(opts: OpLockOptions): OpLock {
 
   async function acquireFile(holder: LockHolder, deadline: number): Promise<void> {
     await mkdir(opts.dir, { recursive: true });
-    for (;;) {
-      try {
-        const fh = await open(file, 'wx');
-        await fh.writeFile(JSON.stringify(holder));
-        await fh.close();
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new BluegreenError('STATE_IO', `cannot create ${file}`, { cause: err });
+    // The holder is written to a private file first and then hard-linked into place: link() fails
+    // with EEXIST when the lock is held, and a reader never sees a half-written lock file (with
+    // open('wx') + write, a waiter could read it empty, think it stale and remove a live lock).
+    const mine = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    await writeFile(mine, JSON.stringify(holder)).catch((err: unknown) => {
+      throw new BluegreenError('STATE_IO', `cannot write in ${opts.dir}`, { cause: err });
+    });
+    try {
+      for (;;) {
+        try {
+          await link(mine, file);
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+            throw new BluegreenError('STATE_IO', `cannot create ${file}`, { cause: err });
+          }
         }
+        const current = await readHolder();
+        if (current === undefined) {
+          // Removed between our link() and read: try again at once.
+          continue;
+        }
+        // Our own pid in the file while our queue lets us in: left by an earlier incarnation of this
+        // process (pid 1 again after a container restart). A dead pid or an ancient lock: also stale.
+        const stale = current.pid === process.pid || !alive(current.pid) || Date.now() - Date.parse(current.since) > staleMs;
+        if (stale) {
+          // Re-read right before removing, so a lock another waiter has just taken over is kept.
+          const again = await readHolder();
+          if (again && again.since === current.since && again.pid === current.pid) await unlink(file).catch(() => undefined);
+          continue;
+        }
+        if (Date.now() >= deadline) {
+          throw new BluegreenError('LOCKED', `another operation is running: ${current.op} by ${current.by.name ?? current.by.id} since ${current.since}`, {
+            hint: 'try again when it finishes',
+          });
+        }
+        await new Promise((r) => setTimeout(r, 50));
       }
-      const current = await readHolder();
-      // Our own pid in the file while our queue lets us in: left by an earlier incarnation of this
-      // process (pid 1 again after a container restart). A dead pid or an ancient lock: also stale.
-      const stale =
-        current === undefined ||
-        current.pid === process.pid ||
-        !alive(current.pid) ||
-        Date.now() - Date.parse(current.since) > staleMs;
-      if (stale) {
-        await unlink(file).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() >= deadline) {
-        throw new BluegreenError('LOCKED', `another operation is running: ${current.op} by ${current.by.name ?? current.by.id} since ${current.since}`, {
-          hint: 'try again when it finishes',
-        });
-      }
-      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await unlink(mine).catch(() => undefined);
     }
   }
 

@@ -1,18 +1,9 @@
 // Chaos through the compose network and auto-demote, with the bot's health checker on (defaults).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { botCli, servedBy, serviceContainer } from './deploy-host.js';
+import { botCli, eventually, servedBy, serviceContainer } from './deploy-host.js';
 import { dockerAvailable, run } from './support/docker.js';
 import { chaos, startStack, type Stack } from './support/stack.js';
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 const docker = await dockerAvailable();
 

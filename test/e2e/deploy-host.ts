@@ -74,3 +74,13 @@ export async function servedBy(stack: Stack): Promise<{ pool: string | null; rel
   await res.arrayBuffer();
   return { pool: res.headers.get('x-app-pool'), release: res.headers.get('x-release-id') };
 }
+
+/** Polls until check() is true (errors count as false); fails the test with `what` at the deadline. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

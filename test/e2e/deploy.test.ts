@@ -7,21 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeployLayer } from '../../src/deploy/create-deploy-layer.js';
 import type { StatusReport } from '../../src/deploy/operations.js';
-import { botCli, hostDeployLayer, servedBy, serviceContainer } from './deploy-host.js';
+import { botCli, eventually, hostDeployLayer, servedBy, serviceContainer } from './deploy-host.js';
 import { composeCommand, dockerAvailable, run } from './support/docker.js';
 import { runLoad } from './support/load.js';
 import { chaos, ROOT, startStack, type Stack } from './support/stack.js';
 
 const by = { kind: 'cli' as const, id: 'e2e', name: 'e2e' };
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 async function status(stack: Stack): Promise<StatusReport> {
   const r = await botCli(stack, 'status');

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { createOpLock } from '../../../src/deploy/op-lock.js';
 
@@ -47,6 +48,15 @@ describe('op lock', () => {
     } finally {
       other.kill();
     }
+  });
+
+  it('excludes other processes: no lost update across 4 processes x 5 rounds', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bg-lock-'));
+    const child = fileURLToPath(new URL('./lock-child.ts', import.meta.url));
+    const children = Array.from({ length: 4 }, () => spawn(process.execPath, ['--import', 'tsx', child, dir, '5'], { stdio: 'inherit' }));
+    const codes = await Promise.all(children.map((c) => new Promise((r) => c.on('exit', r))));
+    assert.deepEqual(codes, [0, 0, 0, 0]);
+    assert.equal(await readFile(join(dir, 'counter'), 'utf8'), '20');
   });
 
   it('takes over a lock left by a dead process', async () => {
