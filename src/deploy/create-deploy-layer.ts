@@ -96,7 +96,8 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     },
     settings: {
       envName: config.ENV_NAME,
-      healthTimeoutMs: config.HEALTH_CHECK_TIMEOUT_MS,
+      // People's commands can wait longer for an answer than the once-a-second checker does.
+      healthTimeoutMs: Math.max(2000, config.HEALTH_CHECK_TIMEOUT_MS),
       verifyTimeoutMs: config.SWITCH_VERIFY_TIMEOUT_MS,
       deployHealthTimeoutMs: config.DEPLOY_HEALTH_TIMEOUT_MS,
       maintenanceDefaultMs: config.MAINTENANCE_DEFAULT,

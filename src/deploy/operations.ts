@@ -138,11 +138,20 @@ export function createOperations(deps: OperationsDeps): Operations {
     return c;
   }
 
+  /**
+   * The health gate of switch and chaos. A pool that answers (503 included) is judged at once; one
+   * that does not answer in time is asked once more, so a busy moment is not taken for an outage.
+   */
+  async function gateProbe(pool: Pool) {
+    const first = await pools.health(pool, settings.healthTimeoutMs);
+    return first.healthy || !first.detail.startsWith('no answer') ? first : pools.health(pool, settings.healthTimeoutMs);
+  }
+
   async function doSwitch(target: Pool, force: boolean, by: Actor, kind: SwitchKind, reason: string | undefined): Promise<OpResult<SwitchData>> {
     const from = await nginx.activePool();
     if (from === target) return ok(`${target} is already active; nothing changed`, { from, to: target, ms: 0, changed: false });
 
-    const probe = await pools.health(target, settings.healthTimeoutMs);
+    const probe = await gateProbe(target);
     if (!probe.healthy && !force) {
       return refused(`${target} is unhealthy (${probe.detail}); switching would send traffic to a failing pool. Add --force to switch anyway`);
     }
@@ -254,7 +263,7 @@ export function createOperations(deps: OperationsDeps): Operations {
       return audited('chaos_start', { pool, mode, force }, by, async () => {
         const active = await nginx.activePool();
         if (pool === active && !force) {
-          const backup = await pools.health(otherPool(pool), settings.healthTimeoutMs);
+          const backup = await gateProbe(otherPool(pool));
           if (!backup.healthy) {
             return refused(`${pool} is active and the backup ${otherPool(pool)} is unhealthy (${backup.detail}): chaos would be an outage. Add --force to start it anyway`);
           }

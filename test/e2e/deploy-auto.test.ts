@@ -31,7 +31,8 @@ describe('chaos and auto-demote on the real stack', { skip: !docker && 'no Docke
         'auto-demote to green',
         async () => {
           report = ((await botCli(stack, 'status')).result as { data: Report }).data;
-          return report.active === 'green';
+          // The flags flip first and the switch is recorded once nginx is verified: wait for both.
+          return report.active === 'green' && report.lastFailover !== undefined;
         },
         15_000,
       );

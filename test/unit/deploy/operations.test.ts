@@ -47,6 +47,14 @@ describe('switchPool', () => {
     assert.deepEqual((await h.store.readAudit()).map((a) => a.result), ['refused', 'ok']);
   });
 
+  it('asks a pool that did not answer once more before refusing', async () => {
+    const h = await harness();
+    let calls = 0;
+    h.pools.health = async () => (++calls === 1 ? { healthy: false, detail: 'no answer within 100 ms', ms: 100 } : { healthy: true, detail: 'HTTP 200', ms: 1 });
+    assert.equal((await h.ops.switchPool('green', { force: false, by: alice })).status, 'ok');
+    assert.equal(calls, 2);
+  });
+
   it('restores the old flags when nginx does not serve the target', async () => {
     const h = await harness();
     h.nginx.serves = () => 'blue';
