@@ -69,6 +69,74 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined | 
   assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
+/** Bot env shared by both stacks: Slack in HTTP mode against the stand-in, quick alerts. */
+function slackEnv(extra: Record<string, string>): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: TOKEN,
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_API_URL: STANDIN_API_URL,
+    SLACK_ALERT_CHANNEL: ALERTS,
+    SLACK_ADMIN_USERS: ADMIN,
+    ENV_NAME: 'e2e-slack',
+    ALERT_MIN_REQUESTS: '10',
+    WINDOW_SIZE: '50',
+    WINDOW_SEC: '30',
+    ALERT_COOLDOWN_SEC: '1',
+    // The switch's own guard stays quiet for the length of these suites.
+    POST_SWITCH_GUARD_SEC: '0',
+    LOG_LEVEL: 'debug',
+    ...extra,
+  };
+}
+
+const eventsUrl = (stack: Stack) => `http://127.0.0.1:${stack.ports.bot}/slack/events`;
+
+function standInOf(stack: Stack): NonNullable<Stack['standIn']> {
+  assert.ok(stack.standIn, 'the stack was started with the stand-in');
+  return stack.standIn;
+}
+
+/** The top-level alert of incident `key` carrying button `actionId`, as posted to the alert channel. */
+function waitForAlert(stack: Stack, key: string, actionId: string, what: string): Promise<Call> {
+  return standInOf(stack).waitFor(
+    what,
+    (st) => st.calls.find((c) => c.method === 'chat.postMessage' && c.args.channel === ALERTS && buttonsOf(c).some((b) => b.action_id === actionId && b.value.includes(`"k":"${key}"`))),
+    45_000,
+  );
+}
+
+/** The ts Slack answered the alert's post with: a click carries it, as Slack's do. */
+function tsOf(alert: Call): string {
+  const ts = String((alert as Call & { answer?: { ts?: string } }).answer?.ts);
+  assert.match(ts, /^\d+\.\d+$/);
+  return ts;
+}
+
+function buttonOf(alert: Call, actionId: string): Button {
+  const b = buttonsOf(alert).find((x) => x.action_id === actionId);
+  assert.ok(b, `the alert has ${actionId}: ${buttonsOf(alert).map((x) => x.action_id).join(', ')}`);
+  return b;
+}
+
+/** A signed block_actions click on `button` of the alert message `ts`, by `userId`. */
+function click(stack: Stack, button: Button, userId: string, ts: string, responseId: string) {
+  return postSigned({
+    url: eventsUrl(stack),
+    secret: SECRET,
+    body: blockActionBody({ actionId: button.action_id, value: button.value, userId, channelId: ALERTS, messageTs: ts, responseUrl: standInOf(stack).responseUrl(responseId) }),
+  });
+}
+
+/** chat.update of message `ts` showing that `userId` pressed `label` and it went `state`. */
+function waitForUpdate(stack: Stack, ts: string, userId: string, label: string, state = 'ok'): Promise<Call> {
+  const line = new RegExp(`<@${userId}> pressed \\*${label}\\* — ${state}`);
+  return standInOf(stack).waitFor(
+    `chat.update of ${ts}: ${userId} pressed ${label} (${state})`,
+    (st) => st.calls.find((c) => c.method === 'chat.update' && c.args.ts === ts && c.args.channel === ALERTS && line.test(JSON.stringify(c.args.blocks))),
+    45_000,
+  );
+}
+
 const docker = await dockerAvailable();
 
 describe('Slack end to end (real stack, signed requests, in-network Web API stand-in)', { skip: docker ? false : 'no Docker engine' }, () => {
@@ -81,26 +149,11 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
       project: 'bge2e-slack',
       standIn: true,
       timeoutMs: 180_000,
-      env: {
-        SLACK_BOT_TOKEN: TOKEN,
-        SLACK_SIGNING_SECRET: SECRET,
-        SLACK_API_URL: STANDIN_API_URL,
-        SLACK_ALERT_CHANNEL: ALERTS,
-        SLACK_ADMIN_USERS: ADMIN,
-        ENV_NAME: 'e2e-slack',
-        // The failover alert must come from the watcher and the switch from a click: the deploy
-        // layer's auto-failover would otherwise demote blue on its own (and race the click).
-        AUTO_FAILOVER: 'false',
-        ALERT_MIN_REQUESTS: '10',
-        WINDOW_SIZE: '50',
-        WINDOW_SEC: '30',
-        ALERT_COOLDOWN_SEC: '1',
-        // The switch's own guard stays quiet for the length of this suite.
-        POST_SWITCH_GUARD_SEC: '0',
-        LOG_LEVEL: 'debug',
-      },
+      // The failover alert must come from the watcher and the switch from a click: the deploy
+      // layer's auto-failover would otherwise demote blue on its own (and race the click).
+      env: slackEnv({ AUTO_FAILOVER: 'false' }),
     });
-    events = `http://127.0.0.1:${stack.ports.bot}/slack/events`;
+    events = eventsUrl(stack);
   });
 
   after(async () => {
@@ -109,11 +162,7 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
     if (process.env.BLUEGREEN_E2E_KEEP !== '1') await stack.down();
   });
 
-  const standIn = () => {
-    const s = stack.standIn;
-    assert.ok(s, 'the stack was started with the stand-in');
-    return s;
-  };
+  const standIn = () => standInOf(stack);
 
   const command = (text: string, userId: string, responseId: string, channelId = OPS) =>
     postSigned({ url: events, secret: SECRET, body: slashCommandBody({ text, userId, channelId, responseUrl: standIn().responseUrl(responseId) }) });
@@ -173,53 +222,28 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
     const served = await servedByMany(stack, 20);
     assert.ok(served.every((p) => p === 'green'), `clients are served by the backup during chaos: ${served.join(',')}`);
 
-    const alert = await s.waitFor(
-      'the failover alert with a "Switch to green" button',
-      (st) => st.calls.find((c) => c.method === 'chat.postMessage' && c.args.channel === ALERTS && buttonsOf(c).some((b) => b.action_id === 'bg_switch_to.green' && /"k":"failover:blue"/.test(b.value))),
-      30_000,
-    );
+    const alert = await waitForAlert(stack, 'failover:blue', 'bg_switch_to.green', 'the failover alert with a "Switch to green" button');
     figures.chaosToAlertMs = Date.now() - t0;
     assert.match(String(alert.args.text), /e2e-slack/);
     const labels = buttonsOf(alert).map((b) => b.text.text);
     assert.ok(labels.includes('Switch to green'), labels.join(', '));
     assert.ok(labels.includes('Stop chaos on blue'), labels.join(', '));
-    const switchButton = buttonsOf(alert).find((b) => b.action_id === 'bg_switch_to.green');
-    assert.ok(switchButton);
-
-    // The click carries the message's ts as Slack would: the one the stand-in answered the post with.
-    const ts = String((alert as Call & { answer?: { ts?: string } }).answer?.ts);
-    assert.match(ts, /^\d+\.\d+$/);
+    const switchButton = buttonOf(alert, 'bg_switch_to.green');
+    const ts = tsOf(alert);
 
     // A viewer presses the button first: judged by who clicked, so refused and nothing moves.
-    const refused = await postSigned({
-      url: events,
-      secret: SECRET,
-      body: blockActionBody({ actionId: switchButton.action_id, value: switchButton.value, userId: VIEWER, channelId: ALERTS, messageTs: ts, responseUrl: s.responseUrl('viewer-click') }),
-    });
+    const refused = await click(stack, switchButton, VIEWER, ts, 'viewer-click');
     assert.equal(refused.status, 200);
     const [refusal] = await s.waitFor('the click refusal', (st) => responsesFor(st, 'viewer-click').length > 0 && responsesFor(st, 'viewer-click'), 20_000);
     assert.equal(refusal?.response_type, 'ephemeral');
     assert.match(String(refusal?.text), /Switch to green refused: only admins/);
 
     const clickAt = Date.now();
-    const click = await postSigned({
-      url: events,
-      secret: SECRET,
-      body: blockActionBody({ actionId: switchButton.action_id, value: switchButton.value, userId: ADMIN, channelId: ALERTS, messageTs: ts, responseUrl: s.responseUrl('admin-click') }),
-    });
+    const pressed = await click(stack, switchButton, ADMIN, ts, 'admin-click');
     figures.clickAckMs = Date.now() - clickAt;
-    assert.equal(click.status, 200);
-
-    const updated = await s.waitFor(
-      'chat.update of the alert with who pressed and the result',
-      (st) =>
-        st.calls.find(
-          (c) => c.method === 'chat.update' && c.args.ts === ts && c.args.channel === ALERTS && new RegExp(`<@${ADMIN}> pressed \\*Switch to green\\* — ok`).test(JSON.stringify(c.args.blocks)),
-        ),
-      30_000,
-    );
+    assert.equal(pressed.status, 200);
+    await waitForUpdate(stack, ts, ADMIN, 'Switch to green');
     figures.clickToUpdateMs = Date.now() - clickAt;
-    assert.ok(updated);
     // One message per incident: the click did not post a new top-level message about the alert.
     const later = await s.state();
     const topLevel = later.calls.filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts === undefined && buttonsOf(c).some((b) => /"k":"failover:blue"/.test(b.value)));
@@ -245,5 +269,56 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
     await command('status', VIEWER, 'status-2');
     const [status] = await s.waitFor('the second status answer', (st) => responsesFor(st, 'status-2').length > 0 && responsesFor(st, 'status-2'), 20_000);
     assert.match(JSON.stringify(status?.blocks), /\*Active pool:\* `green`/);
+  });
+});
+
+describe('Slack end to end: the auto-demote alert, healed and switched back by clicks', { skip: docker ? false : 'no Docker engine' }, () => {
+  let stack: Stack;
+  const figures: Record<string, number> = {};
+
+  before(async () => {
+    stack = await startStack({
+      project: 'bge2e-slack-auto',
+      standIn: true,
+      timeoutMs: 180_000,
+      // Here the deploy layer demotes blue by itself and says so in Slack; the people fix it.
+      env: slackEnv({ AUTO_FAILOVER: 'true', AUTO_FAILOVER_AFTER: '2', HEALTH_CHECK_INTERVAL_MS: '500' }),
+    });
+  });
+
+  after(async () => {
+    process.stdout.write(`${JSON.stringify({ suite: 'e2e-slack-auto', figures })}\n`);
+    if (!stack) return;
+    if (process.env.BLUEGREEN_E2E_KEEP !== '1') await stack.down();
+  });
+
+  it('chaos on blue -> auto-demote alert -> "Stop chaos on blue", then "Switch to blue" -> traffic back on blue, one message updated in place', async () => {
+    const s = standInOf(stack);
+    const t0 = Date.now();
+    await chaos(stack, 'blue', 'start', 'error');
+    const alert = await waitForAlert(stack, 'auto_failover:blue', 'bg_switch_to.blue', 'the auto-demote alert');
+    figures.chaosToAlertMs = Date.now() - t0;
+    assert.deepEqual(new Set(await servedByMany(stack, 10)), new Set(['green']));
+    const ts = tsOf(alert);
+
+    const heal = await click(stack, buttonOf(alert, 'bg_stop_chaos.blue'), ADMIN, ts, 'auto-heal');
+    assert.equal(heal.status, 200);
+    await waitForUpdate(stack, ts, ADMIN, 'Stop chaos on blue');
+    await eventually('blue to be healthy again', async () => (await fetch(stack.poolUrl('blue', '/healthz'))).ok, 10_000);
+    // Healed is not switched: traffic stays on green until someone says so.
+    assert.deepEqual(new Set(await servedByMany(stack, 10)), new Set(['green']));
+
+    const clickAt = Date.now();
+    const back = await click(stack, buttonOf(alert, 'bg_switch_to.blue'), ADMIN, ts, 'auto-back');
+    assert.equal(back.status, 200);
+    const updated = await waitForUpdate(stack, ts, ADMIN, 'Switch to blue');
+    figures.clickToUpdateMs = Date.now() - clickAt;
+    // Both actions on the one message, oldest first.
+    const text = JSON.stringify(updated.args.blocks);
+    assert.ok(text.indexOf('Stop chaos on blue* — ok') < text.indexOf('Switch to blue* — ok'), text);
+    const served = await servedByMany(stack, 20);
+    assert.deepEqual(new Set(served), new Set(['blue']), served.join(','));
+    const st = await s.state();
+    assert.equal(st.calls.filter((c) => c.method === 'chat.postMessage' && buttonsOf(c).some((b) => b.value.includes('"k":"auto_failover:blue"'))).length, 1);
   });
 });
