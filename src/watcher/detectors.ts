@@ -242,10 +242,13 @@ export class Detectors {
       const pk = ERROR_KEY[pool];
       const prate = w.blamedRate(pool);
       if (!this.#open.has(pk)) {
-        if (n < o.minRequests || prate < o.errorRateThreshold) {
-          this.#explained.delete(pk);
+        // Explained errors stay explained until they leave the window: a recovery must not
+        // turn the failover's own errors into a fresh alert.
+        if (this.#explained.has(pk)) {
+          if (n === 0 || prate < o.errorRateClearThreshold) this.#explained.delete(pk);
           continue;
         }
+        if (n < o.minRequests || prate < o.errorRateThreshold) continue;
         const reasons = chaosReasons(ctx, [pool]);
         if (this.#open.has(FAILOVER_KEY[pool])) reasons.push(`failover from ${pool}`);
         if (reasons.length > 0) {

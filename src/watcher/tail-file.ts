@@ -1,5 +1,6 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.js';
@@ -116,8 +117,20 @@ export class TailFile {
     this.#stopped = false;
     this.#saved = await this.#o.store?.load();
     await this.#pumpNow(true);
-    this.#watcher = watch(this.#o.path, { ignoreInitial: true, persistent: true, atomic: false });
-    this.#watcher.on('all', () => this.#pump());
+    // Watch the folder, one level deep, and only for our file: chokidar watching a missing file
+    // falls back to scanning parents, and a rename rotation replaces the file under the watch.
+    const path = resolve(this.#o.path);
+    const dir = dirname(path);
+    this.#watcher = watch(dir, {
+      ignoreInitial: true,
+      persistent: true,
+      atomic: false,
+      depth: 0,
+      ignored: (p) => p !== dir && p !== path,
+    });
+    this.#watcher.on('all', (_event, p) => {
+      if (p === path) this.#pump();
+    });
     this.#watcher.on('error', (err) => this.#o.log.warn({ err }, 'file watcher error'));
     await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
     this.#poll = setInterval(() => this.#pump(), this.#o.pollMs);
@@ -279,7 +292,7 @@ export class TailFile {
   async #drain(src: Source, current: boolean): Promise<boolean> {
     let st = await src.fd.stat();
     src.nlink = st.nlink;
-    if (st.size < src.offset) {
+    if (st.size < src.offset || (current && (await this.#rewritten(src)))) {
       // copytruncate: the file was copied then cut to 0. Lines we had not read are in the copy.
       if (current) await this.#recoverTruncated(src);
       src.offset = 0;
@@ -303,6 +316,18 @@ export class TailFile {
     }
     if (current) this.lagBytes = Math.max(0, src.size - src.offset);
     return read;
+  }
+
+  /**
+   * Truncated and written past our offset again between two looks: the size alone cannot tell,
+   * the bytes just before our offset can.
+   */
+  async #rewritten(src: Source): Promise<boolean> {
+    const mark = src.tailBytes;
+    if (src.offset === 0 || mark.length === 0) return false;
+    const probe = Buffer.alloc(mark.length);
+    const { bytesRead } = await src.fd.read(probe, 0, mark.length, src.offset - mark.length);
+    return bytesRead === mark.length && !probe.equals(mark);
   }
 
   async #recoverTruncated(src: Source): Promise<void> {

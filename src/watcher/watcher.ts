@@ -92,6 +92,7 @@ export class Watcher {
   readonly #stateFile: string;
   readonly #log: Logger;
   #ctx: DetectorContext;
+  #ctxStale = true;
   #tick: NodeJS.Timeout | undefined;
   #samples: string[] = [];
   #releases: Record<Pool, string | undefined> = { blue: undefined, green: undefined };
@@ -204,12 +205,17 @@ export class Watcher {
   // --- per line ----------------------------------------------------------------------------------
 
   #line(src: string, s: number, e: number, nonUtf8: boolean): void {
+    if (this.#ctxStale) {
+      // Once per read: the deploy layer's answers are fresh for each batch of lines.
+      this.#ctx = this.#readContext();
+      this.#ctxStale = false;
+    }
     this.#linesRead++;
     this.#pendingLines++;
     const r = this.#reader;
     const bad = r.read(src, s, e, nonUtf8);
     if (bad !== undefined) {
-      if (bad === 'empty') return;
+      // nginx never writes an empty line either: every line is a request or counted as malformed.
       this.#bad(bad, src, s, e);
       return;
     }
@@ -245,6 +251,7 @@ export class Watcher {
 
   #batchEnd(): void {
     this.#ctx = this.#readContext();
+    this.#ctxStale = true;
     this.#detectors.evaluate(this.#window, this.#ctx);
     this.#flushMetrics();
   }
@@ -252,6 +259,7 @@ export class Watcher {
   #onTick(): void {
     this.#debugSamples = 0;
     this.#ctx = this.#readContext();
+    this.#ctxStale = true;
     this.#window.expire(Date.now());
     this.#detectors.evaluate(this.#window, this.#ctx);
     this.#policy.tick(this.#ctx.maintenance);
