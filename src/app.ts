@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config.js';
+import { slackMode, type Config } from './config.js';
 import { createDeployLayer, type DeployLayer } from './deploy/create-deploy-layer.js';
 import { HttpServer, sendJson } from './http-server.js';
 import type { Logger } from './log.js';
@@ -8,6 +8,9 @@ import { mountMetricsRoute } from './metrics-route.js';
 import { createSlackSurface } from './bot/create-slack-surface.js';
 import { createStateStore } from './deploy/state-store.js';
 import type { AlertEvent, Notifier } from './watcher/alert.js';
+import { createLogNotifier } from './watcher/log-notifier.js';
+import { Watcher } from './watcher/watcher.js';
+import { WebhookNotifier } from './watcher/webhook-notifier.js';
 
 export interface AppDeps {
   config: Config;
@@ -16,6 +19,8 @@ export interface AppDeps {
   deploy?: DeployLayer;
   /** The one metrics registry every component writes to and GET /metrics serves; created when not given. */
   metrics?: Metrics;
+  /** The access-log watcher; built from config when not given. */
+  watcher?: Watcher;
 }
 
 export interface App {
@@ -27,7 +32,7 @@ export interface App {
  * Builds the whole bot from config and injected parts, without touching signals or process state,
  * so tests can build it with fakes or real parts. src/main.ts owns the process.
  */
-export function createApp({ config, log, deploy: injectedDeploy, metrics: injectedMetrics }: AppDeps): App {
+export function createApp({ config, log, deploy: injectedDeploy, metrics: injectedMetrics, watcher: injectedWatcher }: AppDeps): App {
   const http = new HttpServer(log.child({ component: 'http' }));
   const metrics = injectedMetrics ?? createMetrics();
   mountMetricsRoute(http, metrics);
@@ -40,10 +45,29 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
     if (alertSinks.length === 0) log.warn({ alert }, alert.title);
     await Promise.all(alertSinks.map((n) => n.notify(alert)));
   };
-  const deploy = injectedDeploy ?? createDeployLayer({ config, log, metrics, raise });
+  // The watcher and deploy control need each other (pool figures one way, active pool, chaos and
+  // maintenance the other): bound late, through these arrows.
+  let watcher: Watcher | undefined = injectedWatcher;
+  const deploy =
+    injectedDeploy ?? createDeployLayer({ config, log, metrics, raise, poolStats: (pool) => watcher?.poolStats(pool) });
   // Slack (Bolt) only when a bot token is set; in HTTP mode it mounts POST /slack/events on `http`.
   const slack = createSlackSurface({ config, log, http, ops: deploy.ops, store: createStateStore(config.STATE_DIR), metrics });
   if (slack?.notifier) alertSinks.push(slack.notifier);
+  const webhook =
+    slackMode(config) === 'webhook' && config.SLACK_WEBHOOK_URL
+      ? new WebhookNotifier({ url: config.SLACK_WEBHOOK_URL, log: log.child({ component: 'webhook' }), metrics })
+      : undefined;
+  if (webhook) alertSinks.push(webhook);
+  watcher ??= new Watcher({
+    config,
+    log,
+    metrics,
+    notifiers: [createLogNotifier(log.child({ component: 'alerts' })), ...alertSinks],
+    getActivePool: () => deploy.view().activePool,
+    isChaosOn: (pool) => deploy.view().chaos(pool),
+    maintenance: () => deploy.view().maintenance,
+    onUpstreamTrouble: (pool) => deploy.health.upstreamTrouble(pool),
+  });
   const startedAt = Date.now();
 
   http.route('GET', '/healthz', (_req, res) => {
@@ -54,11 +78,15 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
     async start() {
       const address = await http.listen(config.BOT_PORT, config.BOT_HOST);
       deploy.start();
+      await watcher.start();
       await slack?.start();
       log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
       return address;
     },
     async stop() {
+      await watcher.stop();
+      // Give queued alerts a moment to go out; the webhook may be down, so do not wait forever.
+      if (webhook) await Promise.race([webhook.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
       await deploy.stop();
       await slack?.stop();
       await http.close();

@@ -46,6 +46,11 @@ export interface TailOptions {
   rotatedNames?: (path: string) => string[];
 }
 
+/** After a change event or a read with data, keep reading every activePollMs this long. */
+const HOT_MS = 60;
+/** Most time between two checks that the path still names the file we read. */
+const IDENTITY_MS = 250;
+
 /** One open file and what is pending in it. */
 class Source {
   fd: FileHandle;
@@ -94,6 +99,10 @@ export class TailFile {
   #saveTimer: NodeJS.Timeout | undefined;
   #buf: Buffer;
   #idle: (() => void)[] = [];
+  #hotUntil = 0;
+  #identityDue = true;
+  #identityAt = 0;
+  #probeAt = 0;
   /** Bytes written to the file and not read yet. */
   lagBytes = 0;
   bytesRead = 0;
@@ -128,8 +137,12 @@ export class TailFile {
       depth: 0,
       ignored: (p) => p !== dir && p !== path,
     });
-    this.#watcher.on('all', (_event, p) => {
-      if (p === path) this.#pump();
+    this.#watcher.on('all', (event, p) => {
+      if (p !== path) return;
+      if (event !== 'change') this.#identityDue = true;
+      // chokidar drops a `change` that follows another within 50 ms: stay hot a little longer.
+      this.#hotUntil = Date.now() + HOT_MS;
+      this.#pump();
     });
     this.#watcher.on('error', (err) => this.#o.log.warn({ err }, 'file watcher error'));
     await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
@@ -189,7 +202,8 @@ export class TailFile {
       this.#idle = [];
       for (const w of waiters) w();
     }
-    if (readAny && !this.#stopped) {
+    if (readAny) this.#hotUntil = Date.now() + HOT_MS;
+    if (!this.#stopped && Date.now() < this.#hotUntil) {
       clearTimeout(this.#soon);
       this.#soon = setTimeout(() => this.#pump(), this.#o.activePollMs);
     }
@@ -206,6 +220,12 @@ export class TailFile {
     const cur = this.#cur;
     if (cur) read = (await this.#drain(cur, true)) || read;
 
+    // Has the path been pointed at another file? Asked when chokidar saw an add/unlink, and at
+    // least every IDENTITY_MS: a stat per read would be most of the CPU at a few thousand lines/s.
+    const now0 = Date.now();
+    if (cur && !this.#identityDue && cur.nlink > 0 && now0 - this.#identityAt < IDENTITY_MS) return read || this.#drainOld(read);
+    this.#identityDue = false;
+    this.#identityAt = now0;
     let st: Stats | undefined;
     try {
       st = await stat(this.#o.path);
@@ -223,6 +243,10 @@ export class TailFile {
       read = (await this.#openCurrent(st.ino, st.size, first && !cur)) || read;
     }
 
+    return this.#drainOld(read);
+  }
+
+  async #drainOld(read: boolean): Promise<boolean> {
     const now = Date.now();
     for (const old of [...this.#old]) {
       read = (await this.#drain(old, false)) || read;
@@ -292,7 +316,7 @@ export class TailFile {
   async #drain(src: Source, current: boolean): Promise<boolean> {
     let st = await src.fd.stat();
     src.nlink = st.nlink;
-    if (st.size < src.offset || (current && (await this.#rewritten(src)))) {
+    if (st.size < src.offset || (current && (await this.#rewritten(src, st.size)))) {
       // copytruncate: the file was copied then cut to 0. Lines we had not read are in the copy.
       if (current) await this.#recoverTruncated(src);
       src.offset = 0;
@@ -322,9 +346,13 @@ export class TailFile {
    * Truncated and written past our offset again between two looks: the size alone cannot tell,
    * the bytes just before our offset can.
    */
-  async #rewritten(src: Source): Promise<boolean> {
+  async #rewritten(src: Source, size: number): Promise<boolean> {
     const mark = src.tailBytes;
     if (src.offset === 0 || mark.length === 0) return false;
+    // Only worth a read when the file changed size or a while has passed.
+    const now = Date.now();
+    if (size === src.size && now - this.#probeAt < IDENTITY_MS) return false;
+    this.#probeAt = now;
     const probe = Buffer.alloc(mark.length);
     const { bytesRead } = await src.fd.read(probe, 0, mark.length, src.offset - mark.length);
     return bytesRead === mark.length && !probe.equals(mark);

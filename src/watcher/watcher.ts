@@ -37,6 +37,8 @@ export interface WatcherDeps {
   getActivePool?: () => Pool;
   isChaosOn?: (pool: Pool) => boolean;
   maintenance?: () => boolean;
+  /** Told (at most once a second per pool) when nginx logs a failed attempt on a pool: auto-demote probes at once. */
+  onUpstreamTrouble?: (pool: Pool) => void;
   /** Tail options for tests and benchmarks. */
   tail?: { startAt?: 'end' | 'start'; pollMs?: number; activePollMs?: number; saveEveryMs?: number; rotationGraceMs?: number };
   /** How often quiet-time checks run (window expiry, held-back alerts). */
@@ -202,6 +204,17 @@ export class Watcher {
     };
   }
 
+  /** A pool's figures over the window, for the deploy layer (status, post-switch guard). */
+  poolStats(pool: Pool): { errorRate: number | undefined; p95Ms: number | undefined; samples: number } {
+    const w = this.#window;
+    const n = w.requests(pool);
+    return {
+      errorRate: n >= this.#d.config.ALERT_MIN_REQUESTS ? round((w.clientErrors(pool) * 100) / n) : undefined,
+      p95Ms: w.percentileMs(0.95, pool),
+      samples: n,
+    };
+  }
+
   // --- per line ----------------------------------------------------------------------------------
 
   #line(src: string, s: number, e: number, nonUtf8: boolean): void {
@@ -224,7 +237,10 @@ export class Watcher {
     const p = r.pool === undefined ? 0 : r.pool === 'blue' ? 1 : 2;
     const cls = r.status >= 100 && r.status < 600 ? (r.status / 100) | 0 : 0;
     this.#pendingRequests[p * 6 + cls]!++;
-    if (r.attemptFailures > 0) this.#pendingUpstream[r.failedPool === undefined ? 0 : r.failedPool === 'blue' ? 1 : 2]!++;
+    if (r.attemptFailures > 0) {
+      this.#pendingUpstream[r.failedPool === undefined ? 0 : r.failedPool === 'blue' ? 1 : 2]!++;
+      if (r.failedPool !== undefined && this.#d.onUpstreamTrouble) this.#trouble(r.failedPool);
+    }
     if (r.pool !== undefined && r.release !== undefined) this.#releases[r.pool] = r.release;
     if (r.status >= 500 || r.attemptFailures > 0 || (r.pool !== undefined && r.pool !== this.#ctx.activePool) || r.requestTime * 1000 > this.#latencyMs) {
       const samples = this.#samples;
@@ -232,6 +248,19 @@ export class Watcher {
       samples.push(r.text());
     }
     this.#detectors.onLine(r, this.#window, this.#ctx);
+  }
+
+  #troubleAt: Record<Pool, number> = { blue: 0, green: 0 };
+
+  #trouble(pool: Pool): void {
+    const now = Date.now();
+    if (now - this.#troubleAt[pool] < 1000) return;
+    this.#troubleAt[pool] = now;
+    try {
+      this.#d.onUpstreamTrouble!(pool);
+    } catch (err) {
+      this.#log.error({ err, pool }, 'upstream trouble hook failed');
+    }
   }
 
   #bad(reason: MalformedReason, src?: string, s = 0, e = 0): void {

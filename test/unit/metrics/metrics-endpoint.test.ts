@@ -68,15 +68,14 @@ describe('GET /metrics', () => {
     });
     const log = createLogger({ level: 'silent' });
     metrics = createMetrics();
-    app = createApp({ config, log, metrics });
+    // Injected, so the app runs this watcher (it would build its own from config otherwise).
+    watcher = new Watcher({ config, log, metrics, notifiers: [], tail: { startAt: 'start' }, tickMs: 60_000 });
+    app = createApp({ config, log, metrics, watcher });
     const addr = await app.start();
     base = `http://127.0.0.1:${addr.port}`;
-    watcher = new Watcher({ config, log, metrics, notifiers: [], tail: { startAt: 'start' }, tickMs: 60_000 });
-    await watcher.start();
   });
 
   after(async () => {
-    await watcher.stop();
     await app.stop();
   });
 
