@@ -89,6 +89,7 @@ export class TailFile {
   #cur: Source | undefined;
   #old: Source[] = [];
   #watcher: FSWatcher | undefined;
+  #watching: string | undefined;
   #poll: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
   #pumping = false;
@@ -126,30 +127,47 @@ export class TailFile {
     this.#stopped = false;
     this.#saved = await this.#o.store?.load();
     await this.#pumpNow(true);
-    // Watch the folder, one level deep, and only for our file: chokidar watching a missing file
-    // falls back to scanning parents, and a rename rotation replaces the file under the watch.
-    const path = resolve(this.#o.path);
-    const dir = dirname(path);
-    this.#watcher = watch(dir, {
-      ignoreInitial: true,
-      persistent: true,
-      atomic: false,
-      depth: 0,
-      ignored: (p) => p !== dir && p !== path,
-    });
-    this.#watcher.on('all', (event, p) => {
-      if (p !== path) return;
-      if (event !== 'change') this.#identityDue = true;
-      // chokidar drops a `change` that follows another within 50 ms: stay hot a little longer.
-      this.#hotUntil = Date.now() + HOT_MS;
-      this.#pump();
-    });
-    this.#watcher.on('error', (err) => this.#o.log.warn({ err }, 'file watcher error'));
-    await new Promise<void>((resolve) => this.#watcher!.once('ready', () => resolve()));
+    await this.#rewatch();
     this.#poll = setInterval(() => this.#pump(), this.#o.pollMs);
     this.#poll.unref();
     // The file may have changed between the first read and the watcher being ready.
     this.#pump();
+  }
+
+  /**
+   * Watch the file itself while it exists (a folder watch makes chokidar re-read the folder on
+   * every write: most of the CPU at a few thousand lines/s), else its folder, one level deep, for
+   * the file to appear. Re-aimed after a rotation and on add/unlink.
+   */
+  async #rewatch(force = false): Promise<void> {
+    if (this.#stopped) return;
+    const path = resolve(this.#o.path);
+    const dir = dirname(path);
+    const exists = await stat(path).then(
+      () => true,
+      () => false,
+    );
+    const target = exists ? path : dir;
+    // fs.watch on a file follows its inode: after a rotation the same path needs a new watch.
+    if (target === this.#watching && this.#watcher && !force) return;
+    const old = this.#watcher;
+    this.#watching = target;
+    const w = watch(target, { ignoreInitial: true, persistent: true, atomic: false, depth: 0, ignored: (p) => p !== dir && p !== path });
+    this.#watcher = w;
+    w.on('all', (event, p) => {
+      if (p !== path) return;
+      if (event !== 'change') {
+        this.#identityDue = true;
+        void this.#rewatch(true);
+      }
+      // chokidar drops a `change` that follows another within 50 ms: stay hot a little longer.
+      this.#hotUntil = Date.now() + HOT_MS;
+      this.#pump();
+    });
+    w.on('error', (err) => this.#o.log.warn({ err }, 'file watcher error'));
+    await new Promise<void>((r) => w.once('ready', () => r()));
+    await old?.close();
+    if (this.#stopped) await w.close(); // stop() ran meanwhile
   }
 
   async stop(): Promise<void> {
@@ -241,6 +259,7 @@ export class TailFile {
         this.#o.log.info({ path: this.#o.path, oldInode: cur.inode, newInode: st.ino }, 'access log rotated');
       }
       read = (await this.#openCurrent(st.ino, st.size, first && !cur)) || read;
+      if (!first) void this.#rewatch(true);
     }
 
     return this.#drainOld(read);
