@@ -48,6 +48,8 @@ export interface TailOptions {
 
 /** After a change event or a read with data, keep reading every activePollMs this long. */
 const HOT_MS = 60;
+/** Largest string made at once from read bytes (see #deliver). */
+const SEGMENT = 64 * 1024;
 /** Most time between two checks that the path still names the file we read. */
 const IDENTITY_MS = 250;
 
@@ -456,10 +458,22 @@ export class TailFile {
 
   /** Hand over the newline-separated lines of buf[start, end) (end excludes the last newline). */
   #deliver(buf: Buffer, start: number, end: number): void {
+    // Strings over ~128 KB go to V8's large-object space and cost a full GC to free: hand over
+    // the chunk in pieces of up to SEGMENT bytes, cut at newlines, so each string dies young.
+    while (end - start > SEGMENT) {
+      const cut = buf.lastIndexOf(10, start + SEGMENT);
+      if (cut <= start) break; // one line longer than a segment: deliver as is
+      this.#deliverSegment(buf, start, cut);
+      start = cut + 1;
+    }
+    this.#deliverSegment(buf, start, end);
+  }
+
+  #deliverSegment(buf: Buffer, start: number, end: number): void {
     const sink = this.#o.sink;
     const body = buf.subarray(start, end);
     if (isAscii(body)) {
-      // One string for the whole chunk; lines are ranges of it.
+      // One string for the segment; lines are ranges of it.
       const text = body.toString('latin1');
       let s = 0;
       for (;;) {
