@@ -42,6 +42,7 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   // notifier; the log keeps them when there is none.
   const alertSinks: Notifier[] = [];
   const raise = async (alert: AlertEvent) => {
+    metrics.alerts.inc({ kind: alert.kind, status: alert.status });
     if (alertSinks.length === 0) log.warn({ alert }, alert.title);
     await Promise.all(alertSinks.map((n) => n.notify(alert)));
   };
@@ -78,8 +79,10 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
     async start() {
       const address = await http.listen(config.BOT_PORT, config.BOT_HOST);
       deploy.start();
-      await watcher.start();
+      // Slack first: it reloads the saved incident messages, so the first alert or click after a
+      // restart updates the message it belongs to.
       await slack?.start();
+      await watcher.start();
       log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
       return address;
     },

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { parseCommand, USAGE } from '../commands/parse-command.js';
 import { runCommand } from '../commands/run-command.js';
 import { slackMode, type Config } from '../config.js';
+import { runDrill } from '../deploy/drill.js';
 import type { Operations } from '../deploy/operations.js';
 import type { StateStore } from '../deploy/state-store.js';
 import type { HttpServer } from '../http-server.js';
@@ -34,7 +35,17 @@ export function createSlackSurface(d: {
     deps: {
       parse: parseCommand,
       usage: USAGE,
-      runner: { run: (cmd, actor) => runCommand(cmd, { ops: d.ops, by: actor }) },
+      runner: {
+        run: (cmd, actor, progress) =>
+          runCommand(cmd, {
+            ops: d.ops,
+            by: actor,
+            progress,
+            // The drill reads the alerts this same process raises from its own /metrics.
+            drill: (p) =>
+              runDrill({ ops: d.ops, by: actor, nginxUrl: d.config.NGINX_URL, metricsUrl: `http://127.0.0.1:${d.config.BOT_PORT}/metrics`, progress: p }),
+          }),
+      },
       status: async () => {
         const r = await d.ops.status();
         return r.status === 'ok' && r.data ? { status: 'ok', message: r.message, data: statusViewOf(r.data) } : r.status === 'ok' ? { status: 'failed', message: 'status returned no data' } : r;
