@@ -106,6 +106,15 @@ describe('error rate', () => {
     assert.deepEqual(h.signals[0]!.explainedBy, ['chaos on blue']);
   });
 
+  it('a recovery does not turn the failover\'s own upstream errors, still in the window, into an alert', () => {
+    const h = harness();
+    h.feed([ok], 100);
+    h.feed([retried], 60); // failover: the blue errors are explained by it
+    h.feed([ok], 3); // recovery, while 60 absorbed errors are still in the 200-request window
+    h.feed([ok], 50);
+    assert.deepEqual(h.keys(), ['firing:failover:blue', 'resolved:failover:blue']);
+  });
+
   it('unexplained upstream errors on a pool raise an error-rate alert for that pool', () => {
     const h = harness();
     // The primary fails now and then, retried on green: clients see nothing, no failover streak.
