@@ -18,7 +18,10 @@ export type Severity = 'info' | 'warning' | 'critical';
 export interface AlertEvent {
   /** Unique per event. */
   id: string;
-  /** Incident key, `${kind}:${pool ?? 'all'}`: a firing and its resolution share it. */
+  /**
+   * Incident key, `${kind}:${pool ?? 'all'}`: a firing and its resolution share it. A failover's
+   * resolution has kind 'recovery' and keeps the failover's key (`failover:blue`).
+   */
   key: string;
   kind: AlertKind;
   status: 'firing' | 'resolved';
