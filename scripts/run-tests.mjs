@@ -32,13 +32,14 @@ function runNodeTests(files, concurrency, extraEnv = {}) {
     if (files.length === 0) return resolve({ pass: 0, fail: 0, skipped: 0, code: 0 });
     const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
     const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let tail = '';
+    // The whole output is kept: the spec reporter lists failures after its summary, at any length.
+    let output = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
+      output += chunk.toString();
     });
     child.on('close', (code) => {
-      const num = (label) => Number(tail.match(new RegExp(`ℹ ${label} (\\d+)`))?.[1] ?? 0);
+      const num = (label) => Number([...output.matchAll(new RegExp(`^ℹ ${label} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
       resolve({ pass: num('pass'), fail: num('fail') + (code !== 0 && num('fail') === 0 ? 1 : 0), skipped: num('skipped'), code: code ?? 1 });
     });
   });
