@@ -102,7 +102,7 @@ feeding = false;
 await feed;
 const elapsedSec = (Date.now() - feedStart) / 1000;
 await new Promise((r) => setTimeout(r, 300));
-const snap = watcher.snapshot() as unknown as Record<string, unknown>;
+const snap = watcher.snapshot();
 await watcher.stop();
 await bot.stop();
 await http.close();
@@ -113,7 +113,7 @@ console.log(
     {
       bench: 'ack-latency',
       unit: 'ms',
-      feed: { targetLinesPerSec: LINES_PER_SEC, linesWritten: written, linesPerSec: Math.round(written / elapsedSec), watcher: snap.linesRead ?? null },
+      feed: { targetLinesPerSec: LINES_PER_SEC, linesWritten: written, linesPerSec: Math.round(written / elapsedSec), watcherLinesRead: snap.lines.read, watcherMalformed: snap.lines.malformed },
       commands: stats(commandMs),
       clicks: stats(clickMs),
       operationsRun: runner.calls.length,
