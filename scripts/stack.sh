@@ -29,6 +29,18 @@ require_docker() {
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# Prints the official image when it is present or pullable, else builds the stand-in and prints it.
+official_or_standin() {
+  local kind=$1 official=$2 standin=$3
+  if have_image "$official" || timeout 120 docker pull -q "$official" >/dev/null 2>&1; then
+    echo "$official"
+  else
+    log "cannot pull $official: building a stand-in from the host's $kind"
+    bash scripts/build-base-images.sh "$kind" >&2
+    echo "$standin"
+  fi
+}
+
 # Picks NODE_IMAGE / NGINX_IMAGE for the builds and exports them.
 choose_base_images() {
   local mode=${BASE_IMAGES:-auto}
@@ -41,20 +53,9 @@ choose_base_images() {
       bash scripts/build-base-images.sh all >&2
       export NODE_IMAGE=bluegreen/node-base:local NGINX_IMAGE=bluegreen/nginx-base:local ;;
     auto)
-      if have_image "$node_official" || timeout 120 docker pull -q "$node_official" >/dev/null 2>&1; then
-        export NODE_IMAGE=$node_official
-      else
-        log "cannot pull $node_official: building a stand-in from the host's node"
-        bash scripts/build-base-images.sh node >&2
-        export NODE_IMAGE=bluegreen/node-base:local
-      fi
-      if have_image "$nginx_official" || timeout 120 docker pull -q "$nginx_official" >/dev/null 2>&1; then
-        export NGINX_IMAGE=$nginx_official
-      else
-        log "cannot pull $nginx_official: building a stand-in from Debian's nginx"
-        bash scripts/build-base-images.sh nginx >&2
-        export NGINX_IMAGE=bluegreen/nginx-base:local
-      fi ;;
+      NODE_IMAGE=$(official_or_standin node "$node_official" bluegreen/node-base:local)
+      NGINX_IMAGE=$(official_or_standin nginx "$nginx_official" bluegreen/nginx-base:local)
+      export NODE_IMAGE NGINX_IMAGE ;;
     *) die "BASE_IMAGES: got '$mode', wants auto, official or local" ;;
   esac
   log "base images: NODE_IMAGE=$NODE_IMAGE NGINX_IMAGE=$NGINX_IMAGE"
