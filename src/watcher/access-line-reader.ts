@@ -1,10 +1,11 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { Pool } from '../pool.js';
-import { MAX_LINE_BYTES, parseAccessLine, type AccessEvent, type MalformedReason } from './parse-access-line.js';
+import { MAX_LINE_BYTES, parseAccessBytes, type AccessEvent, type MalformedReason } from './parse-access-line.js';
 
 /**
- * The hot path of the watcher: reads the few fields the window and detectors need from one line
- * into this reused object, allocating nothing per line. parseAccessLine() stays the authority for a
- * full event (toEvent()); this reader only takes lines in nginx's exact shape
+ * The hot path of the watcher: reads the few fields the window and detectors need from the bytes
+ * of one line into this reused object, decoding no string per line. parseAccessBytes() stays the
+ * authority for a full event (toEvent()); this reader only takes lines in nginx's exact shape
  * (nginx/nginx.conf.template `bluegreen_json`):
  *
  * {"time":"2026-11-22T20:53:10+00:00","remote_addr":"172.18.0.1","request_id":"a1a1a1a1b2b2b2b2c3c3c3c3d4d4d4d4",
@@ -12,9 +13,15 @@ import { MAX_LINE_BYTES, parseAccessLine, type AccessEvent, type MalformedReason
  *  "upstream_addr":"172.18.0.3:3000, 172.18.0.4:3000","upstream_status":"500, 200",
  *  "upstream_response_time":"0.002, 0.003","pool":"green","release":"green-2026.11.22-1"}
  *
- * and hands anything else (escapes, other key order, non-ASCII) to parseAccessLine(). Lines come
- * as ranges of a latin1 string of the read chunk: V8's indexOf/startsWith on strings are builtins,
- * far cheaper here than a byte loop over a Buffer (measured in bench/watcher.ts).
+ * and hands anything else (escapes, other key order or spacing, odd numbers or times) to
+ * parseAccessBytes(). It works on the Buffer the tail read into: a JIT-compiled loop over bytes
+ * costs ~1 ns a byte, a third of charCodeAt on a decoded string, and no string is made. The fast
+ * path also finds the line's end (its `"}` then a newline), so a block of lines needs no
+ * separate split.
+ *
+ * Use: begin(buf, start, end) for a block of newline-separated lines, then read(at) for each line
+ * (at = the previous line's `end` + 1) until `end` reaches the block's end. The bytes belong to the
+ * caller and are only read during these calls.
  */
 export class AccessLineReader {
   time = 0;
@@ -32,40 +39,71 @@ export class AccessLineReader {
   /** nginx found no live server: upstream_addr holds the group name (e.g. `blue_primary`). */
   noLiveUpstream = false;
   nonUtf8 = false;
+  /** The last line read is buf[start, end); buf[end] is its newline (or end is the block's end). */
+  start = 0;
+  end = 0;
 
-  #src = '';
-  #start = 0;
-  #end = 0;
-  #lastTimeText = '';
-  #lastTime = -1;
-  #releases: string[] = [];
+  #buf: Buffer = Buffer.alloc(0);
+  #view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  #limit = 0;
+  #ascii = true;
+  /** Next backslash at or after the current line (Infinity: none in the block). */
+  #bs = Infinity;
+  #lastFailed = false;
+  #earlierFailed = false;
+  /** `YYYY-MM-DDTHH:MM` and the zone of the last time seen, and its epoch ms at second 0. */
+  #timeKey = Buffer.alloc(22);
+  #timeBase = Number.NaN;
+  #releases: { bytes: Buffer; text: string }[] = [];
 
-  /** The line as text (for sample lines in alerts). */
-  text(): string {
-    return this.#src.slice(this.#start, this.#end);
+  /** A block of lines: buf[start, end), separated by '\n', end excluding the last one's newline. */
+  begin(buf: Buffer, start: number, end: number): void {
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.#limit = end;
+    this.#ascii = isAscii(buf.subarray(start, end));
+    this.#bs = -1;
+    this.start = this.end = start;
   }
 
-  /** Full event of the last line read. */
+  /** One line on its own (tests, tools). */
+  readLine(line: string | Buffer): MalformedReason | undefined {
+    const b = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
+    this.begin(b, 0, b.length);
+    return this.read(0);
+  }
+
+  /** The line as text (for sample lines in alerts); only during the block. */
+  text(): string {
+    return this.#buf.toString('utf8', this.start, this.end);
+  }
+
+  /** Full event of the last line read; only during the block. */
   toEvent(): AccessEvent | MalformedReason {
-    const ev = parseAccessLine(this.text());
-    if (typeof ev !== 'string' && this.nonUtf8) ev.nonUtf8 = true;
-    return ev;
+    return parseAccessBytes(this.#buf, this.start, this.end);
   }
 
   /**
-   * Read `src[start, end)`: src is a latin1 view of bytes when `latin1` is true (ASCII lines map
-   * 1:1), or already-decoded UTF-8 text. Returns undefined when the fields are loaded, else why not.
+   * Read the line that starts at `at`: sets start/end and the fields. Returns undefined when the
+   * fields are loaded, else why the line is not a request.
    */
-  read(src: string, start: number, end: number, nonUtf8 = false): MalformedReason | undefined {
-    if (end > start && src.charCodeAt(end - 1) === 13) end--;
-    this.#src = src;
-    this.#start = start;
-    this.#end = end;
-    this.nonUtf8 = nonUtf8;
-    if (end <= start) return 'empty';
-    if (end - start > MAX_LINE_BYTES) return 'huge';
-    if (this.#readFast(src, start, end)) return undefined;
-    const ev = parseAccessLine(src.slice(start, end));
+  read(at: number): MalformedReason | undefined {
+    const b = this.#buf;
+    this.start = at;
+    if (this.#bs < at) {
+      const bs = b.indexOf(92, at);
+      this.#bs = bs < 0 || bs >= this.#limit ? Infinity : bs;
+    }
+    const e = this.#fast(b, at);
+    if (e >= 0 && this.#bs > e && e - at <= MAX_LINE_BYTES) {
+      this.end = e;
+      this.nonUtf8 = !this.#ascii && !isUtf8(b.subarray(at, e));
+      return undefined;
+    }
+    let nl = b.indexOf(10, at);
+    if (nl < 0 || nl > this.#limit) nl = this.#limit;
+    this.end = nl;
+    const ev = parseAccessBytes(b, at, nl);
     if (typeof ev === 'string') return ev;
     this.#loadEvent(ev);
     return undefined;
@@ -77,6 +115,7 @@ export class AccessLineReader {
     this.requestTime = ev.requestTime;
     this.pool = ev.pool;
     this.release = ev.release;
+    this.nonUtf8 = ev.nonUtf8 === true;
     this.attempts = ev.upstreamStatus.length;
     let failures = 0;
     let lastFailed = false;
@@ -95,153 +134,197 @@ export class AccessLineReader {
     this.noLiveUpstream = ev.upstreamAddr.some((a) => !a.includes(':'));
   }
 
-  #readFast(s: string, start: number, end: number): boolean {
-    if (s.charCodeAt(end - 1) !== 125 /* } */ || !isTimeKey(s, start)) return false;
-    // The next backslash in the chunk, found once per chunk rather than once per line.
-    if (s !== this.#bsSrc || this.#bsPos < start) {
-      const bs = s.indexOf('\\', start);
-      this.#bsSrc = s;
-      this.#bsPos = bs < 0 ? Infinity : bs;
-    }
-    if (this.#bsPos < end) return false;
-
-    // Each hop: find the closing quote of a value, then check the next key by its first letter,
-    // length and punctuation (startsWith at an offset measured 5x slower than these reads).
-    let q = s.indexOf('"', start + 9);
-    const timeS = start + 9;
-    const timeE = q;
-    if (!strKey(s, q, 114 /* remote_addr */, 11)) return false;
-    q = s.indexOf('"', q + 17);
-    if (!strKey(s, q, 114 /* request_id */, 10)) return false;
-    q = s.indexOf('"', q + 16);
-    if (!strKey(s, q, 109 /* method */, 6)) return false;
-    q = s.indexOf('"', q + 12);
-    if (!strKey(s, q, 117 /* uri */, 3)) return false;
-    q = s.indexOf('"', q + 9);
+  /** The fields of the line at s in nginx's exact shape: the line's end, or -1 for "ask the parser". */
+  #fast(b: Buffer, s: number): number {
+    const v = this.#view;
+    if (!isTimeKey(b, s)) return -1;
+    // Each hop: find the closing quote of a value, then check the next key and its punctuation.
+    const timeS = s + 9;
+    let q = timeS + 25;
+    if (b[q] !== 34 || !at(v, q, K_REMOTE_ADDR)) return -1;
+    q = quote(b, q + 17);
+    if (q < 0 || !at(v, q, K_REQUEST_ID)) return -1;
+    q = quote(b, q + 16);
+    if (q < 0 || !at(v, q, K_METHOD)) return -1;
+    q = quote(b, q + 12);
+    if (q < 0 || !at(v, q, K_URI)) return -1;
+    q = quote(b, q + 9);
     // "status": a number follows, so no opening quote.
-    if (!(s.charCodeAt(q + 1) === 44 && numKey(s, q + 2, 115 /* status */, 6))) return false;
+    if (q < 0 || !at(v, q, K_STATUS)) return -1;
     let p = q + 11;
-    q = s.indexOf(',', p);
-    const status = uint(s, p, q);
-    if (!numKey(s, q + 1, 98 /* body_bytes_sent */, 15)) return false;
-    p = q + 19;
-    q = s.indexOf(',', p);
-    if (uint(s, p, q) < 0) return false;
-    if (!numKey(s, q + 1, 114 /* request_time */, 12)) return false;
-    p = q + 16;
-    q = s.indexOf(',', p);
-    const rtime = decimal(s, p, q);
-    if (!(numKey(s, q + 1, 117 /* upstream_addr */, 13) && s.charCodeAt(q + 17) === 34)) return false;
-    const addrS = q + 18;
-    q = s.indexOf('"', addrS);
+    let n = 0;
+    let c = b[p]!;
+    for (; c >= 48 && c <= 57; c = b[++p]!) n = n * 10 + c - 48;
+    if (c !== 44 || !jsonInt(b, q + 11, p)) return -1;
+    const status = n;
+    if (!at(v, p + 1, K_BODY_BYTES_SENT)) return -1;
+    const bodyS = p + 19;
+    p = bodyS;
+    for (c = b[p]!; c >= 48 && c <= 57; c = b[++p]!);
+    if (c !== 44 || !jsonInt(b, bodyS, p)) return -1;
+    if (!at(v, p + 1, K_REQUEST_TIME)) return -1;
+    const rtS = p + 16;
+    p = rtS;
+    n = 0;
+    for (c = b[p]!; c >= 48 && c <= 57; c = b[++p]!) n = n * 10 + c - 48;
+    if (!jsonInt(b, rtS, p)) return -1;
+    let rtime = n;
+    if (c === 46) {
+      const fracS = ++p;
+      let scale = 1;
+      for (c = b[p]!; c >= 48 && c <= 57; c = b[++p]!) {
+        n = n * 10 + c - 48;
+        scale *= 10;
+      }
+      // One division of two exact integers: the same double JSON.parse makes of the text.
+      if (p === fracS || p - rtS > 16) return -1;
+      rtime = n / scale;
+    }
+    if (c !== 44 || !at(v, p + 1, K_UPSTREAM_ADDR)) return -1;
+    const addrS = p + 18;
+    q = quote(b, addrS);
     const addrE = q;
-    if (!strKey(s, q, 117 /* upstream_status */, 15)) return false;
+    if (q < 0 || !at(v, q, K_UPSTREAM_STATUS)) return -1;
     const ustS = q + 21;
-    q = s.indexOf('"', ustS);
+    q = quote(b, ustS);
     const ustE = q;
-    if (!strKey(s, q, 117 /* upstream_response_time */, 22)) return false;
-    q = s.indexOf('"', q + 28);
-    if (!strKey(s, q, 112 /* pool */, 4)) return false;
+    if (q < 0 || !at(v, q, K_UPSTREAM_RESPONSE_TIME)) return -1;
+    q = quote(b, q + 28);
+    if (q < 0 || !at(v, q, K_POOL)) return -1;
     const poolS = q + 10;
-    q = s.indexOf('"', poolS);
+    q = quote(b, poolS);
     const poolE = q;
-    if (!strKey(s, q, 114 /* release */, 7)) return false;
+    if (q < 0 || !at(v, q, K_RELEASE)) return -1;
     const relS = q + 13;
-    q = s.indexOf('"', relS);
-    if (q !== end - 2) return false;
-    const relE = q;
-    if (status < 0 || rtime < 0) return false;
+    q = quote(b, relS);
+    const end = q + 2;
+    if (q < 0 || b[q + 1] !== 125 || (end !== this.#limit && b[end] !== 10)) return -1;
 
-    const time = this.#time(s, timeS, timeE);
-    if (time < 0) return false;
-    if (!this.#upstream(s, addrS, addrE, ustS, ustE)) return false;
+    const time = this.#time(b, timeS);
+    if (time < 0) return -1;
     this.time = time;
     this.status = status;
     this.requestTime = rtime;
+    this.#upstream(b, addrS, addrE, ustS, ustE);
     const len = poolE - poolS;
-    this.pool = len === 4 && sameAt(s, poolS, 'blue') ? 'blue' : len === 5 && sameAt(s, poolS, 'green') ? 'green' : undefined;
-    this.release = this.#release(s, relS, relE);
+    this.pool =
+      len === 4 && b[poolS] === 98 && b[poolS + 1] === 108 && b[poolS + 2] === 117 && b[poolS + 3] === 101
+        ? 'blue'
+        : len === 5 && b[poolS] === 103 && b[poolS + 1] === 114 && b[poolS + 2] === 101 && b[poolS + 3] === 101 && b[poolS + 4] === 110
+          ? 'green'
+          : undefined;
+    this.release = this.#release(b, relS, q);
     this.failedPool = blame(this.pool, this.#lastFailed, this.#earlierFailed);
-    return true;
+    return end;
   }
-
-  #lastFailed = false;
-  #earlierFailed = false;
-  #bsSrc = '';
-  #bsPos = Infinity;
 
   /** Counts attempts and failures from upstream_status; spots group names in upstream_addr. */
-  #upstream(s: string, addrS: number, addrE: number, ustS: number, ustE: number): boolean {
-    this.#lastFailed = false;
-    this.#earlierFailed = false;
-    if (ustE - ustS === 1 && s.charCodeAt(ustS) === 45) {
-      this.attempts = 0;
-      this.attemptFailures = 0;
-    } else {
-      let attempts = 0;
-      let failures = 0;
-      let i = ustS;
-      for (;;) {
-        const t = tokenEnd(s, i, ustE);
-        const st = uint(s, i, t);
-        const failed = st < 0 || st >= 500;
+  #upstream(b: Buffer, addrS: number, addrE: number, ustS: number, ustE: number): void {
+    // Tokens are split on ", " (servers of a group) and " : " (groups), as splitField() does.
+    let lastFailed = false;
+    let earlierFailed = false;
+    let attempts = 0;
+    let failures = 0;
+    if (!isAbsent(b, ustS, ustE)) {
+      let n = 0;
+      let digits = 0;
+      let bad = false;
+      for (let i = ustS; ; i++) {
+        let sep = 0;
+        if (i >= ustE) sep = 1;
+        else {
+          const c = b[i]!;
+          if (c === 44 && b[i + 1] === 32) sep = 2;
+          else if (c === 32 && b[i + 1] === 58 && b[i + 2] === 32) sep = 3;
+          else if (c >= 48 && c <= 57) {
+            n = n * 10 + c - 48;
+            digits++;
+          } else bad = true;
+        }
+        if (sep === 0) continue;
+        const failed = bad || digits === 0 || n >= 500;
         attempts++;
         if (failed) failures++;
-        if (t >= ustE) {
-          this.#lastFailed = failed;
+        if (sep === 1) {
+          lastFailed = failed;
           break;
         }
-        if (failed) this.#earlierFailed = true;
-        i = s.charCodeAt(t) === 44 ? t + 2 : t + 3;
+        if (failed) earlierFailed = true;
+        n = 0;
+        digits = 0;
+        bad = false;
+        i += sep - 1;
       }
-      this.attempts = attempts;
-      this.attemptFailures = failures;
     }
+    this.attempts = attempts;
+    this.attemptFailures = failures;
+    this.#lastFailed = lastFailed;
+    this.#earlierFailed = earlierFailed;
     let noLive = false;
-    if (!(addrE - addrS === 1 && s.charCodeAt(addrS) === 45)) {
-      let i = addrS;
-      for (;;) {
-        const t = tokenEnd(s, i, addrE);
-        const colon = s.indexOf(':', i);
-        if (colon < 0 || colon >= t) noLive = true;
-        if (t >= addrE) break;
-        i = s.charCodeAt(t) === 44 ? t + 2 : t + 3;
+    if (!isAbsent(b, addrS, addrE)) {
+      let colon = false;
+      for (let i = addrS; i < addrE; i++) {
+        const c = b[i]!;
+        let sep = 0;
+        if (c === 44 && b[i + 1] === 32) sep = 2;
+        else if (c === 32 && b[i + 1] === 58 && b[i + 2] === 32) sep = 3;
+        else if (c === 58) colon = true;
+        if (sep === 0) continue;
+        if (!colon) noLive = true;
+        colon = false;
+        i += sep - 1;
       }
+      if (!colon) noLive = true;
     }
     this.noLiveUpstream = noLive;
-    return true;
   }
 
-  #time(s: string, a: number, b: number): number {
-    const last = this.#lastTimeText;
-    if (b - a === last.length && sameAt(s, a, last)) return this.#lastTime;
-    const text = s.slice(a, b);
-    if (!ISO_RE.test(text)) return -1;
-    const ms = Date.parse(text);
-    if (!Number.isFinite(ms)) return -1;
-    this.#lastTimeText = text;
-    this.#lastTime = ms;
-    return ms;
+  /** `YYYY-MM-DDTHH:MM:SS+HH:MM` at a: epoch ms, or -1 for "ask the parser". Seconds change first. */
+  #time(b: Buffer, a: number): number {
+    const s1 = b[a + 17]! - 48;
+    const s2 = b[a + 18]! - 48;
+    if (!(s1 >= 0 && s1 <= 5 && s2 >= 0 && s2 <= 9) || b[a + 16] !== 58) return -1;
+    const key = this.#timeKey;
+    let same = true;
+    for (let i = 15; i >= 0; i--) {
+      if (b[a + i] !== key[i]) {
+        same = false;
+        break;
+      }
+    }
+    for (let i = 0; same && i < 6; i++) if (b[a + 19 + i] !== key[16 + i]) same = false;
+    if (!same) {
+      const text = b.toString('latin1', a, a + 25);
+      const hour = (b[a + 11]! - 48) * 10 + b[a + 12]! - 48;
+      // Hour 24 is valid only at 24:00:00: leave it to the parser.
+      if (!ISO_RE.test(text) || hour > 23) return -1;
+      const base = Date.parse(`${text.slice(0, 16)}:00${text.slice(19)}`);
+      if (!Number.isFinite(base)) return -1;
+      b.copy(key, 0, a, a + 16);
+      b.copy(key, 16, a + 19, a + 25);
+      this.#timeBase = base;
+    }
+    return this.#timeBase + (s1 * 10 + s2) * 1000;
   }
 
-  #release(s: string, a: number, b: number): string | undefined {
-    if (b - a === 1 && s.charCodeAt(a) === 45) return undefined;
-    if (a === b) return undefined;
+  #release(b: Buffer, a: number, e: number): string | undefined {
+    if (a === e || isAbsent(b, a, e)) return undefined;
     const rel = this.#releases;
     for (let k = 0; k < rel.length; k++) {
-      const r = rel[k]!;
-      if (r.length === b - a && sameAt(s, a, r)) return r;
+      const r = rel[k]!.bytes;
+      if (r.length !== e - a) continue;
+      let i = r.length - 1;
+      while (i >= 0 && r[i] === b[a + i]) i--;
+      if (i < 0) return rel[k]!.text;
     }
-    const r = s.slice(a, b);
-    // Flatten: a slice would keep the whole chunk's string alive.
-    const flat = r.length > 200 ? r : Buffer.from(r, 'latin1').toString('latin1');
+    const text = b.toString('utf8', a, e);
     if (rel.length >= 4) rel.shift();
-    rel.push(flat);
-    return flat;
+    rel.push({ bytes: Buffer.from(b.subarray(a, e)), text });
+    return text;
   }
 }
 
-const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/;
 
 /**
  * Which pool a failed attempt hit. The last attempt's pool is in the line (X-App-Pool); in
@@ -254,84 +337,71 @@ function blame(pool: Pool | undefined, lastFailed: boolean, earlierFailed: boole
   return undefined;
 }
 
-/** At q: `","K…":"` where K… has this first letter and length (a string value follows). */
-function strKey(s: string, q: number, first: number, len: number): boolean {
-  return (
-    s.charCodeAt(q) === 34 &&
-    s.charCodeAt(q + 1) === 44 &&
-    s.charCodeAt(q + 2) === 34 &&
-    s.charCodeAt(q + 3) === first &&
-    s.charCodeAt(q + 3 + len) === 34 &&
-    s.charCodeAt(q + 4 + len) === 58 &&
-    s.charCodeAt(q + 5 + len) === 34
-  );
+/** The next `"` at or after i; -1 at a control byte (a newline: the line ended) or the buffer's end. */
+function quote(b: Buffer, i: number): number {
+  for (;;) {
+    const c = b[i]!;
+    if (c === 34) return i;
+    if (!(c >= 32)) return -1;
+    i++;
+  }
 }
 
-/** s[a, a + t.length) === t, without startsWith's slow path for an offset. From the end: seconds differ first. */
-function sameAt(s: string, a: number, t: string): boolean {
-  for (let i = t.length - 1; i >= 0; i--) if (s.charCodeAt(a + i) !== t.charCodeAt(i)) return false;
+/** b[a, e) is `-` (nginx's "no value"), or empty. */
+function isAbsent(b: Buffer, a: number, e: number): boolean {
+  return e === a || (e - a === 1 && b[a] === 45);
+}
+
+/** Digits at [a, e) form a JSON integer: 1 to 15 digits, no leading zero. */
+function jsonInt(b: Buffer, a: number, e: number): boolean {
+  return e > a && e - a <= 15 && (b[a] !== 48 || e - a === 1);
+}
+
+// Keys with the punctuation around them, compared in full: a line that differs anywhere but in
+// its values goes to the parser.
+const K_REMOTE_ADDR = key('","remote_addr":"');
+const K_REQUEST_ID = key('","request_id":"');
+const K_METHOD = key('","method":"');
+const K_URI = key('","uri":"');
+const K_STATUS = key('","status":');
+const K_BODY_BYTES_SENT = key('"body_bytes_sent":');
+const K_REQUEST_TIME = key('"request_time":');
+const K_UPSTREAM_ADDR = key('"upstream_addr":"');
+const K_UPSTREAM_STATUS = key('","upstream_status":"');
+const K_UPSTREAM_RESPONSE_TIME = key('","upstream_response_time":"');
+const K_POOL = key('","pool":"');
+const K_RELEASE = key('","release":"');
+
+/** A key as (offset, little-endian 32-bit word) pairs, the last word overlapping: compared 4 bytes a load. */
+function key(text: string): Int32Array {
+  const bytes = Buffer.from(text);
+  const out: number[] = [];
+  for (let o = 0; o < bytes.length; o += 4) {
+    const off = Math.min(o, bytes.length - 4);
+    out.push(off, bytes.readInt32LE(off));
+  }
+  return Int32Array.from(out);
+}
+
+/** The bytes at p are the key. */
+function at(v: DataView, p: number, key: Int32Array): boolean {
+  const n = key.length;
+  if (p + key[n - 2]! + 4 > v.byteLength) return false;
+  for (let i = 0; i < n; i += 2) if (v.getInt32(p + key[i]!, true) !== key[i + 1]) return false;
   return true;
 }
 
 /** At p: `{"time":"`. */
-function isTimeKey(s: string, p: number): boolean {
+function isTimeKey(b: Buffer, p: number): boolean {
   return (
-    s.charCodeAt(p) === 123 &&
-    s.charCodeAt(p + 1) === 34 &&
-    s.charCodeAt(p + 2) === 116 &&
-    s.charCodeAt(p + 3) === 105 &&
-    s.charCodeAt(p + 4) === 109 &&
-    s.charCodeAt(p + 5) === 101 &&
-    s.charCodeAt(p + 6) === 34 &&
-    s.charCodeAt(p + 7) === 58 &&
-    s.charCodeAt(p + 8) === 34
+    b[p] === 123 &&
+    b[p + 1] === 34 &&
+    b[p + 2] === 116 &&
+    b[p + 3] === 105 &&
+    b[p + 4] === 109 &&
+    b[p + 5] === 101 &&
+    b[p + 6] === 34 &&
+    b[p + 7] === 58 &&
+    b[p + 8] === 34
   );
-}
-
-/** At q: `"K…":` (a number value follows). */
-function numKey(s: string, q: number, first: number, len: number): boolean {
-  return s.charCodeAt(q) === 34 && s.charCodeAt(q + 1) === first && s.charCodeAt(q + 1 + len) === 34 && s.charCodeAt(q + 2 + len) === 58;
-}
-
-function tokenEnd(s: string, i: number, e: number): number {
-  for (; i < e; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 44 && s.charCodeAt(i + 1) === 32) return i;
-    if (c === 32 && s.charCodeAt(i + 1) === 58 && s.charCodeAt(i + 2) === 32) return i;
-  }
-  return e;
-}
-
-function uint(s: string, a: number, b: number): number {
-  if (b <= a || b - a > 15) return -1;
-  let n = 0;
-  for (let i = a; i < b; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-function decimal(s: string, a: number, b: number): number {
-  if (b <= a || b - a > 20) return -1;
-  let int = 0;
-  let i = a;
-  for (; i < b; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) break;
-    int = int * 10 + d;
-  }
-  if (i === a) return -1;
-  if (i === b) return int;
-  if (s.charCodeAt(i) !== 46 || i === b - 1) return -1;
-  let frac = 0;
-  let scale = 1;
-  for (i++; i < b; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    frac = frac * 10 + d;
-    scale *= 10;
-  }
-  return int + frac / scale;
 }

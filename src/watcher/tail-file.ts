@@ -1,4 +1,3 @@
-import { isAscii, isUtf8 } from 'node:buffer';
 import type { Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { open, stat, type FileHandle } from 'node:fs/promises';
@@ -12,9 +11,14 @@ export interface TailPosition {
   offset: number;
 }
 
-/** Receives complete lines, without their newline, as ranges of a string (see AccessLineReader). */
+/**
+ * Receives complete lines as bytes: buf[start, end) holds one or more lines separated by '\n'
+ * (end excludes the last one's newline). No string is made here: the reader parses the bytes
+ * (see AccessLineReader). buf is reused for the next read, so its bytes are only valid during the
+ * call.
+ */
 export interface LineSink {
-  line(src: string, start: number, end: number, nonUtf8: boolean): void;
+  lines(buf: Buffer, start: number, end: number): void;
   /** A line longer than MAX_LINE_BYTES was skipped. */
   huge(bytes: number): void;
   /** Called after each read: a good moment for batch work. */
@@ -48,8 +52,6 @@ export interface TailOptions {
 
 /** After a change event or a read with data, keep reading every activePollMs this long. */
 const HOT_MS = 60;
-/** Largest string made at once from read bytes (see #deliver). */
-const SEGMENT = 64 * 1024;
 /** Most time between two checks that the path still names the file we read. */
 const IDENTITY_MS = 250;
 
@@ -458,50 +460,7 @@ export class TailFile {
 
   /** Hand over the newline-separated lines of buf[start, end) (end excludes the last newline). */
   #deliver(buf: Buffer, start: number, end: number): void {
-    // Strings over ~128 KB go to V8's large-object space and cost a full GC to free: hand over
-    // the chunk in pieces of up to SEGMENT bytes, cut at newlines, so each string dies young.
-    while (end - start > SEGMENT) {
-      const cut = buf.lastIndexOf(10, start + SEGMENT);
-      if (cut <= start) break; // one line longer than a segment: deliver as is
-      this.#deliverSegment(buf, start, cut);
-      start = cut + 1;
-    }
-    this.#deliverSegment(buf, start, end);
-  }
-
-  #deliverSegment(buf: Buffer, start: number, end: number): void {
-    const sink = this.#o.sink;
-    const body = buf.subarray(start, end);
-    if (isAscii(body)) {
-      // One string for the segment; lines are ranges of it.
-      const text = body.toString('latin1');
-      let s = 0;
-      for (;;) {
-        const nl = text.indexOf('\n', s);
-        const e = nl < 0 ? text.length : nl;
-        if (e - s > MAX_LINE_BYTES) sink.huge(e - s);
-        else sink.line(text, s, e, false);
-        if (nl < 0) break;
-        s = nl + 1;
-      }
-      return;
-    }
-    let s = 0;
-    for (;;) {
-      const nl = body.indexOf(10, s);
-      const e = nl < 0 ? body.length : nl;
-      if (e - s > MAX_LINE_BYTES) sink.huge(e - s);
-      else {
-        const line = body.subarray(s, e);
-        if (isAscii(line)) sink.line(line.toString('latin1'), 0, e - s, false);
-        else {
-          const text = line.toString('utf8');
-          sink.line(text, 0, text.length, !isUtf8(line));
-        }
-      }
-      if (nl < 0) break;
-      s = nl + 1;
-    }
+    this.#o.sink.lines(buf, start, end);
   }
 
   #scheduleSave(): void {

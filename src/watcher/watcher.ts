@@ -97,6 +97,11 @@ export class Watcher {
   #ctxStale = true;
   #tick: NodeJS.Timeout | undefined;
   #samples: string[] = [];
+  /** Sample lines of the current block not decoded yet: a ring of (start, end) byte positions. */
+  #sampleAt = new Int32Array(2 * SAMPLE_LINES);
+  #sampleHead = 0;
+  #sampleCount = 0;
+  #block: Buffer | undefined;
   #releases: Record<Pool, string | undefined> = { blue: undefined, green: undefined };
   #linesRead = 0;
   #malformed = 0;
@@ -137,8 +142,12 @@ export class Watcher {
     );
     this.#ctx = this.#readContext();
     const sink: LineSink = {
-      line: (src, s, e, nonUtf8) => this.#line(src, s, e, nonUtf8),
-      huge: () => this.#bad('huge'),
+      lines: (buf, s, e) => this.#lines(buf, s, e),
+      huge: () => {
+        this.#linesRead++;
+        this.#pendingLines++;
+        this.#bad('huge');
+      },
       batchEnd: () => this.#batchEnd(),
     };
     this.#tail = new TailFile({
@@ -217,22 +226,35 @@ export class Watcher {
 
   // --- per line ----------------------------------------------------------------------------------
 
-  #line(src: string, s: number, e: number, nonUtf8: boolean): void {
+  #lines(buf: Buffer, start: number, end: number): void {
     if (this.#ctxStale) {
       // Once per read: the deploy layer's answers are fresh for each batch of lines.
       this.#ctx = this.#readContext();
       this.#ctxStale = false;
     }
-    this.#linesRead++;
-    this.#pendingLines++;
     const r = this.#reader;
-    const bad = r.read(src, s, e, nonUtf8);
-    if (bad !== undefined) {
-      // nginx never writes an empty line either: every line is a request or counted as malformed.
-      this.#bad(bad, src, s, e);
-      return;
+    r.begin(buf, start, end);
+    this.#block = buf;
+    let lines = 0;
+    try {
+      for (let at = start; ; at = r.end + 1) {
+        lines++;
+        const bad = r.read(at);
+        // nginx never writes an empty line either: every line is a request or counted as malformed.
+        if (bad !== undefined) this.#bad(bad, buf, r.start, r.end);
+        else this.#line(r);
+        if (r.end >= end) break;
+      }
+    } finally {
+      this.#linesRead += lines;
+      this.#pendingLines += lines;
+      this.#keepSamples();
+      this.#block = undefined;
     }
-    if (nonUtf8) this.#nonUtf8++;
+  }
+
+  #line(r: AccessLineReader): void {
+    if (r.nonUtf8) this.#nonUtf8++;
     this.#window.push(r);
     const p = r.pool === undefined ? 0 : r.pool === 'blue' ? 1 : 2;
     const cls = r.status >= 100 && r.status < 600 ? (r.status / 100) | 0 : 0;
@@ -243,9 +265,14 @@ export class Watcher {
     }
     if (r.pool !== undefined && r.release !== undefined) this.#releases[r.pool] = r.release;
     if (r.status >= 500 || r.attemptFailures > 0 || (r.pool !== undefined && r.pool !== this.#ctx.activePool) || r.requestTime * 1000 > this.#latencyMs) {
-      const samples = this.#samples;
-      if (samples.length >= SAMPLE_LINES) samples.shift();
-      samples.push(r.text());
+      // Only where the line is: decoded when a signal needs it or the block ends (at most
+      // SAMPLE_LINES a block), not for every line of an incident.
+      const ring = this.#sampleAt;
+      const k = (this.#sampleHead + this.#sampleCount) % SAMPLE_LINES;
+      ring[2 * k] = r.start;
+      ring[2 * k + 1] = r.end;
+      if (this.#sampleCount < SAMPLE_LINES) this.#sampleCount++;
+      else this.#sampleHead = (this.#sampleHead + 1) % SAMPLE_LINES;
     }
     this.#detectors.onLine(r, this.#window, this.#ctx);
   }
@@ -263,18 +290,28 @@ export class Watcher {
     }
   }
 
-  #bad(reason: MalformedReason, src?: string, s = 0, e = 0): void {
-    if (reason === 'huge') {
-      this.#linesRead++;
-      this.#pendingLines++;
+  /** Turn the pending sample positions of the current block into text. */
+  #keepSamples(): void {
+    const buf = this.#block;
+    if (buf === undefined || this.#sampleCount === 0) return;
+    const samples = this.#samples;
+    for (let n = 0; n < this.#sampleCount; n++) {
+      const k = (this.#sampleHead + n) % SAMPLE_LINES;
+      if (samples.length >= SAMPLE_LINES) samples.shift();
+      samples.push(buf.toString('utf8', this.#sampleAt[2 * k], this.#sampleAt[2 * k + 1]));
     }
+    this.#sampleHead = 0;
+    this.#sampleCount = 0;
+  }
+
+  #bad(reason: MalformedReason, buf?: Buffer, s = 0, e = 0): void {
     this.#malformed++;
     this.#pendingMalformed++;
     this.#byReason[reason] = (this.#byReason[reason] ?? 0) + 1;
     // Sampled: a flood of bad lines must not become a flood of log lines.
     if (this.#debugSamples < 20 && this.#log.isLevelEnabled('debug')) {
       this.#debugSamples++;
-      this.#log.debug({ reason, line: src?.slice(s, Math.min(e, s + 300)) }, 'malformed access-log line');
+      this.#log.debug({ reason, line: buf?.toString('utf8', s, Math.min(e, s + 300)) }, 'malformed access-log line');
     }
   }
 
@@ -306,6 +343,7 @@ export class Watcher {
 
   #onSignal(s: Signal): void {
     if (s.kind === 'failover' && s.status === 'firing' && s.pool) this.#d.metrics?.failovers.inc({ from_pool: s.pool });
+    this.#keepSamples();
     this.#policy.handle(s, {
       maintenance: this.#ctx.maintenance,
       samples: this.#window.count,

@@ -23,7 +23,7 @@ function harness(opts: Partial<DetectorOptions> = {}, ctx: Partial<DetectorConte
     feed(lines: string[], times = 1) {
       for (let k = 0; k < times; k++)
         for (const l of lines) {
-          assert.equal(r.read(l, 0, l.length), undefined);
+          assert.equal(r.readLine(l), undefined);
           w.push(r);
           d.onLine(r, w, c);
         }

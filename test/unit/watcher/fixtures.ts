@@ -3,12 +3,17 @@ import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('../../fixtures/access-log/', import.meta.url));
 
-/** Lines of test/fixtures/access-log/<name>.log (no trailing empty line). */
-export function fixtureLines(name: string): string[] {
-  const text = readFileSync(`${dir}${name}.log`, 'utf8');
+/** Lines of test/fixtures/access-log/<name>.log (or another extension; no trailing empty line). */
+export function fixtureLines(name: string, ext = 'log'): string[] {
+  const text = readFileSync(`${dir}${name}.${ext}`, 'utf8');
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   return lines;
+}
+
+/** Real lines of this project's nginx, captured from a live stack (see the fixture's README.md). */
+export function capturedLines(): string[] {
+  return fixtureLines('captured-from-stack', 'jsonl');
 }
 
 /** A line like nginx writes, with overrides: for building scenarios. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AccessLineReader } from '../../../src/watcher/access-line-reader.js';
-import { MAX_LINE_BYTES, isMalformed, parseAccessLine, type AccessEvent } from '../../../src/watcher/parse-access-line.js';
-import { fixtureLines } from './fixtures.js';
+import { MAX_LINE_BYTES, isMalformed, parseAccessLine, type AccessEvent, type ParsedLine } from '../../../src/watcher/parse-access-line.js';
+import { capturedLines, fixtureLines } from './fixtures.js';
 
 function event(line: string | Buffer): AccessEvent {
   const r = parseAccessLine(line);
@@ -82,28 +82,188 @@ describe('parseAccessLine', () => {
   });
 });
 
-describe('AccessLineReader (hot path)', () => {
-  const all = ['healthy-blue', 'retried', 'timeout', 'no-live-upstreams'].flatMap(fixtureLines);
+describe('parseAccessLine on lines captured from the stack', () => {
+  const lines = capturedLines();
+  const ev = (i: number) => event(lines[i]!);
 
-  it('agrees with parseAccessLine on every fixture line', () => {
+  it('a normal request served by blue', () => {
+    assert.deepEqual(ev(0), {
+      time: Date.parse('2026-11-22T21:02:50Z'),
+      remoteAddr: '172.23.0.1',
+      requestId: 'bfdbfe4808f4b50fd5f5e966e30b36b4',
+      method: 'GET',
+      uri: '/',
+      status: 200,
+      bodyBytesSent: 91,
+      requestTime: 0.001,
+      upstreamAddr: ['172.23.0.2:3000'],
+      upstreamStatus: [200],
+      upstreamResponseTime: [0.001],
+      pool: 'blue',
+      release: 'blue-v1',
+    });
+  });
+
+  it('a quoted query string, a POST and a 404', () => {
+    const q = ev(2);
+    assert.deepEqual([q.method, q.uri, q.status, q.upstreamStatus, q.requestTime], ['GET', '/search?q=%22quoted%22&x=1', 404, [404], 0]);
+    const post = ev(3);
+    assert.deepEqual([post.method, post.uri, post.status, post.bodyBytesSent, post.pool], ['POST', '/orders', 404, 72, 'blue']);
+    assert.deepEqual([ev(4).uri, ev(4).status], ['/missing', 404]);
+  });
+
+  it('a 403 nginx answered itself: no upstream, every upstream field "-"', () => {
+    const r = ev(5);
+    assert.deepEqual(
+      [r.method, r.uri, r.status, r.upstreamAddr, r.upstreamStatus, r.upstreamResponseTime, r.pool, r.release],
+      ['POST', '/chaos/start', 403, [], [], [], undefined, undefined],
+    );
+  });
+
+  it('"500, 200": blue failed, the retry on green answered', () => {
+    const r = ev(6);
+    assert.deepEqual(r.upstreamAddr, ['172.23.0.2:3000', '172.23.0.3:3000']);
+    assert.deepEqual(r.upstreamStatus, [500, 200]);
+    assert.deepEqual(r.upstreamResponseTime, [0, 0.002]);
+    assert.deepEqual([r.status, r.pool, r.release], [200, 'green', 'green-v1']);
+  });
+
+  it('"500, 502": no live upstream left, the group name blue_primary as the address', () => {
+    const r = ev(8);
+    assert.deepEqual(r.upstreamAddr, ['172.23.0.3:3000', 'blue_primary']);
+    assert.deepEqual(r.upstreamStatus, [500, 502]);
+    assert.deepEqual(r.upstreamResponseTime, [0.001, 0]);
+    assert.deepEqual([r.status, r.pool, r.bodyBytesSent], [502, 'green', 150]);
+  });
+
+  it('"504, 504": both pools timed out after 2 s each, no pool header', () => {
+    const r = ev(12);
+    assert.deepEqual(r.upstreamStatus, [504, 504]);
+    assert.deepEqual(r.upstreamResponseTime, [2.003, 2.002]);
+    assert.deepEqual([r.status, r.requestTime, r.pool, r.release], [504, 4.005, undefined, undefined]);
+    assert.equal(r.time, Date.parse('2026-11-22T21:03:05Z'));
+  });
+
+  it('"504, 200": connect timeout on the stopped blue, green answered', () => {
+    const r = ev(13);
+    assert.deepEqual(r.upstreamStatus, [504, 200]);
+    assert.deepEqual(r.upstreamResponseTime, [1.001, 0.001]);
+    assert.deepEqual([r.status, r.requestTime, r.pool], [200, 1.002, 'green']);
+  });
+
+  it('"504, 502": blue timed out, then no live upstream', () => {
+    const r = ev(15);
+    assert.deepEqual(r.upstreamAddr, ['172.23.0.3:3000', 'blue_primary']);
+    assert.deepEqual(r.upstreamStatus, [504, 502]);
+    assert.deepEqual(r.upstreamResponseTime, [1.001, 0]);
+    assert.deepEqual([r.status, r.requestTime, r.pool, r.release], [502, 1, undefined, undefined]);
+  });
+});
+
+/** What the reader must hold after a line the parser read as `ev`. */
+function readerView(ev: AccessEvent) {
+  const n = ev.upstreamStatus.length;
+  const failed = ev.upstreamStatus.map((s) => s === undefined || s >= 500);
+  const lastFailed = n > 0 && failed[n - 1]!;
+  const earlierFailed = failed.slice(0, -1).some(Boolean);
+  const other = ev.pool === 'blue' ? 'green' : 'blue';
+  return {
+    time: ev.time,
+    status: ev.status,
+    requestTime: ev.requestTime,
+    pool: ev.pool,
+    release: ev.release,
+    attempts: n,
+    attemptFailures: failed.filter(Boolean).length,
+    failedPool: ev.pool === undefined ? undefined : lastFailed ? ev.pool : earlierFailed ? other : undefined,
+    noLiveUpstream: ev.upstreamAddr.some((a) => !a.includes(':')),
+    nonUtf8: ev.nonUtf8 === true,
+  };
+}
+
+function fieldsOf(r: AccessLineReader) {
+  const { time, status, requestTime, pool, release, attempts, attemptFailures, failedPool, noLiveUpstream, nonUtf8 } = r;
+  return { time, status, requestTime, pool, release, attempts, attemptFailures, failedPool, noLiveUpstream, nonUtf8 };
+}
+
+/** The reader and the parser agree on this line: same reason, or the same fields. */
+function assertAgree(r: AccessLineReader, line: Buffer): void {
+  const ev: ParsedLine = parseAccessLine(line);
+  const got = r.readLine(line);
+  const what = line.toString('latin1');
+  if (isMalformed(ev)) {
+    assert.equal(got, ev, what);
+    return;
+  }
+  assert.equal(got, undefined, what);
+  assert.deepEqual(fieldsOf(r), readerView(ev), what);
+}
+
+describe('AccessLineReader (hot path)', () => {
+  const all = [...['healthy-blue', 'retried', 'timeout', 'no-live-upstreams'].flatMap((n) => fixtureLines(n)), ...capturedLines()];
+
+  it('agrees with parseAccessLine on every fixture line, read in a block between other lines', () => {
     const r = new AccessLineReader();
     for (const line of all) {
-      const text = `junk before\n${line}\njunk after`;
-      const start = text.indexOf('\n') + 1;
-      assert.equal(r.read(text, start, start + line.length), undefined, line);
+      const block = Buffer.from(`junk before\n${line}\n${line}\njunk after`);
+      const start = block.indexOf(10) + 1;
+      r.begin(block, start, block.length);
+      assert.equal(r.read(start), undefined, line);
+      assert.deepEqual([r.start, r.end, r.text()], [start, start + Buffer.byteLength(line), line]);
       const ev = event(line);
-      const failures = ev.upstreamStatus.filter((s) => s === undefined || s >= 500).length;
-      assert.deepEqual(
-        [r.time, r.status, r.requestTime, r.pool, r.release, r.attempts, r.attemptFailures, r.text()],
-        [ev.time, ev.status, ev.requestTime, ev.pool, ev.release, ev.upstreamStatus.length, failures, line],
-      );
+      assert.deepEqual(fieldsOf(r), readerView(ev), line);
       assert.deepEqual(r.toEvent(), ev);
+      // The next line starts after the newline the reader stopped at.
+      assert.equal(r.read(r.end + 1), undefined);
+      assert.equal(r.text(), line);
+      assert.equal(r.read(r.end + 1), 'not_json');
+      assert.deepEqual([r.text(), r.end], ['junk after', block.length]);
     }
+  });
+
+  it('agrees with parseAccessLine on every truncation and on bytes changed anywhere in captured lines', () => {
+    const r = new AccessLineReader();
+    const swaps = [0x22, 0x5c, 0x30, 0x39, 0x20, 0x2c, 0x3a, 0x2d, 0x2e, 0x7d, 0x78, 0xff, 0x0d, 0x09];
+    let checked = 0;
+    for (const line of capturedLines()) {
+      const bytes = Buffer.from(line);
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        assertAgree(r, bytes.subarray(0, cut));
+        checked++;
+      }
+      for (let i = 0; i < bytes.length; i++) {
+        for (const b of swaps) {
+          if (bytes[i] === b) continue;
+          const changed = Buffer.from(bytes);
+          changed[i] = b;
+          assertAgree(r, changed);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 50_000);
+  });
+
+  it('reads the captured kinds: attempts, failures, blame and "no live upstreams"', () => {
+    const lines = capturedLines();
+    const r = new AccessLineReader();
+    const at = (i: number) => {
+      assert.equal(r.readLine(lines[i]!), undefined);
+      return [r.status, r.pool, r.attempts, r.attemptFailures, r.failedPool, r.noLiveUpstream];
+    };
+    assert.deepEqual(at(0), [200, 'blue', 1, 0, undefined, false]);
+    assert.deepEqual(at(5), [403, undefined, 0, 0, undefined, false]); // nginx answered, no upstream
+    assert.deepEqual(at(6), [200, 'green', 2, 1, 'blue', false]); // "500, 200"
+    assert.deepEqual(at(8), [502, 'green', 2, 2, 'green', true]); // "500, 502", blue_primary
+    assert.deepEqual(at(12), [504, undefined, 2, 2, undefined, false]); // "504, 504"
+    assert.deepEqual(at(13), [200, 'green', 2, 1, 'blue', false]); // "504, 200"
+    assert.deepEqual(at(15), [502, undefined, 2, 2, undefined, true]); // "504, 502", blue_primary
+    assert.equal(r.requestTime, 1);
   });
 
   it('blames the pool that failed and spots group names', () => {
     const r = new AccessLineReader();
-    const load = (l: string) => assert.equal(r.read(l, 0, l.length), undefined);
+    const load = (l: string) => assert.equal(r.readLine(l), undefined);
     load(fixtureLines('retried')[0]!); // "500, 200" ending on green: blue (primary) failed
     assert.deepEqual([r.failedPool, r.noLiveUpstream], ['blue', false]);
     load(fixtureLines('retried')[2]!); // POST 500 on blue, not retried
@@ -116,6 +276,16 @@ describe('AccessLineReader (hot path)', () => {
 
   it('reports malformed lines with the same reasons', () => {
     const r = new AccessLineReader();
-    for (const line of fixtureLines('malformed')) assert.equal(r.read(line, 0, line.length), parseAccessLine(line));
+    for (const line of fixtureLines('malformed')) assert.equal(r.readLine(line), parseAccessLine(line));
+  });
+
+  it('reads a non-UTF-8 byte in the URI on the fast path, flagged like the parser does', () => {
+    const line = capturedLines()[0]!.replace('"uri":"/"', '"uri":"/\u00ff"');
+    const bytes = Buffer.from(line, 'latin1');
+    const r = new AccessLineReader();
+    assertAgree(r, bytes);
+    assert.equal(r.nonUtf8, true);
+    assert.equal(r.readLine(capturedLines()[0]!), undefined);
+    assert.equal(r.nonUtf8, false);
   });
 });

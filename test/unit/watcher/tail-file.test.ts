@@ -23,7 +23,7 @@ function collector() {
   const lines: string[] = [];
   let huge = 0;
   const sink: LineSink = {
-    line: (src, s, e) => lines.push(src.slice(s, e)),
+    lines: (buf, s, e) => lines.push(...buf.toString('utf8', s, e).split('\n')),
     huge: () => huge++,
     batchEnd: () => undefined,
   };
