@@ -3,23 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { dockerAvailable } from './support/docker.js';
 import { runLoad, type LoadResult } from './support/load.js';
+import { ACCESS_LOG_FIELDS } from '../../src/watcher/parse-access-line.js';
 import { chaos, startStack, type Stack } from './support/stack.js';
-
-const SPEC_FIELDS = [
-  'time',
-  'remote_addr',
-  'request_id',
-  'method',
-  'uri',
-  'status',
-  'body_bytes_sent',
-  'request_time',
-  'upstream_addr',
-  'upstream_status',
-  'upstream_response_time',
-  'pool',
-  'release',
-];
 
 const RATE = 200;
 const AMOUNT = 2000;
@@ -108,7 +93,7 @@ describe('stack: blue primary', { skip: !docker && 'no Docker engine (start dock
     let retried = 0;
     for (const line of lines) {
       const entry = JSON.parse(line) as Record<string, unknown>;
-      for (const f of SPEC_FIELDS) assert.ok(f in entry, `field ${f} missing in ${line}`);
+      for (const f of ACCESS_LOG_FIELDS) assert.ok(f in entry, `field ${f} missing in ${line}`);
       assert.equal(typeof entry.status, 'number');
       assert.equal(typeof entry.body_bytes_sent, 'number');
       assert.equal(typeof entry.request_time, 'number');
