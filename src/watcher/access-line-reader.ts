@@ -39,6 +39,8 @@ export class AccessLineReader {
   /** nginx found no live server: upstream_addr holds the group name (e.g. `blue_primary`). */
   noLiveUpstream = false;
   nonUtf8 = false;
+  /** Lines handed to parseAccessBytes() (not in nginx's exact shape): the slow path, for tests and tuning. */
+  parsedLines = 0;
   /** The last line read is buf[start, end); buf[end] is its newline (or end is the block's end). */
   start = 0;
   end = 0;
@@ -97,12 +99,19 @@ export class AccessLineReader {
       const bs = b.indexOf(92, at);
       this.#bs = bs < 0 || bs >= this.#limit ? Infinity : bs;
     }
-    const e = this.#fast(b, at);
+    let e: number;
+    try {
+      e = this.#fast(b, at);
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      e = -1;
+    }
     if (e >= 0 && this.#bs > e && e - at <= MAX_LINE_BYTES) {
       this.end = e;
       this.nonUtf8 = !this.#ascii && !isUtf8(b.subarray(at, e));
       return undefined;
     }
+    this.parsedLines++;
     let nl = b.indexOf(10, at);
     if (nl < 0 || nl > this.#limit) nl = this.#limit;
     this.end = nl;
@@ -137,36 +146,43 @@ export class AccessLineReader {
     this.noLiveUpstream = ev.upstreamAddr.some((a) => !a.includes(':'));
   }
 
-  /** The fields of the line at s in nginx's exact shape: the line's end, or -1 for "ask the parser". */
+  /**
+   * The fields of the line at s in nginx's exact shape: the line's end, or -1 for "ask the parser".
+   * Keys are compared as 8-byte words (see words()), written out rather than looped over: this is
+   * the per-line cost of the watcher. A key check may read past the buffer's end near its end:
+   * DataView then throws RangeError, which read() takes as "ask the parser".
+   */
   #fast(b: Buffer, s: number): number {
     const v = this.#view;
     if (!isTimeKey(b, s)) return -1;
     // Each hop: find the closing quote of a value, then check the next key and its punctuation.
     const timeS = s + 9;
     let q = timeS + 25;
-    if (b[q] !== 34 || !at(v, q, K_REMOTE_ADDR)) return -1;
+    if (b[q] !== 34 || v.getFloat64(q, true) !== REMOTE_ADDR_0 || v.getFloat64(q + 8, true) !== REMOTE_ADDR_8 || v.getFloat64(q + 9, true) !== REMOTE_ADDR_9) return -1;
     q = quote(b, q + 17);
-    if (q < 0 || !at(v, q, K_REQUEST_ID)) return -1;
+    if (q < 0 || v.getFloat64(q, true) !== REQUEST_ID_0 || v.getFloat64(q + 8, true) !== REQUEST_ID_8) return -1;
     q = quote(b, q + 16);
-    if (q < 0 || !at(v, q, K_METHOD)) return -1;
+    if (q < 0 || v.getFloat64(q, true) !== METHOD_0 || v.getFloat64(q + 4, true) !== METHOD_4) return -1;
     q = quote(b, q + 12);
-    if (q < 0 || !at(v, q, K_URI)) return -1;
+    if (q < 0 || v.getFloat64(q, true) !== URI_0 || v.getFloat64(q + 1, true) !== URI_1) return -1;
     q = quote(b, q + 9);
     // "status": a number follows, so no opening quote.
-    if (q < 0 || !at(v, q, K_STATUS)) return -1;
+    if (q < 0 || v.getFloat64(q, true) !== STATUS_0 || v.getFloat64(q + 3, true) !== STATUS_3) return -1;
     let p = q + 11;
     let n = 0;
     let c = b[p]!;
     for (; c >= 48 && c <= 57; c = b[++p]!) n = n * 10 + c - 48;
     if (c !== 44 || !jsonInt(b, q + 11, p)) return -1;
     const status = n;
-    if (!at(v, p + 1, K_BODY_BYTES_SENT)) return -1;
-    const bodyS = p + 19;
+    q = p + 1;
+    if (v.getFloat64(q, true) !== BODY_BYTES_SENT_0 || v.getFloat64(q + 8, true) !== BODY_BYTES_SENT_8 || v.getFloat64(q + 10, true) !== BODY_BYTES_SENT_10) return -1;
+    const bodyS = q + 18;
     p = bodyS;
     for (c = b[p]!; c >= 48 && c <= 57; c = b[++p]!);
     if (c !== 44 || !jsonInt(b, bodyS, p)) return -1;
-    if (!at(v, p + 1, K_REQUEST_TIME)) return -1;
-    const rtS = p + 16;
+    q = p + 1;
+    if (v.getFloat64(q, true) !== REQUEST_TIME_0 || v.getFloat64(q + 7, true) !== REQUEST_TIME_7) return -1;
+    const rtS = q + 15;
     p = rtS;
     n = 0;
     for (c = b[p]!; c >= 48 && c <= 57; c = b[++p]!) n = n * 10 + c - 48;
@@ -183,21 +199,29 @@ export class AccessLineReader {
       if (p === fracS || p - rtS > 16) return -1;
       rtime = n / scale;
     }
-    if (c !== 44 || !at(v, p + 1, K_UPSTREAM_ADDR)) return -1;
-    const addrS = p + 18;
+    q = p + 1;
+    if (c !== 44 || v.getFloat64(q, true) !== UPSTREAM_ADDR_0 || v.getFloat64(q + 8, true) !== UPSTREAM_ADDR_8 || v.getFloat64(q + 9, true) !== UPSTREAM_ADDR_9) return -1;
+    const addrS = q + 17;
     q = quote(b, addrS);
     const addrE = q;
-    if (q < 0 || !at(v, q, K_UPSTREAM_STATUS)) return -1;
+    if (q < 0 || v.getFloat64(q, true) !== UPSTREAM_STATUS_0 || v.getFloat64(q + 8, true) !== UPSTREAM_STATUS_8 || v.getFloat64(q + 13, true) !== UPSTREAM_STATUS_13) return -1;
     const ustS = q + 21;
     q = quote(b, ustS);
     const ustE = q;
-    if (q < 0 || !at(v, q, K_UPSTREAM_RESPONSE_TIME)) return -1;
+    if (
+      q < 0 ||
+      v.getFloat64(q, true) !== UPSTREAM_RESPONSE_TIME_0 ||
+      v.getFloat64(q + 8, true) !== UPSTREAM_RESPONSE_TIME_8 ||
+      v.getFloat64(q + 16, true) !== UPSTREAM_RESPONSE_TIME_16 ||
+      v.getFloat64(q + 20, true) !== UPSTREAM_RESPONSE_TIME_20
+    )
+      return -1;
     q = quote(b, q + 28);
-    if (q < 0 || !at(v, q, K_POOL)) return -1;
+    if (q < 0 || v.getFloat64(q, true) !== POOL_0 || v.getFloat64(q + 2, true) !== POOL_2) return -1;
     const poolS = q + 10;
     q = quote(b, poolS);
     const poolE = q;
-    if (q < 0 || !at(v, q, K_RELEASE)) return -1;
+    if (q < 0 || v.getFloat64(q, true) !== RELEASE_0 || v.getFloat64(q + 5, true) !== RELEASE_5) return -1;
     const relS = q + 13;
     q = quote(b, relS);
     const end = q + 2;
@@ -359,39 +383,30 @@ function jsonInt(b: Buffer, a: number, e: number): boolean {
 }
 
 // Keys with the punctuation around them, compared in full: a line that differs anywhere but in
-// its values goes to the parser.
-const K_REMOTE_ADDR = key('","remote_addr":"');
-const K_REQUEST_ID = key('","request_id":"');
-const K_METHOD = key('","method":"');
-const K_URI = key('","uri":"');
-const K_STATUS = key('","status":');
-const K_BODY_BYTES_SENT = key('"body_bytes_sent":');
-const K_REQUEST_TIME = key('"request_time":');
-const K_UPSTREAM_ADDR = key('"upstream_addr":"');
-const K_UPSTREAM_STATUS = key('","upstream_status":"');
-const K_UPSTREAM_RESPONSE_TIME = key('","upstream_response_time":"');
-const K_POOL = key('","pool":"');
-const K_RELEASE = key('","release":"');
+// its values goes to the parser. Each key is read as little-endian float64 words at the offsets in
+// the constant's name (the last word overlapping the one before). ASCII text never reads as NaN
+// or a zero, so === on these doubles is === on the bytes, at one load per 8 bytes.
+const [REMOTE_ADDR_0, REMOTE_ADDR_8, REMOTE_ADDR_9] = words('","remote_addr":"', [0, 8, 9]);
+const [REQUEST_ID_0, REQUEST_ID_8] = words('","request_id":"', [0, 8]);
+const [METHOD_0, METHOD_4] = words('","method":"', [0, 4]);
+const [URI_0, URI_1] = words('","uri":"', [0, 1]);
+const [STATUS_0, STATUS_3] = words('","status":', [0, 3]);
+const [BODY_BYTES_SENT_0, BODY_BYTES_SENT_8, BODY_BYTES_SENT_10] = words('"body_bytes_sent":', [0, 8, 10]);
+const [REQUEST_TIME_0, REQUEST_TIME_7] = words('"request_time":', [0, 7]);
+const [UPSTREAM_ADDR_0, UPSTREAM_ADDR_8, UPSTREAM_ADDR_9] = words('"upstream_addr":"', [0, 8, 9]);
+const [UPSTREAM_STATUS_0, UPSTREAM_STATUS_8, UPSTREAM_STATUS_13] = words('","upstream_status":"', [0, 8, 13]);
+const [UPSTREAM_RESPONSE_TIME_0, UPSTREAM_RESPONSE_TIME_8, UPSTREAM_RESPONSE_TIME_16, UPSTREAM_RESPONSE_TIME_20] = words('","upstream_response_time":"', [0, 8, 16, 20]);
+const [POOL_0, POOL_2] = words('","pool":"', [0, 2]);
+const [RELEASE_0, RELEASE_5] = words('","release":"', [0, 5]);
 
-/**
- * A key as its length, then its bytes read as little-endian float64s, 8 at a time (the last one
- * overlapping). ASCII text never reads as NaN or a zero, so == on these doubles is == on the bytes,
- * at one load per 8 bytes.
- */
-function key(text: string): Float64Array {
+/** The words of a key at the given offsets; throws on a wrong offset list, so the code above cannot drift from the text. */
+function words(text: string, offsets: number[]): number[] {
   const bytes = Buffer.from(text);
-  const out = [bytes.length];
-  for (let o = 0; o < bytes.length; o += 8) out.push(bytes.readDoubleLE(Math.min(o, bytes.length - 8)));
-  return Float64Array.from(out);
-}
-
-/** The bytes at p are the key. */
-function at(v: DataView, p: number, key: Float64Array): boolean {
-  const len = key[0]!;
-  if (p + len > v.byteLength) return false;
-  const n = key.length - 1;
-  for (let i = 1; i < n; i++) if (v.getFloat64(p + (i - 1) * 8, true) !== key[i]) return false;
-  return v.getFloat64(p + len - 8, true) === key[n];
+  const want: number[] = [];
+  for (let o = 0; o < bytes.length - 8; o += 8) want.push(o);
+  want.push(bytes.length - 8);
+  if (offsets.join() !== want.join()) throw new Error(`key ${text}: words at ${want.join()}, not ${offsets.join()}`);
+  return offsets.map((o) => bytes.readDoubleLE(o));
 }
 
 /** At p: `{"time":"`. */

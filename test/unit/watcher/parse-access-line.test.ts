@@ -244,6 +244,24 @@ describe('AccessLineReader (hot path)', () => {
     assert.ok(checked > 50_000);
   });
 
+  it('reads every line nginx wrote without the parser, and a line with an escape with it', () => {
+    const r = new AccessLineReader();
+    const plain = all.filter((l) => !l.includes('\\'));
+    const block = Buffer.from(plain.join('\n'));
+    r.begin(block, 0, block.length);
+    let lines = 0;
+    for (let at = 0; ; at = r.end + 1) {
+      assert.equal(r.read(at), undefined);
+      lines++;
+      if (r.end >= block.length) break;
+    }
+    assert.deepEqual([lines, r.parsedLines], [plain.length, 0]);
+    const escaped = all.find((l) => l.includes('\\'));
+    assert.ok(escaped);
+    assert.equal(r.readLine(escaped), undefined);
+    assert.equal(r.parsedLines, 1);
+  });
+
   it('reads the captured kinds: attempts, failures, blame and "no live upstreams"', () => {
     const lines = capturedLines();
     const r = new AccessLineReader();
