@@ -15,7 +15,8 @@ export interface TailPosition {
  * Receives complete lines as bytes: buf[start, end) holds one or more lines separated by '\n'
  * (end excludes the last one's newline). No string is made here: the reader parses the bytes
  * (see AccessLineReader). buf is reused for the next read, so its bytes are only valid during the
- * call.
+ * call. A sink should not throw: when it does, the error is logged, the rest of that chunk is
+ * skipped, and reading goes on (the watcher's sink catches per line).
  */
 export interface LineSink {
   lines(buf: Buffer, start: number, end: number): void;
@@ -102,7 +103,7 @@ export class TailFile {
   #saved: TailPosition | undefined;
   #lastSaveAt = 0;
   #saveTimer: NodeJS.Timeout | undefined;
-  #buf: Buffer;
+  #bufs: [Buffer, Buffer];
   #idle: (() => void)[] = [];
   #hotUntil = 0;
   #identityDue = true;
@@ -124,7 +125,7 @@ export class TailFile {
       ...options,
       store: options.store,
     };
-    this.#buf = Buffer.allocUnsafe(this.#o.chunkBytes);
+    this.#bufs = [Buffer.allocUnsafe(this.#o.chunkBytes), Buffer.allocUnsafe(this.#o.chunkBytes)];
   }
 
   async start(): Promise<void> {
@@ -350,16 +351,29 @@ export class TailFile {
     }
     src.size = st.size;
     let read = false;
-    while (src.offset < src.size) {
-      const want = Math.min(this.#buf.length, src.size - src.offset);
-      const { bytesRead } = await src.fd.read(this.#buf, 0, want, src.offset);
+    // Two buffers: while the lines of one are handed over, the next chunk is read into the other,
+    // so catching up on a backlog costs the parse time rather than parse + copy.
+    let [buf, spare] = this.#bufs;
+    let next = src.offset < src.size ? readChunk(src, buf, src.offset, src.size) : undefined;
+    while (next !== undefined) {
+      const bytesRead = await next;
+      next = undefined;
       if (bytesRead === 0) break;
       src.offset += bytesRead;
       this.bytesRead += bytesRead;
-      this.#consume(src, this.#buf.subarray(0, bytesRead));
-      read = true;
-      if (current) this.lagBytes = Math.max(0, src.size - src.offset);
-      this.#o.sink.batchEnd();
+      const chunk = buf.subarray(0, bytesRead);
+      [buf, spare] = [spare, buf];
+      if (src.offset < src.size) next = readChunk(src, buf, src.offset, src.size);
+      try {
+        this.#consume(src, chunk);
+        read = true;
+        if (current) this.lagBytes = Math.max(0, src.size - src.offset);
+        this.#o.sink.batchEnd();
+      } catch (err) {
+        // The read in flight writes into a buffer the next drain reuses: let it land first.
+        await next?.catch(() => {});
+        throw err;
+      }
     }
     if (current) this.lagBytes = Math.max(0, src.size - src.offset);
     return read;
@@ -488,4 +502,9 @@ export class TailFile {
       this.#o.log.warn({ err }, 'could not save the access-log position');
     }
   }
+}
+
+async function readChunk(src: Source, buf: Buffer, offset: number, size: number): Promise<number> {
+  const want = Math.min(buf.length, size - offset);
+  return (await src.fd.read(buf, 0, want, offset)).bytesRead;
 }

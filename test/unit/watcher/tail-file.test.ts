@@ -173,6 +173,44 @@ describe('TailFile', () => {
     assert.equal(c.huge(), 1);
   });
 
+  it('reads a backlog of many chunks in order, lines split across chunk ends, while the next chunk is being read', async () => {
+    const path = tmp();
+    const n = 20_000;
+    writeFileSync(path, Array.from({ length: n }, (_, i) => `${numbered(i)}\n`).join(''));
+    const c = collector();
+    let batches = 0;
+    const sink: LineSink = { ...c.sink, batchEnd: () => void batches++ };
+    const tail = new TailFile({ path, sink, log, startAt: 'start', pollMs: 60_000, chunkBytes: 4093 });
+    await tail.start();
+    await tail.poke();
+    await tail.stop();
+    assert.deepEqual(c.lines, Array.from({ length: n }, (_, i) => numbered(i)));
+    assert.ok(batches > 500, `${batches} reads`);
+  });
+
+  it('a sink that throws: the error is logged and the tail goes on with the next chunk', async () => {
+    const path = tmp();
+    writeFileSync(path, Array.from({ length: 2_000 }, (_, i) => `${numbered(i)}\n`).join(''));
+    const c = collector();
+    let fail = true;
+    const sink: LineSink = {
+      ...c.sink,
+      lines: (buf, s, e) => {
+        if (fail) {
+          fail = false;
+          throw new Error('sink failed');
+        }
+        c.sink.lines(buf, s, e);
+      },
+    };
+    const tail = new TailFile({ path, sink, log, startAt: 'start', pollMs: 50, chunkBytes: 4096 });
+    await tail.start();
+    appendFileSync(path, `${numbered(2_000)}\n`);
+    await until(() => c.lines.includes(numbered(2_000)));
+    await tail.stop();
+    assert.deepEqual(c.lines.at(-2), numbered(1_999));
+  });
+
   it('resumes from the persisted position after a restart: nothing lost, nothing repeated', async () => {
     const path = tmp();
     writeFileSync(path, '');
