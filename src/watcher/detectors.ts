@@ -120,6 +120,7 @@ export class Detectors {
     const downKey = 'all_down:all';
     if (!this.#open.has(downKey)) {
       if (this.#allFailedStreak >= this.#o.allDownMinRequests) {
+        const explainedBy = chaosReasons(ctx, ['blue', 'green']);
         this.#open.add(downKey);
         this.#emit({
           key: downKey,
@@ -132,7 +133,7 @@ export class Detectors {
           observed: round(w.clientErrorRate()),
           threshold: undefined,
           unit: '%',
-          explainedBy: chaosReasons(ctx, ['blue', 'green']),
+          explainedBy,
         });
       }
     } else if (this.#okStreak >= this.#o.allDownMinRequests) {
@@ -164,8 +165,9 @@ export class Detectors {
     const p95 = w.percentileMs(0.95);
     const t = this.#o.latencyP95ThresholdMs;
     if (!open && p95 !== undefined && w.count >= this.#o.minRequests && p95 > t) {
-      this.#open.add(key);
       const slowPools = (['blue', 'green'] as const).filter((p) => (w.percentileMs(0.95, p) ?? 0) > t);
+      const explainedBy = chaosReasons(ctx, slowPools.length ? slowPools : ['blue', 'green']);
+      this.#open.add(key);
       this.#emit({
         key,
         kind: 'latency',
@@ -177,7 +179,7 @@ export class Detectors {
         observed: Math.round(p95),
         threshold: t,
         unit: 'ms',
-        explainedBy: chaosReasons(ctx, slowPools.length ? slowPools : ['blue', 'green']),
+        explainedBy,
       });
     } else if (open && (p95 === undefined || p95 <= t * 0.8)) {
       this.#open.delete(key);
@@ -214,9 +216,9 @@ export class Detectors {
     const key = 'error_rate:all';
     if (!this.#open.has(key)) {
       if (n >= o.minRequests && rate >= o.errorRateThreshold) {
-        this.#open.add(key);
         const reasons = chaosReasons(ctx, ['blue', 'green']);
         for (const p of POOLS) if (this.#open.has(FAILOVER_KEY[p])) reasons.push(`failover from ${p}`);
+        this.#open.add(key);
         this.#emit({
           key,
           kind: 'error_rate',
@@ -300,11 +302,12 @@ export class Detectors {
   }
 
   #fireFailover(active: Pool, w: SlidingWindow, ctx: DetectorContext): void {
-    const key = `failover:${active}`;
-    this.#open.add(key);
+    const key = FAILOVER_KEY[active];
     const backup = otherPool(active);
+    // The hooks first: if one throws, no condition is left open without its alert.
     const reasons = chaosReasons(ctx, [active]);
     if (ctx.maintenance) reasons.push('maintenance');
+    this.#open.add(key);
     const absorbed = w.blamedRate(active);
     this.#emit({
       key,

@@ -62,7 +62,14 @@ export interface WatcherSnapshot {
   upstreamErrorRatePct: number;
   latencyMs: { p50: number | undefined; p95: number | undefined; p99: number | undefined };
   pools: Record<Pool, PoolSnapshot>;
-  lines: { read: number; malformed: number; byReason: Partial<Record<MalformedReason, number>>; nonUtf8: number };
+  lines: {
+    read: number;
+    malformed: number;
+    byReason: Partial<Record<MalformedReason, number>>;
+    nonUtf8: number;
+    /** Lines whose processing threw (a bug): logged at error level and skipped. */
+    failed: number;
+  };
   lagBytes: number;
   openIncidents: string[];
   explained: string[];
@@ -107,6 +114,7 @@ export class Watcher {
   #malformed = 0;
   #byReason: Partial<Record<MalformedReason, number>> = {};
   #nonUtf8 = 0;
+  #lineErrors = 0;
   #alertsSent = 0;
   #pendingLines = 0;
   #pendingMalformed = 0;
@@ -204,7 +212,7 @@ export class Watcher {
       upstreamErrorRatePct: round(w.upstreamErrorRate()),
       latencyMs: { p50: w.percentileMs(0.5), p95: w.percentileMs(0.95), p99: w.percentileMs(0.99) },
       pools: { blue: pool('blue'), green: pool('green') },
-      lines: { read: this.#linesRead, malformed: this.#malformed, byReason: { ...this.#byReason }, nonUtf8: this.#nonUtf8 },
+      lines: { read: this.#linesRead, malformed: this.#malformed, byReason: { ...this.#byReason }, nonUtf8: this.#nonUtf8, failed: this.#lineErrors },
       lagBytes: this.#tail.lagBytes,
       openIncidents: this.#policy.openKeys(),
       explained: this.#detectors.explainedKeys(),
@@ -239,10 +247,15 @@ export class Watcher {
     try {
       for (let at = start; ; at = r.end + 1) {
         lines++;
-        const bad = r.read(at);
-        // nginx never writes an empty line either: every line is a request or counted as malformed.
-        if (bad !== undefined) this.#bad(bad, buf, r.start, r.end);
-        else this.#line(r);
+        try {
+          const bad = r.read(at);
+          // nginx never writes an empty line either: every line is a request or counted as malformed.
+          if (bad !== undefined) this.#bad(bad, buf, r.start, r.end);
+          else this.#line(r);
+        } catch (err) {
+          // A bug on one line (ours, or a hook's) costs that line, not the rest of the read.
+          this.#lineFailed(err, buf, at, end);
+        }
         if (r.end >= end) break;
       }
     } finally {
@@ -251,6 +264,18 @@ export class Watcher {
       this.#keepSamples();
       this.#block = undefined;
     }
+  }
+
+  #lineFailed(err: unknown, buf: Buffer, at: number, end: number): void {
+    const r = this.#reader;
+    // The reader may have failed before it found the line's end: go on after its newline.
+    if (r.start !== at || r.end <= at) {
+      const nl = buf.indexOf(10, at);
+      r.start = at;
+      r.end = nl < 0 || nl > end ? end : nl;
+    }
+    this.#lineErrors++;
+    this.#log.error({ err, line: buf.toString('utf8', r.start, Math.min(r.end, r.start + 300)) }, 'processing an access-log line failed; going on with the next');
   }
 
   #line(r: AccessLineReader): void {

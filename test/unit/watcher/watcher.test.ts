@@ -10,7 +10,7 @@ import { createMetrics } from '../../../src/metrics.js';
 import type { Pool } from '../../../src/pool.js';
 import type { AlertEvent, Notifier } from '../../../src/watcher/alert.js';
 import { isMalformed, parseAccessLine } from '../../../src/watcher/parse-access-line.js';
-import { Watcher } from '../../../src/watcher/watcher.js';
+import { Watcher, type WatcherDeps } from '../../../src/watcher/watcher.js';
 import { accessLine, fixtureLines } from './fixtures.js';
 
 const dirs: string[] = [];
@@ -31,7 +31,7 @@ function setup(env: Record<string, string> = {}) {
   const notifier: Notifier = { name: 'collect', notify: (a) => (alerts.push(a), Promise.resolve()) };
   let active: Pool = 'blue';
   const chaos = new Set<Pool>();
-  const make = () => {
+  const make = (extra: Partial<WatcherDeps> = {}) => {
     const w = new Watcher({
       config,
       log: pino({ level: 'silent' }),
@@ -40,6 +40,7 @@ function setup(env: Record<string, string> = {}) {
       getActivePool: () => active,
       isChaosOn: (p) => chaos.has(p),
       tail: { startAt: 'start', pollMs: 50 },
+      ...extra,
     });
     running.push(w);
     return w;
@@ -94,6 +95,30 @@ describe('Watcher', () => {
     assert.equal(s.lines.read, 34);
     assert.equal(s.pools.green.requests, 1);
     assert.deepEqual(s.openIncidents, []);
+    await w.stop();
+  });
+
+  it('a hook that throws on one line costs that line only: the rest of the read is processed, alerts still come', async () => {
+    const t = setup();
+    let calls = 0;
+    const w = t.make({
+      isChaosOn: () => {
+        if (++calls === 1) throw new Error('chaos lookup failed');
+        return false;
+      },
+    });
+    await w.start();
+    t.write([...Array<string>(30).fill(ok), retried, ...Array<string>(5).fill(ok)]);
+    await until(() => w.snapshot().lines.read === 36);
+    let s = w.snapshot();
+    assert.equal(s.lines.failed, 1);
+    assert.equal(s.window.requests, 36);
+    // The failover whose alert failed is not left open without one: the next retry raises it.
+    assert.ok(!s.openIncidents.includes('failover:blue'), s.openIncidents.join());
+    t.write([retried]);
+    await until(() => t.keys().includes('firing:failover:blue'));
+    s = w.snapshot();
+    assert.equal(s.lines.failed, 1);
     await w.stop();
   });
 
