@@ -51,7 +51,7 @@ export const COMPOSE_ONLY: readonly EnvRow[] = [
   },
   { name: 'MAX_FAILS', default: '1', meaning: 'nginx `max_fails`: failed attempts that mark a pool down for FAIL_TIMEOUT' },
   { name: 'FAIL_TIMEOUT', default: '5s', meaning: 'nginx `fail_timeout`: how long a failed pool is skipped' },
-  { name: 'PROXY_CONNECT_TIMEOUT', default: '1s', meaning: 'nginx `proxy_connect_timeout` to a pool' },
+  { name: 'PROXY_CONNECT_TIMEOUT', default: '250ms', meaning: 'nginx `proxy_connect_timeout` to a pool: the address of a stopped container costs a request this long before the retry' },
   { name: 'PROXY_READ_TIMEOUT', default: '800ms', meaning: 'nginx `proxy_read_timeout`: a pool silent this long is retried on the other (raise it for slow endpoints)' },
   { name: 'PROXY_NEXT_UPSTREAM_TIMEOUT', default: '5s', meaning: 'nginx `proxy_next_upstream_timeout`: bound on one request over all its tries' },
   { name: 'DOCKER_SOCKET_HOST', default: '/var/run/docker.sock', meaning: "Host path of the Docker socket mounted into the bot" },
