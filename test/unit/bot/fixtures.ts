@@ -7,6 +7,12 @@ import type { CommandRunner, Progress } from '../../../src/bot/ports.js';
 import { createLogger, type Logger } from '../../../src/log.js';
 import type { AlertEvent } from '../../../src/watcher/alert.js';
 
+/** Who and where in the bot tests: an admin, a plain member, the alert channel and an allowed channel. */
+export const ADMIN = 'U_ADMIN';
+export const VIEWER = 'U_VIEWER';
+export const ALERTS = 'C_ALERTS';
+export const OPS = 'C_OPS';
+
 export function alertEvent(over: Partial<AlertEvent> = {}): AlertEvent {
   return {
     id: 'evt-1',

@@ -11,14 +11,12 @@ import { actionIdFor } from '../../../src/bot/ids.js';
 import { fileIncidentStore, type SavedIncident } from '../../../src/bot/incident-store.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import { blockActionBody, postSigned, SlackStandIn } from '../../support/slack-stand-in.js';
-import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
+import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
 
 // An alert posted by one bot process, clicked after a restart: the new process takes the
 // incident's message (channel, ts) back from STATE_DIR and updates it in place.
 
 const SECRET = 'persist-signing-secret';
-const ADMIN = 'U_ADMIN';
-const ALERTS = 'C_ALERTS';
 
 describe('incident messages survive a bot restart', () => {
   const slack = new SlackStandIn();

@@ -7,18 +7,14 @@ import { HttpServer } from '../../../src/http-server.js';
 import { ACTION_IDS, actionIdFor } from '../../../src/bot/ids.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import { blockActionBody, postSigned, SlackStandIn, slashCommandBody } from '../../support/slack-stand-in.js';
-import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
+import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, statusView, VIEWER } from './fixtures.js';
 
 // Signed requests through the real Bolt HTTP receiver, mounted on the bot's own HTTP listener;
 // Slack's Web API and response_url are the local stand-in.
 
 const SECRET = 'test-signing-secret-0123456789';
 const TOKEN = 'xoxb-test-token-abcdef';
-const ADMIN = 'U_ADMIN';
 const GROUP_ADMIN = 'U_GROUPIE';
-const VIEWER = 'U_VIEWER';
-const ALERTS = 'C_ALERTS';
-const OPS = 'C_OPS';
 
 describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
   const slack = new SlackStandIn();

@@ -7,17 +7,13 @@ import { actionIdFor } from '../../../src/bot/ids.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import { SlackStandIn } from '../../support/slack-stand-in.js';
 import { SocketModeStandIn } from '../../support/socket-mode-stand-in.js';
-import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
+import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, statusView, VIEWER } from './fixtures.js';
 
 // The real Bolt app in Socket Mode (SocketModeReceiver over @slack/socket-mode) against a local
 // Socket Mode stand-in: apps.connections.open with the app-level token, hello, envelopes, acks.
 
 const APP_TOKEN = 'xapp-1-A0-socket-test-token';
 const BOT_TOKEN = 'xoxb-socket-test-token';
-const ADMIN = 'U_ADMIN';
-const VIEWER = 'U_VIEWER';
-const ALERTS = 'C_ALERTS';
-const OPS = 'C_OPS';
 
 describe('Slack over Socket Mode (real Bolt SocketModeReceiver, local socket stand-in)', () => {
   const slack = new SlackStandIn();
