@@ -6,68 +6,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { dockerAvailable } from './support/docker.js';
 import { chaos, startStack, type Stack, type StandInState } from './support/stack.js';
+import { ALERTS, auditLines, buttonOf, buttonsOf, eventually, servedByMany, standInOf, tsOf, waitForAlert, waitForUpdate, type Button } from './support/slack-e2e.js';
 import { blockActionBody, postSigned, slashCommandBody } from '../support/slack-stand-in.js';
 
 const SECRET = 'e2e-signing-secret-6f1d0c';
 const TOKEN = 'xoxb-e2e-slack-token-93ab';
 const ADMIN = 'U_E2E_ADMIN';
 const VIEWER = 'U_E2E_VIEWER';
-const ALERTS = 'C_E2E_ALERTS';
 const OPS = 'C_E2E_OPS';
 // Fixed by standin.compose.yml: the service is `standin`, its Web API on port 4000.
 const STANDIN_API_URL = 'http://standin:4000/api/';
-
-interface Button {
-  type: string;
-  action_id: string;
-  value: string;
-  text: { text: string };
-}
-interface Block {
-  type: string;
-  elements?: Button[];
-}
-type Call = StandInState['calls'][number];
-
-const blocksOf = (c: Call): Block[] => (Array.isArray(c.args.blocks) ? (c.args.blocks as Block[]) : []);
-const buttonsOf = (c: Call): Button[] => blocksOf(c).flatMap((b) => (b.type === 'actions' ? (b.elements ?? []) : []));
-
-/** Pool that answered one request through nginx. */
-async function servedBy(stack: Stack): Promise<string | null> {
-  const res = await fetch(stack.url('/'));
-  await res.arrayBuffer();
-  return res.headers.get('x-app-pool');
-}
-
-async function servedByMany(stack: Stack, n: number): Promise<(string | null)[]> {
-  const out: (string | null)[] = [];
-  for (let i = 0; i < n; i++) out.push(await servedBy(stack));
-  return out;
-}
-
-async function auditLines(stack: Stack): Promise<Record<string, unknown>[]> {
-  const r = await stack.compose('exec', '-T', 'bot', 'cat', '/var/lib/bluegreen/state/audit.jsonl');
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.trim().length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-}
 
 /** Bot env shared by both stacks: Slack in HTTP mode against the stand-in, quick alerts. */
 function slackEnv(extra: Record<string, string>): Record<string, string> {
@@ -91,33 +39,6 @@ function slackEnv(extra: Record<string, string>): Record<string, string> {
 
 const eventsUrl = (stack: Stack) => `http://127.0.0.1:${stack.ports.bot}/slack/events`;
 
-function standInOf(stack: Stack): NonNullable<Stack['standIn']> {
-  assert.ok(stack.standIn, 'the stack was started with the stand-in');
-  return stack.standIn;
-}
-
-/** The top-level alert of incident `key` carrying button `actionId`, as posted to the alert channel. */
-function waitForAlert(stack: Stack, key: string, actionId: string, what: string): Promise<Call> {
-  return standInOf(stack).waitFor(
-    what,
-    (st) => st.calls.find((c) => c.method === 'chat.postMessage' && c.args.channel === ALERTS && buttonsOf(c).some((b) => b.action_id === actionId && b.value.includes(`"k":"${key}"`))),
-    45_000,
-  );
-}
-
-/** The ts Slack answered the alert's post with: a click carries it, as Slack's do. */
-function tsOf(alert: Call): string {
-  const ts = String((alert as Call & { answer?: { ts?: string } }).answer?.ts);
-  assert.match(ts, /^\d+\.\d+$/);
-  return ts;
-}
-
-function buttonOf(alert: Call, actionId: string): Button {
-  const b = buttonsOf(alert).find((x) => x.action_id === actionId);
-  assert.ok(b, `the alert has ${actionId}: ${buttonsOf(alert).map((x) => x.action_id).join(', ')}`);
-  return b;
-}
-
 /** A signed block_actions click on `button` of the alert message `ts`, by `userId`. */
 function click(stack: Stack, button: Button, userId: string, ts: string, responseId: string) {
   return postSigned({
@@ -125,16 +46,6 @@ function click(stack: Stack, button: Button, userId: string, ts: string, respons
     secret: SECRET,
     body: blockActionBody({ actionId: button.action_id, value: button.value, userId, channelId: ALERTS, messageTs: ts, responseUrl: standInOf(stack).responseUrl(responseId) }),
   });
-}
-
-/** chat.update of message `ts` showing that `userId` pressed `label` and it went `state`. */
-function waitForUpdate(stack: Stack, ts: string, userId: string, label: string, state = 'ok'): Promise<Call> {
-  const line = new RegExp(`<@${userId}> pressed \\*${label}\\* — ${state}`);
-  return standInOf(stack).waitFor(
-    `chat.update of ${ts}: ${userId} pressed ${label} (${state})`,
-    (st) => st.calls.find((c) => c.method === 'chat.update' && c.args.ts === ts && c.args.channel === ALERTS && line.test(JSON.stringify(c.args.blocks))),
-    45_000,
-  );
 }
 
 const docker = await dockerAvailable();
