@@ -41,6 +41,11 @@ export interface SocketModeStandInOptions {
   appId?: string;
   /** Slack pings the client regularly; @slack/socket-mode drops a link silent for 30 s. */
   pingIntervalMs?: number;
+  /** Where the ws:// server listens [127.0.0.1, a free port]. */
+  host?: string;
+  port?: number;
+  /** The ws:// base apps.connections.open answers with, as the bot reaches it [ws://127.0.0.1:<port>]. */
+  publicUrl?: string;
 }
 
 interface Pending {
@@ -83,7 +88,7 @@ export class SocketModeStandIn {
   }
 
   async start(): Promise<this> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    const wss = new WebSocketServer({ host: this.#o.host ?? '127.0.0.1', port: this.#o.port ?? 0 });
     this.#wss = wss;
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
@@ -155,7 +160,8 @@ export class SocketModeStandIn {
     if (!ok) return { ok: false, error: authorization?.startsWith('Bearer xoxb-') ? 'not_allowed_token_type' : 'invalid_auth' };
     const ticket = randomUUID();
     this.#tickets.add(ticket);
-    return { ok: true, url: `ws://127.0.0.1:${this.#port}/link/?ticket=${ticket}&app_id=${this.#o.appId ?? 'A0'}` };
+    const base = this.#o.publicUrl ?? `ws://127.0.0.1:${this.#port}`;
+    return { ok: true, url: `${base}/link/?ticket=${ticket}&app_id=${this.#o.appId ?? 'A0'}` };
   }
 
   #accept(ws: WebSocket, url: string): void {

@@ -18,7 +18,16 @@ export interface StandInState {
   responses: { id: string; body: Record<string, unknown>; at: number }[];
   webhooks: { body: Record<string, unknown>; at: number }[];
   refused: { method: string; how: string; at: number }[];
+  /** Socket Mode, when the stand-in runs it: apps.connections.open outcomes, handshakes, sockets open, acks. */
+  socket?: { opens: boolean[]; connections: number; open: number; acks: number };
   now: number;
+}
+
+/** The bot's ack of an envelope sent over Socket Mode. */
+export interface SocketAckJson {
+  envelope_id: string;
+  payload: Record<string, unknown> | undefined;
+  at: number;
 }
 
 export interface StandInClient {
@@ -28,6 +37,8 @@ export interface StandInClient {
   responseUrl(id: string): string;
   state(): Promise<StandInState>;
   control(c: Record<string, unknown>): Promise<void>;
+  /** Send a Socket Mode envelope (op socketSlash / socketClick / socketRefresh); the bot's ack. */
+  socket(c: Record<string, unknown>): Promise<SocketAckJson>;
   waitFor<T>(what: string, check: (s: StandInState) => T | undefined | false, timeoutMs?: number): Promise<T>;
 }
 
@@ -106,6 +117,11 @@ function standInClient(controlPort: number): StandInClient {
     async control(c) {
       const res = await fetch(`${base}/control`, { method: 'POST', body: JSON.stringify(c) });
       if (res.status !== 204) throw new Error(`stand-in control ${JSON.stringify(c)}: HTTP ${res.status}`);
+    },
+    async socket(c) {
+      const res = await fetch(`${base}/control`, { method: 'POST', body: JSON.stringify(c) });
+      if (res.status !== 200) throw new Error(`stand-in socket ${String(c.op)}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()) as SocketAckJson;
     },
     async waitFor(what, check, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
