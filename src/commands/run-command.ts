@@ -39,15 +39,15 @@ async function run(cmd: Command, { ops, by, drill, progress }: RunDeps): Promise
     case 'status':
       return ops.status();
     case 'switch':
-      return ops.switchPool(cmd.pool, { force: cmd.force, by });
+      return ops.switchPool(cmd.pool, { force: cmd.force, by, ...(progress ? { progress } : {}) });
     case 'rollback':
-      return ops.rollback(by);
+      return ops.rollback(by, progress ? { progress } : {});
     case 'maintenance':
       return cmd.on ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs }) : ops.setMaintenance(false, { by });
     case 'chaos':
       return cmd.action === 'start' ? ops.startChaos(cmd.pool, cmd.mode, { force: cmd.force, by }) : ops.stopChaos(cmd.pool, by);
     case 'deploy':
-      return ops.deploy(cmd.pool, cmd.image, { releaseId: cmd.releaseId, by });
+      return ops.deploy(cmd.pool, cmd.image, { releaseId: cmd.releaseId, by, ...(progress ? { progress } : {}) });
     case 'drill':
       if (drill) return drill(progress ?? (() => undefined));
       return { status: 'failed', message: 'drill is not available in this build' };

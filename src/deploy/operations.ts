@@ -87,16 +87,24 @@ export interface SwitchData {
 
 export type SwitchKind = SwitchRecord['kind'];
 
+/** Told each step of a long operation as it happens (the CLI prints it, Slack updates a message). */
+export type Step = (step: string) => void;
+const quiet: Step = () => undefined;
+
 export interface Operations {
   status(): Promise<OpResult<StatusReport>>;
-  switchPool(target: Pool, opts: { force: boolean; by: Actor; kind?: SwitchKind; reason?: string }): Promise<OpResult<SwitchData>>;
-  rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string }): Promise<OpResult<SwitchData>>;
+  switchPool(target: Pool, opts: { force: boolean; by: Actor; kind?: SwitchKind; reason?: string; progress?: Step }): Promise<OpResult<SwitchData>>;
+  rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string; progress?: Step }): Promise<OpResult<SwitchData>>;
   startChaos(pool: Pool, mode: ChaosMode, opts: { force: boolean; by: Actor }): Promise<OpResult>;
   stopChaos(pool: Pool, by: Actor): Promise<OpResult>;
   setMaintenance(on: boolean, opts: { by: Actor; durationMs?: number | undefined }): Promise<OpResult<MaintenanceState>>;
   /** Ends maintenance whose time is up; called by a timer. */
   expireMaintenance(): Promise<boolean>;
-  deploy(pool: Pool, image: string, opts: { releaseId?: string | undefined; by: Actor }): Promise<OpResult<{ container: string; release: string | undefined }>>;
+  deploy(
+    pool: Pool,
+    image: string,
+    opts: { releaseId?: string | undefined; by: Actor; progress?: Step },
+  ): Promise<OpResult<{ container: string; release: string | undefined }>>;
   /** The active pool as nginx sees it. */
   activePool(): Promise<Pool>;
   readState(): Promise<DeployState>;
@@ -147,19 +155,23 @@ export function createOperations(deps: OperationsDeps): Operations {
     return first.healthy || !first.detail.startsWith('no answer') ? first : pools.health(pool, settings.healthTimeoutMs);
   }
 
-  async function doSwitch(target: Pool, force: boolean, by: Actor, kind: SwitchKind, reason: string | undefined): Promise<OpResult<SwitchData>> {
+  async function doSwitch(target: Pool, force: boolean, by: Actor, kind: SwitchKind, reason: string | undefined, say: Step): Promise<OpResult<SwitchData>> {
     const from = await nginx.activePool();
     if (from === target) return ok(`${target} is already active; nothing changed`, { from, to: target, ms: 0, changed: false });
 
+    say(`health check of ${target}`);
     const probe = await gateProbe(target);
+    say(`${target} is ${probe.healthy ? 'healthy' : `unhealthy (${probe.detail})`}`);
     if (!probe.healthy && !force) {
       return refused(`${target} is unhealthy (${probe.detail}); switching would send traffic to a failing pool. Add --force to switch anyway`);
     }
     const started = performance.now();
     await nginx.setActive(target);
+    say(`nginx told to send traffic to ${target}; waiting until it does`);
     const verified = await nginx.verifyServing(target, settings.verifyTimeoutMs);
     if (verified === undefined && probe.healthy) {
       // nginx does not route to the target although it answers: put the flags back as they were.
+      say(`nginx did not serve ${target} within ${settings.verifyTimeoutMs} ms: restoring ${from}`);
       await nginx.setActive(from);
       deps.metrics?.switches.inc({ kind, result: 'failed' });
       return failed(
@@ -243,8 +255,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       }
     },
 
-    switchPool(target, { force, by, kind = 'switch', reason }) {
-      return audited(kind, { pool: target, force }, by, () => doSwitch(target, force, by, kind, reason));
+    switchPool(target, { force, by, kind = 'switch', reason, progress = quiet }) {
+      return audited(kind, { pool: target, force }, by, () => doSwitch(target, force, by, kind, reason, progress));
     },
 
     rollback(by, opts = {}) {
@@ -255,7 +267,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         if (!target) return refused('nothing to roll back to: no switch has been recorded yet');
         // An operator rolling back in an incident is not made to wait on the health gate; nginx's
         // backup still covers a target that is down.
-        return doSwitch(target, true, by, kind, opts.reason);
+        return doSwitch(target, true, by, kind, opts.reason, opts.progress ?? quiet);
       });
     },
 
@@ -322,7 +334,7 @@ export function createOperations(deps: OperationsDeps): Operations {
       return r.status === 'ok';
     },
 
-    deploy(pool, image, { releaseId, by }) {
+    deploy(pool, image, { releaseId, by, progress: say = quiet }) {
       return audited('deploy', { pool, image, releaseId }, by, async () => {
         const active = await nginx.activePool();
         if (pool === active) {
@@ -330,14 +342,20 @@ export function createOperations(deps: OperationsDeps): Operations {
         }
         // A config nginx already rejects would strand the pool after the recreate: check first.
         await nginx.testConfig();
+        say('nginx config test passed');
+        say(`pulling ${image}`);
         const pulled = await engine.pull(image);
         if (!pulled && !(await engine.imageExists(image))) {
           return failed(`image ${image} could not be pulled and is not present locally`, 'docker tag an existing image, or check the name');
         }
+        say(pulled ? `pulled ${image}` : `not pulled; using the local ${image}`);
         const old = await containerOf(pool);
         const env: Record<string, string> = releaseId ? { RELEASE_ID: releaseId } : {};
+        say(`recreating ${old.name} with ${image}${releaseId ? ` (release ${releaseId})` : ''}`);
         const fresh = await engine.recreate(old.id, { image, env });
+        say(`${fresh.name} started; waiting for it to be healthy (up to ${Math.round(settings.deployHealthTimeoutMs / 1000)} s)`);
         const healthy = await engine.waitHealthy(fresh.id, settings.deployHealthTimeoutMs);
+        say(`${fresh.name} is healthy; reloading nginx for its new address`);
         // nginx resolved app_<pool> when it loaded its config; the new container has a new address.
         await nginx.testAndReload();
         const release = healthy.env.RELEASE_ID;

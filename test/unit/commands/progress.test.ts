@@ -22,6 +22,13 @@ describe('progress lines', () => {
     const by = { kind: 'cli' as const, id: 't' };
     await runCommand({ name: 'rollback' }, { ops, by, progress: (s) => steps.push(s) });
     assert.deepEqual(steps, ['rollback: started', 'rollback: refused']);
+    // The operation's own steps come between the two.
+    steps.length = 0;
+    const stepping = {
+      switchPool: async (_pool: string, o: { progress?: (s: string) => void }) => (o.progress?.('health check of green'), { status: 'ok', message: 'Switched' }),
+    } as unknown as Operations;
+    await runCommand({ name: 'switch', pool: 'green', force: false }, { ops: stepping, by, progress: (s) => steps.push(s) });
+    assert.deepEqual(steps, ['switch: started', 'health check of green', 'switch: ok']);
     steps.length = 0;
     const r = await runCommand({ name: 'drill' }, { ops, by, progress: (s) => steps.push(s), drill: async (p) => (p('step one'), { status: 'ok', message: 'done' }) });
     assert.equal(r.status, 'ok');

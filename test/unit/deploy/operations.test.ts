@@ -22,6 +22,20 @@ describe('switchPool', () => {
     assert.deepEqual(audit[0]?.args, { pool: 'green', force: false });
   });
 
+  it('tells each step as it happens: health gate, flags, nginx serving', async () => {
+    const h = await harness();
+    const steps: string[] = [];
+    const r = await h.ops.switchPool('green', { force: false, by: alice, progress: (s) => steps.push(s) });
+    assert.equal(r.status, 'ok');
+    assert.deepEqual(steps, ['health check of green', 'green is healthy', 'nginx told to send traffic to green; waiting until it does']);
+    // A switch nginx does not carry out says what it puts back.
+    const h2 = await harness();
+    h2.nginx.serves = () => 'blue';
+    steps.length = 0;
+    await h2.ops.switchPool('green', { force: false, by: alice, progress: (s) => steps.push(s) });
+    assert.equal(steps.at(-1), 'nginx did not serve green within 100 ms: restoring blue');
+  });
+
   it('says so when the pool is already active, and changes nothing', async () => {
     const h = await harness();
     const r = await h.ops.switchPool('blue', { force: false, by: alice });
@@ -175,6 +189,19 @@ describe('deploy', () => {
     assert.deepEqual(order.slice(0, 2), ['pull', 'imageExists']);
     assert.ok(order.indexOf('recreate') < order.indexOf('waitHealthy'));
     assert.equal((await h.store.read()).releases.green?.releaseId, 'green-v2');
+  });
+
+  it('tells each deploy step as it happens', async () => {
+    const h = await harness();
+    h.engine.images.add('app:v2');
+    const steps: string[] = [];
+    const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice, progress: (s) => steps.push(s) });
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    assert.equal(steps.length, 6, steps.join('\n'));
+    assert.deepEqual(steps.slice(0, 3), ['nginx config test passed', 'pulling app:v2', 'not pulled; using the local app:v2']);
+    assert.match(steps[3]!, /^recreating \S+ with app:v2 \(release green-v2\)$/);
+    assert.match(steps[4]!, /started; waiting for it to be healthy \(up to \d+ s\)$/);
+    assert.match(steps[5]!, /is healthy; reloading nginx for its new address$/);
   });
 
   it('touches nothing when nginx already rejects its config', async () => {
