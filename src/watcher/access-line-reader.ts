@@ -59,7 +59,7 @@ export class AccessLineReader {
   #z0 = -1;
   #z1 = -1;
   #timeBase = Number.NaN;
-  #releases: { bytes: Buffer; text: string }[] = [];
+  #releases: KnownRelease[] = [];
 
   /** A block of lines: buf[start, end), separated by '\n', end excluding the last one's newline. */
   begin(buf: Buffer, start: number, end: number): void {
@@ -240,7 +240,7 @@ export class AccessLineReader {
         : len === 5 && b[poolS] === 103 && b[poolS + 1] === 114 && b[poolS + 2] === 101 && b[poolS + 3] === 101 && b[poolS + 4] === 110
           ? 'green'
           : undefined;
-    this.release = this.#release(b, relS, q);
+    this.release = this.#release(b, v, relS, q);
     this.failedPool = blame(this.pool, this.#lastFailed, this.#earlierFailed);
     return end;
   }
@@ -332,21 +332,48 @@ export class AccessLineReader {
     return this.#timeBase + (s1 * 10 + s2) * 1000;
   }
 
-  #release(b: Buffer, a: number, e: number): string | undefined {
+  #release(b: Buffer, v: DataView, a: number, e: number): string | undefined {
     if (a === e || isAbsent(b, a, e)) return undefined;
     const rel = this.#releases;
+    const len = e - a;
     for (let k = 0; k < rel.length; k++) {
-      const r = rel[k]!.bytes;
-      if (r.length !== e - a) continue;
-      let i = r.length - 1;
-      while (i >= 0 && r[i] === b[a + i]) i--;
-      if (i < 0) return rel[k]!.text;
+      const r = rel[k]!;
+      if (r.bytes.length === len && sameBytes(b, v, a, r)) return r.text;
     }
     const text = b.toString('utf8', a, e);
     if (rel.length >= 4) rel.shift();
-    rel.push({ bytes: Buffer.from(b.subarray(a, e)), text });
+    const bytes = Buffer.from(b.subarray(a, e));
+    rel.push({ bytes, words: wordsOf(bytes), text });
     return text;
   }
+}
+
+interface KnownRelease {
+  bytes: Buffer;
+  /** bytes as float64 words at 0, 8, … and len - 8 (see words()); empty under 8 bytes. */
+  words: Float64Array;
+  text: string;
+}
+
+function wordsOf(bytes: Buffer): Float64Array {
+  if (bytes.length < 8) return new Float64Array(0);
+  const out: number[] = [];
+  for (let o = 0; o < bytes.length - 8; o += 8) out.push(bytes.readDoubleLE(o));
+  out.push(bytes.readDoubleLE(bytes.length - 8));
+  return Float64Array.from(out);
+}
+
+/** b[a, a + r.bytes.length) is r's text: 8 bytes a compare (a release id is usually 10-30 bytes). */
+function sameBytes(b: Buffer, v: DataView, a: number, r: KnownRelease): boolean {
+  const len = r.bytes.length;
+  const w = r.words;
+  if (w.length === 0) {
+    for (let i = 0; i < len; i++) if (r.bytes[i] !== b[a + i]) return false;
+    return true;
+  }
+  const n = w.length - 1;
+  for (let k = 0; k < n; k++) if (v.getFloat64(a + k * 8, true) !== w[k]) return false;
+  return v.getFloat64(a + len - 8, true) === w[n];
 }
 
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/;

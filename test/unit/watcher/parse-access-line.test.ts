@@ -262,6 +262,18 @@ describe('AccessLineReader (hot path)', () => {
     assert.equal(r.parsedLines, 1);
   });
 
+  it('tells releases apart that differ in one byte, short and long, after the last four are forgotten', () => {
+    const r = new AccessLineReader();
+    const base = capturedLines()[0]!;
+    assert.match(base, /"release":"[^"]+"/);
+    const ids = ['v1', 'v2', 'v1', 'green-2026.11.22-1', 'green-2026.11.22-2', 'green-2026.12.22-1', 'green-2026.11.22-1', 'a', 'b', 'c', 'd', 'e', 'v1', 'green-2026.11.22-1'];
+    for (const id of ids) {
+      const line = base.replace(/"release":"[^"]+"/, `"release":"${id}"`);
+      assertAgree(r, Buffer.from(line));
+      assert.equal(r.release, id);
+    }
+  });
+
   it('reads the captured kinds: attempts, failures, blame and "no live upstreams"', () => {
     const lines = capturedLines();
     const r = new AccessLineReader();
