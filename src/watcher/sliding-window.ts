@@ -19,10 +19,24 @@ const LOG_GROWTH = Math.log(GROWTH);
 const BUCKETS = Math.ceil(Math.log(120_000) / LOG_GROWTH) + 2;
 const BOUNDS = Array.from({ length: BUCKETS }, (_, i) => Math.round(GROWTH ** i * 1000) / 1000);
 
-function bucketOf(ms: number): number {
+/** The histogram bucket of a request time, by its logarithm. */
+export function logBucket(ms: number): number {
   if (ms <= 1) return 0;
   const b = Math.ceil(Math.log(ms) / LOG_GROWTH - 1e-9);
   return b >= BUCKETS ? BUCKETS - 1 : b;
+}
+
+// nginx logs request times in whole milliseconds (0.005 s): for those up to 10 s one table load
+// replaces the logarithm. No bucket bound above 1 ms lies within 1e-6 of a whole number (tested), so
+// a time a float's width away from one has the same bucket.
+const TABLE_MS = 10_000;
+const BUCKET_OF_MS = Uint8Array.from({ length: TABLE_MS }, (_, m) => logBucket(m));
+
+export function bucketOf(ms: number): number {
+  const m = Math.round(ms);
+  // 1 ms is itself a bound (1.1^0): only exactly 1 is in its bucket.
+  if (m >= 0 && m < TABLE_MS && (ms === m || (m >= 2 && Math.abs(ms - m) < 1e-6))) return BUCKET_OF_MS[m]!;
+  return logBucket(ms);
 }
 
 const POOL_INDEX = { blue: 1, green: 2 } as const;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SlidingWindow, type WindowLine } from '../../../src/watcher/sliding-window.js';
+import { bucketOf, logBucket, SlidingWindow, type WindowLine } from '../../../src/watcher/sliding-window.js';
 
 const T0 = Date.parse('2026-11-22T20:53:00Z');
 
@@ -51,5 +51,14 @@ describe('SlidingWindow', () => {
     }
     assert.ok(w.percentileMs(0.95, 'green')! >= 950);
     assert.equal(w.percentileMs(0.5, 'blue') !== undefined, true);
+  });
+});
+
+describe('latency buckets', () => {
+  it('the whole-millisecond table agrees with the logarithm, also a float width away and past its end', () => {
+    for (let m = 0; m <= 10_050; m++) {
+      for (const ms of [m, m - 1e-6, m + 1e-6, m / 1000 * 1000, m + 0.5]) assert.equal(bucketOf(ms), logBucket(ms), `${ms} ms`);
+    }
+    for (const ms of [-1, 0.4, 1.05, 15_000.3, 119_999, 1e9]) assert.equal(bucketOf(ms), logBucket(ms), `${ms} ms`);
   });
 });
