@@ -355,15 +355,24 @@ interface KnownRelease {
   text: string;
 }
 
-function wordsOf(bytes: Buffer): Float64Array {
-  if (bytes.length < 8) return new Float64Array(0);
+/** Where the 8-byte words of `len` bytes start: 0, 8, … and len - 8 (overlapping the one before). */
+function wordOffsets(len: number): number[] {
+  if (len < 8) return [];
   const out: number[] = [];
-  for (let o = 0; o < bytes.length - 8; o += 8) out.push(bytes.readDoubleLE(o));
-  out.push(bytes.readDoubleLE(bytes.length - 8));
-  return Float64Array.from(out);
+  for (let o = 0; o < len - 8; o += 8) out.push(o);
+  out.push(len - 8);
+  return out;
 }
 
-/** b[a, a + r.bytes.length) is r's text: 8 bytes a compare (a release id is usually 10-30 bytes). */
+function wordsOf(bytes: Buffer): Float64Array {
+  return Float64Array.from(wordOffsets(bytes.length), (o) => bytes.readDoubleLE(o));
+}
+
+/**
+ * b[a, a + r.bytes.length) is r's text: 8 bytes a compare (a release id is usually 10-30 bytes).
+ * A word that reads as NaN (only non-UTF-8 bytes can) never compares equal: a miss, never a wrong
+ * match; and no two byte strings without a zero byte read as equal doubles.
+ */
 function sameBytes(b: Buffer, v: DataView, a: number, r: KnownRelease): boolean {
   const len = r.bytes.length;
   const w = r.words;
@@ -429,9 +438,7 @@ const [RELEASE_0, RELEASE_5] = words('","release":"', [0, 5]);
 /** The words of a key at the given offsets; throws on a wrong offset list, so the code above cannot drift from the text. */
 function words(text: string, offsets: number[]): number[] {
   const bytes = Buffer.from(text);
-  const want: number[] = [];
-  for (let o = 0; o < bytes.length - 8; o += 8) want.push(o);
-  want.push(bytes.length - 8);
+  const want = wordOffsets(bytes.length);
   if (offsets.join() !== want.join()) throw new Error(`key ${text}: words at ${want.join()}, not ${offsets.join()}`);
   return offsets.map((o) => bytes.readDoubleLE(o));
 }
