@@ -109,6 +109,8 @@ export class TailFile {
   #identityDue = true;
   #identityAt = 0;
   #probeAt = 0;
+  /** When the current file was last stat'ed and probed (#drain's checking path). */
+  #checkedAt = 0;
   /** Bytes written to the file and not read yet. */
   lagBytes = 0;
   bytesRead = 0;
@@ -336,8 +338,38 @@ export class TailFile {
     return b;
   }
 
+  /**
+   * While the current file just grows, one read does it all: it starts 64 bytes before our offset,
+   * and those bytes matching the ones we read there proves the file was neither truncated nor
+   * rewritten, so neither a stat nor a separate probe is needed. Anything else (a mismatch, a short
+   * file, a full buffer that may hide a backlog) goes to the checking path below.
+   */
+  async #quickDrain(src: Source): Promise<'none' | 'read' | 'more' | 'check'> {
+    const mark = src.tailBytes;
+    const m = mark.length;
+    const buf = this.#bufs[0];
+    const { bytesRead } = await src.fd.read(buf, 0, buf.length, src.offset - m);
+    if (bytesRead < m || buf.compare(mark, 0, m, 0, m) !== 0) return 'check';
+    const n = bytesRead - m;
+    if (n === 0) return 'none';
+    src.offset += n;
+    src.size = Math.max(src.size, src.offset);
+    this.bytesRead += n;
+    this.#consume(src, buf.subarray(m, bytesRead));
+    this.lagBytes = 0;
+    this.#o.sink.batchEnd();
+    return bytesRead === buf.length ? 'more' : 'read';
+  }
+
   /** Read src from its offset to its end. */
   async #drain(src: Source, current: boolean): Promise<boolean> {
+    let quick = false;
+    if (current && src.offset > 0 && src.tailBytes.length === Math.min(64, src.offset) && Date.now() - this.#checkedAt < IDENTITY_MS) {
+      const q = await this.#quickDrain(src);
+      if (q === 'none' || q === 'read') return q === 'read';
+      quick = q === 'more';
+    }
+    if (current) this.#checkedAt = Date.now();
     let st = await src.fd.stat();
     src.nlink = st.nlink;
     if (st.size < src.offset || (current && (await this.#rewritten(src, st.size)))) {
@@ -376,7 +408,7 @@ export class TailFile {
       }
     }
     if (current) this.lagBytes = Math.max(0, src.size - src.offset);
-    return read;
+    return read || quick;
   }
 
   /**

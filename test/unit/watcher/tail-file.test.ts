@@ -211,6 +211,27 @@ describe('TailFile', () => {
     assert.deepEqual(c.lines.at(-2), numbered(1_999));
   });
 
+  it('truncated and written past its old end between two reads: the new lines are read from the start, once', async () => {
+    const path = tmp();
+    writeFileSync(path, Array.from({ length: 100 }, (_, i) => `${numbered(i)}\n`).join(''));
+    const c = collector();
+    const tail = new TailFile({ path, sink: c.sink, log, startAt: 'start', pollMs: 60_000 });
+    await tail.start();
+    await tail.poke();
+    assert.equal(c.lines.length, 100);
+    // Still growing: read by the one-read path, which checks the bytes before the offset.
+    appendFileSync(path, `${numbered(100)}\n`);
+    await tail.poke();
+    copyFileSync(path, `${path}.1`);
+    const fd = openSync(path, 'r+');
+    ftruncateSync(fd, 0);
+    closeSync(fd);
+    appendFileSync(path, Array.from({ length: 300 }, (_, i) => `${numbered(101 + i)}\n`).join(''));
+    await tail.poke();
+    await tail.stop();
+    assertExactlyOnce(c.lines, 401);
+  });
+
   it('resumes from the persisted position after a restart: nothing lost, nothing repeated', async () => {
     const path = tmp();
     writeFileSync(path, '');
