@@ -341,15 +341,17 @@ export class TailFile {
   /**
    * While the current file just grows, one read does it all: it starts 64 bytes before our offset,
    * and those bytes matching the ones we read there proves the file was neither truncated nor
-   * rewritten, so neither a stat nor a separate probe is needed. Anything else (a mismatch, a short
-   * file, a full buffer that may hide a backlog) goes to the checking path below.
+   * rewritten, so neither a stat nor a separate probe is needed. Bytes that differ can only mean
+   * the file was cut and written again ('rewritten', even at the same size); a short read, a cut
+   * ('check'), or a full buffer that may hide a backlog ('more') go to the checking path below.
    */
-  async #quickDrain(src: Source): Promise<'none' | 'read' | 'more' | 'check'> {
+  async #quickDrain(src: Source): Promise<'none' | 'read' | 'more' | 'check' | 'rewritten'> {
     const mark = src.tailBytes;
     const m = mark.length;
     const buf = this.#bufs[0];
     const { bytesRead } = await src.fd.read(buf, 0, buf.length, src.offset - m);
-    if (bytesRead < m || buf.compare(mark, 0, m, 0, m) !== 0) return 'check';
+    if (bytesRead < m) return 'check';
+    if (buf.compare(mark, 0, m, 0, m) !== 0) return 'rewritten';
     const n = bytesRead - m;
     if (n === 0) return 'none';
     src.offset += n;
@@ -364,15 +366,17 @@ export class TailFile {
   /** Read src from its offset to its end. */
   async #drain(src: Source, current: boolean): Promise<boolean> {
     let quick = false;
+    let rewritten = false;
     if (current && src.offset > 0 && src.tailBytes.length === Math.min(64, src.offset) && Date.now() - this.#checkedAt < IDENTITY_MS) {
       const q = await this.#quickDrain(src);
       if (q === 'none' || q === 'read') return q === 'read';
       quick = q === 'more';
+      rewritten = q === 'rewritten';
     }
     if (current) this.#checkedAt = Date.now();
     let st = await src.fd.stat();
     src.nlink = st.nlink;
-    if (st.size < src.offset || (current && (await this.#rewritten(src, st.size)))) {
+    if (st.size < src.offset || rewritten || (current && (await this.#rewritten(src, st.size)))) {
       // copytruncate: the file was copied then cut to 0. Lines we had not read are in the copy.
       if (current) await this.#recoverTruncated(src);
       src.offset = 0;

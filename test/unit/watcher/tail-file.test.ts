@@ -232,6 +232,32 @@ describe('TailFile', () => {
     assertExactlyOnce(c.lines, 401);
   });
 
+  it('cut and written again to the very same size between two reads: the new text is read whole', async () => {
+    const path = tmp();
+    const before = Array.from({ length: 100 }, (_, i) => `${numbered(i)}\n`).join('');
+    writeFileSync(path, before);
+    const c = collector();
+    const tail = new TailFile({ path, sink: c.sink, log, startAt: 'start', pollMs: 60_000 });
+    await tail.start();
+    await tail.poke();
+    // A read by the checking path (its stat and probe are fresh), then one by the one-read path.
+    await sleep(300);
+    appendFileSync(path, `${numbered(100)}\n`);
+    await tail.poke();
+    appendFileSync(path, `${numbered(101)}\n`);
+    await tail.poke();
+    assert.equal(c.lines.length, 102);
+    // Same length, other bytes: neither the size nor a probe that ran moments ago can tell.
+    const after = (before + `${numbered(100)}\n${numbered(101)}\n`).replaceAll('x', 'y');
+    const fd = openSync(path, 'r+');
+    ftruncateSync(fd, 0);
+    writeSync(fd, after, 0);
+    closeSync(fd);
+    await tail.poke();
+    await tail.stop();
+    assert.deepEqual(c.lines.slice(102), after.trimEnd().split('\n'));
+  });
+
   it('resumes from the persisted position after a restart: nothing lost, nothing repeated', async () => {
     const path = tmp();
     writeFileSync(path, '');
