@@ -54,6 +54,11 @@ function numbered(n: number): string {
   return `{"n":${n},"pad":"${'x'.repeat(n % 200)}"}`;
 }
 
+/** Lines from..from+count-1 as a file's text, each ending in a newline. */
+function numberedText(count: number, from = 0): string {
+  return Array.from({ length: count }, (_, i) => `${numbered(from + i)}\n`).join('');
+}
+
 /** Asserts every line 0..n-1 arrived exactly once. */
 function assertExactlyOnce(lines: string[], n: number): void {
   const seen = new Map<number, number>();
@@ -176,7 +181,7 @@ describe('TailFile', () => {
   it('reads a backlog of many chunks in order, lines split across chunk ends, while the next chunk is being read', async () => {
     const path = tmp();
     const n = 20_000;
-    writeFileSync(path, Array.from({ length: n }, (_, i) => `${numbered(i)}\n`).join(''));
+    writeFileSync(path, numberedText(n));
     const c = collector();
     let batches = 0;
     const sink: LineSink = { ...c.sink, batchEnd: () => void batches++ };
@@ -190,7 +195,7 @@ describe('TailFile', () => {
 
   it('a sink that throws: the error is logged and the tail goes on with the next chunk', async () => {
     const path = tmp();
-    writeFileSync(path, Array.from({ length: 2_000 }, (_, i) => `${numbered(i)}\n`).join(''));
+    writeFileSync(path, numberedText(2_000));
     const c = collector();
     let fail = true;
     const sink: LineSink = {
@@ -213,7 +218,7 @@ describe('TailFile', () => {
 
   it('truncated and written past its old end between two reads: the new lines are read from the start, once', async () => {
     const path = tmp();
-    writeFileSync(path, Array.from({ length: 100 }, (_, i) => `${numbered(i)}\n`).join(''));
+    writeFileSync(path, numberedText(100));
     const c = collector();
     const tail = new TailFile({ path, sink: c.sink, log, startAt: 'start', pollMs: 60_000 });
     await tail.start();
@@ -226,7 +231,7 @@ describe('TailFile', () => {
     const fd = openSync(path, 'r+');
     ftruncateSync(fd, 0);
     closeSync(fd);
-    appendFileSync(path, Array.from({ length: 300 }, (_, i) => `${numbered(101 + i)}\n`).join(''));
+    appendFileSync(path, numberedText(300, 101));
     await tail.poke();
     await tail.stop();
     assertExactlyOnce(c.lines, 401);
@@ -234,7 +239,7 @@ describe('TailFile', () => {
 
   it('cut and written again to the very same size between two reads: the new text is read whole', async () => {
     const path = tmp();
-    const before = Array.from({ length: 100 }, (_, i) => `${numbered(i)}\n`).join('');
+    const before = numberedText(100);
     writeFileSync(path, before);
     const c = collector();
     const tail = new TailFile({ path, sink: c.sink, log, startAt: 'start', pollMs: 60_000 });
