@@ -12,6 +12,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 cmd=${1:-up}
+# IMAGE_TAG tags the images built here; the pools' default image follows it.
+if [ -n "${IMAGE_TAG:-}" ]; then
+  export BLUE_IMAGE=${BLUE_IMAGE:-bluegreen-demo-app:$IMAGE_TAG} GREEN_IMAGE=${GREEN_IMAGE:-bluegreen-demo-app:$IMAGE_TAG}
+fi
 
 log() { echo "stack: $*" >&2; }
 die() { echo "stack: $*" >&2; exit 1; }

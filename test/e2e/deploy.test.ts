@@ -10,9 +10,10 @@ import type { StatusReport } from '../../src/deploy/operations.js';
 import { botCli, eventually, hostDeployLayer, servedBy, serviceContainer } from './deploy-host.js';
 import { composeCommand, dockerAvailable, run } from './support/docker.js';
 import { runLoad } from './support/load.js';
-import { chaos, ROOT, startStack, type Stack } from './support/stack.js';
+import { chaos, DEMO_IMAGE, ROOT, startStack, type Stack } from './support/stack.js';
 
 const by = { kind: 'cli' as const, id: 'e2e', name: 'e2e' };
+const V2_IMAGE = `${DEMO_IMAGE}-v2`;
 
 async function status(stack: Stack): Promise<StatusReport> {
   const r = await botCli(stack, 'status');
@@ -143,7 +144,7 @@ describe('deploy control on the real stack', { skip: !docker && 'no Docker engin
     const greenBefore = await serviceContainer(stack.project, 'app_green');
     await run('docker', ['exec', nginxId, 'sh', '-c', 'cp /etc/nginx/nginx.conf /tmp/good.conf && echo "garbage here;" >> /etc/nginx/nginx.conf']);
     try {
-      const r = await botCli(stack, 'deploy', 'green', 'bluegreen-demo-app:local', 'green-x');
+      const r = await botCli(stack, 'deploy', 'green', DEMO_IMAGE, 'green-x');
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.result?.status === 'failed' ? r.result.message : '', /nginx -t failed: \[emerg\] unknown directive "garbage"/);
       assert.equal(await serviceContainer(stack.project, 'app_green'), greenBefore);
@@ -154,18 +155,18 @@ describe('deploy control on the real stack', { skip: !docker && 'no Docker engin
   });
 
   it('deploys a new release to the idle pool only; after the switch responses carry it', async () => {
-    const tag = await run('docker', ['tag', 'bluegreen-demo-app:local', 'bluegreen-demo-app:e2e-v2']);
+    const tag = await run('docker', ['tag', DEMO_IMAGE, V2_IMAGE]);
     assert.equal(tag.code, 0, tag.stderr);
-    const active = await botCli(stack, 'deploy', 'blue', 'bluegreen-demo-app:e2e-v2', 'blue-v2');
+    const active = await botCli(stack, 'deploy', 'blue', V2_IMAGE, 'blue-v2');
     assert.equal(active.code, 3, active.stdout + active.stderr);
 
-    const d = await botCli(stack, 'deploy', 'green', 'bluegreen-demo-app:e2e-v2', 'green-v2');
+    const d = await botCli(stack, 'deploy', 'green', V2_IMAGE, 'green-v2');
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.match(d.result?.status === 'ok' ? d.result.message : '', /healthy and idle/);
     assert.equal((await servedBy(stack)).release, 'blue-v1', 'deploy does not switch');
     const s = await status(stack);
     const green = s.pools.find((p) => p.pool === 'green');
-    assert.equal(green?.container?.image, 'bluegreen-demo-app:e2e-v2');
+    assert.equal(green?.container?.image, V2_IMAGE);
     assert.equal(green?.release, 'green-v2');
 
     assert.equal((await botCli(stack, 'switch', 'green')).code, 0);
@@ -188,7 +189,7 @@ describe('deploy control on the real stack', { skip: !docker && 'no Docker engin
     assert.match(s.docker.ok === false ? s.docker.error : '', /Docker is not reachable at \/var\/run\/docker\.sock.*mount the Docker socket/);
     assert.equal(s.active, 'blue');
 
-    const d = await botCli(stack, 'deploy', 'green', 'bluegreen-demo-app:local');
+    const d = await botCli(stack, 'deploy', 'green', DEMO_IMAGE);
     assert.equal(d.code, 1);
     assert.match(d.result?.status === 'failed' ? `${d.result.message} ${d.result.cause}` : '', /Docker is not reachable.*DOCKER_UNAVAILABLE/);
     // A switch needs no Docker: flag files and HTTP.

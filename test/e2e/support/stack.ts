@@ -71,6 +71,9 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The demo app's image as scripts/stack.sh tags it (IMAGE_TAG gives each checkout its own). */
+export const DEMO_IMAGE = `bluegreen-demo-app:${process.env.IMAGE_TAG ?? 'local'}`;
+
 let imagesReady: Promise<void> | undefined;
 
 /** Builds the images once per process unless the test runner already did (BLUEGREEN_IMAGES_READY). */
@@ -158,6 +161,8 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
     BLUE_PORT: String(ports.blue),
     GREEN_PORT: String(ports.green),
     BOT_PORT: String(ports.bot),
+    BLUE_IMAGE: DEMO_IMAGE,
+    GREEN_IMAGE: DEMO_IMAGE,
     ...opts.env,
   };
   const base = await composeCommand();
