@@ -172,7 +172,7 @@ export class AccessLineReader {
     let n = 0;
     let c = b[p]!;
     for (; c >= 48 && c <= 57; c = b[++p]!) n = n * 10 + c - 48;
-    if (c !== 44 || !jsonInt(b, q + 11, p)) return -1;
+    if (c !== 44 || !jsonInt(b, q + 11, p) || n < 100 || n > 599) return -1;
     const status = n;
     q = p + 1;
     if (v.getFloat64(q, true) !== BODY_BYTES_SENT_0 || v.getFloat64(q + 8, true) !== BODY_BYTES_SENT_8 || v.getFloat64(q + 10, true) !== BODY_BYTES_SENT_10) return -1;

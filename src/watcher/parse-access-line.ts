@@ -99,7 +99,7 @@ function parseSlow(buf: Buffer, start: number, end: number): ParsedLine {
   for (const name of ACCESS_LOG_FIELDS) if (!(name in o)) return 'missing_field';
 
   const time = typeof o.time === 'string' ? parseIsoTime(o.time) : -1;
-  const status = toNumber(o.status);
+  const status = toStatus(o.status);
   const body = toNumber(o.body_bytes_sent);
   const rtime = toNumber(o.request_time);
   if (time < 0 || status === undefined || body === undefined || rtime === undefined) return 'bad_field';
@@ -132,6 +132,12 @@ const SPLIT_RE = /, | : /;
 export function splitField(text: string): string[] {
   if (text === '-' || text === '') return [];
   return text.split(SPLIT_RE);
+}
+
+/** An HTTP status as nginx logs it: a whole number from 100 to 599 (`1e308` is a number, not a status). */
+function toStatus(v: unknown): number | undefined {
+  const n = toNumber(v);
+  return n !== undefined && Number.isInteger(n) && n >= 100 && n <= 599 ? n : undefined;
 }
 
 function toNumber(v: unknown): number | undefined {

@@ -72,6 +72,17 @@ describe('parseAccessLine', () => {
     assert.equal(parseAccessLine('{"time":"yesterday"}'), 'missing_field');
   });
 
+  it('refuses impossible values: a status outside 100-599 or not whole, a negative or non-finite time', () => {
+    const [line] = fixtureLines('healthy-blue');
+    const withStatus = (v: string) => line!.replace('"status":200', `"status":${v}`);
+    for (const v of ['1e308', '1e3', '99', '0', '600', '1000', '-200', '200.5']) {
+      assert.equal(parseAccessLine(withStatus(v)), 'bad_field', `status ${v}`);
+    }
+    for (const v of ['100', '599', '499']) assert.equal(event(withStatus(v)).status, Number(v), `status ${v}`);
+    const withTime = (v: string) => line!.replace(/"request_time":[^,]+/, `"request_time":${v}`);
+    for (const v of ['-0.002', '1e400', '-1e400']) assert.equal(parseAccessLine(withTime(v)), 'bad_field', `request_time ${v}`);
+  });
+
   it('takes a Buffer, and decodes a line with a non-UTF-8 byte lossily, flagging it', () => {
     const line = fixtureLines('healthy-blue')[0]!.replace('"uri":"/"', '"uri":"/\u00ff"');
     const bytes = Buffer.from(line, 'latin1'); // 0xff alone is not UTF-8
@@ -307,6 +318,15 @@ describe('AccessLineReader (hot path)', () => {
   it('reports malformed lines with the same reasons', () => {
     const r = new AccessLineReader();
     for (const line of fixtureLines('malformed')) assert.equal(r.readLine(line), parseAccessLine(line));
+  });
+
+  it('sends impossible statuses to the parser, which refuses them', () => {
+    const r = new AccessLineReader();
+    const line = capturedLines()[0]!;
+    assert.match(line, /"status":200,/);
+    for (const v of ['1e308', '99', '0', '600', '999']) {
+      assert.equal(r.readLine(line.replace('"status":200,', `"status":${v},`)), 'bad_field', `status ${v}`);
+    }
   });
 
   it('reads a non-UTF-8 byte in the URI on the fast path, flagged like the parser does', () => {
