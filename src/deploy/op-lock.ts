@@ -96,22 +96,44 @@ export function createOpLock(opts: OpLockOptions): OpLock {
     }
   }
 
+  /** The operation of this process that holds the lock, for a waiter that gives up. */
+  let current: LockHolder | undefined;
+
   return {
-    run(op, by, fn) {
+    run<T>(op: string, by: Actor, fn: () => Promise<T>): Promise<T> {
       const started = Date.now();
       const deadline = started + opts.waitMs;
+      let gaveUp = false;
+      let timer: NodeJS.Timeout | undefined;
+      // Waiting behind this process's own operations counts against the wait time too: a click
+      // queued behind a 60 s deploy gives up, and is never run later on stale intent.
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          gaveUp = true;
+          const h = current;
+          reject(
+            new BluegreenError('LOCKED', h ? `another operation is running: ${h.op} by ${h.by.name ?? h.by.id} since ${h.since}` : 'another operation is running', {
+              hint: `gave up after waiting ${Math.round(opts.waitMs / 1000)} s (LOCK_WAIT_MS); try again when it finishes`,
+            }),
+          );
+        }, opts.waitMs);
+      });
       const turn = queue.then(async () => {
+        if (gaveUp) return undefined as T; // settled already: the caller was told LOCKED
+        clearTimeout(timer);
         const holder: LockHolder = { op, by, since: new Date().toISOString(), pid: process.pid };
         await acquireFile(holder, deadline);
         opts.onAcquired?.(Date.now() - started);
+        current = holder;
         try {
           return await fn();
         } finally {
+          current = undefined;
           await unlink(file).catch(() => undefined);
         }
       });
       queue = turn.catch(() => undefined);
-      return turn;
+      return Promise.race([turn, timedOut]);
     },
     holder: readHolder,
   };

@@ -31,6 +31,29 @@ describe('op lock', () => {
     assert.equal(await lock.holder(), undefined, 'released');
   });
 
+  it('in one process too, gives up after its wait time, says who holds the lock since when, and never runs late', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bg-lock-'));
+    const lock = createOpLock({ dir, waitMs: 100 });
+    const bob = { kind: 'slack' as const, id: 'U1', name: 'bob' };
+    let release!: () => void;
+    const deploy = lock.run('deploy', bob, () => new Promise<string>((r) => (release = () => r('deployed'))));
+    let ranLate = false;
+    const started = Date.now();
+    await assert.rejects(
+      lock.run('switch', by, async () => {
+        ranLate = true;
+      }),
+      (err: Error & { code?: string }) => err.code === 'LOCKED' && /deploy by bob since \d{4}-\d{2}-\d{2}T/.test(err.message),
+    );
+    const waited = Date.now() - started;
+    assert.ok(waited >= 90 && waited < 1000, `gave up after ${waited} ms`);
+    release();
+    assert.equal(await deploy, 'deployed');
+    // The next operation gets the lock, and the one that gave up stays given up.
+    assert.equal(await lock.run('rollback', by, async () => 'ran'), 'ran');
+    assert.equal(ranLate, false, 'the switch that gave up ran after the deploy');
+  });
+
   it('waits for a lock held by another live process, then says who holds it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bg-lock-'));
     // A real other process stands in for a CLI run holding the lock.
