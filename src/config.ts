@@ -91,7 +91,7 @@ export const configSchema = z.object({
   ALERT_MIN_REQUESTS: num(50, { int: true, min: 1 }).describe('Requests the window needs before rates are judged'),
   LATENCY_P95_THRESHOLD_MS: num(1000, { min: 1 }).describe('p95 request time over the window that raises a latency alert'),
   ALERT_COOLDOWN_SEC: num(300, { min: 0 }).describe('Least time between two alerts of one kind'),
-  MAINTENANCE_MODE: bool(false).describe('Start with alerts suppressed'),
+  MAINTENANCE_MODE: bool(false).describe('true: the first start (no maintenance ever recorded) begins maintenance for MAINTENANCE_DEFAULT; afterwards commands own it'),
 
   // Deploy control
   COMPOSE_PROJECT_NAME: optionalString().describe("Compose project to drive [from the bot's own container labels]"),

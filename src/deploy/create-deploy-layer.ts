@@ -127,10 +127,11 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   });
 
   let active: Pool = config.ACTIVE_POOL;
-  let maintenance = config.MAINTENANCE_MODE;
+  // The state file is the truth about maintenance; MAINTENANCE_MODE only seeds the first start.
+  let maintenance = false;
   const refreshView = async () => {
     active = await ops.activePool();
-    maintenance = (await ops.readState()).maintenance.on || config.MAINTENANCE_MODE;
+    maintenance = (await ops.readState()).maintenance.on;
   };
   let expiry: NodeJS.Timeout | undefined;
   return {
@@ -149,7 +150,9 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
         (err: unknown) => dlog.error({ problem: describeError(err) }, 'deploy control cannot use Docker; switch and chaos still work, status and deploy report the problem'),
       );
       health.start();
-      void refreshView().catch(() => undefined);
+      void (config.MAINTENANCE_MODE ? ops.seedMaintenance() : Promise.resolve(false))
+        .then(refreshView)
+        .catch((err: unknown) => dlog.error({ err }, 'reading the deploy state failed'));
       expiry = setInterval(
         () =>
           void ops

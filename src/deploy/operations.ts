@@ -100,6 +100,11 @@ export interface Operations {
   setMaintenance(on: boolean, opts: { by: Actor; durationMs?: number | undefined }): Promise<OpResult<MaintenanceState>>;
   /** Ends maintenance whose time is up; called by a timer. */
   expireMaintenance(): Promise<boolean>;
+  /**
+   * MAINTENANCE_MODE=true at the first start: maintenance on for the default length, unless anyone
+   * has ever turned maintenance on or off (then commands own it). True when it turned it on.
+   */
+  seedMaintenance(): Promise<boolean>;
   deploy(
     pool: Pool,
     image: string,
@@ -303,6 +308,13 @@ export function createOperations(deps: OperationsDeps): Operations {
         const m = state.maintenance;
         return ok(on ? `Maintenance on until ${m.until}: alerts are suppressed` : 'Maintenance off: alerts are live again', m);
       });
+    },
+
+    async seedMaintenance() {
+      if ((await store.read()).maintenance.by !== undefined) return false;
+      const seed: Actor = { kind: 'auto', id: 'MAINTENANCE_MODE', name: 'MAINTENANCE_MODE at first start' };
+      const r = await ops.setMaintenance(true, { by: seed });
+      return r.status === 'ok';
     },
 
     async expireMaintenance() {

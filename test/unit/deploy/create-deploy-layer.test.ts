@@ -51,4 +51,36 @@ describe('deploy layer from config', () => {
       await layer.stop();
     }
   });
+
+  it('MAINTENANCE_MODE=true seeds the first start only: commands own maintenance afterwards, and status tells the truth', async () => {
+    const nginxDir = await mkdtemp(join(tmpdir(), 'bg-flags-'));
+    const stateDir = await mkdtemp(join(tmpdir(), 'bg-state-'));
+    const config = loadConfig({ NGINX_STATE_DIR: nginxDir, STATE_DIR: stateDir, MAINTENANCE_MODE: 'true', AUTO_FAILOVER: 'false', HEALTH_CHECK_INTERVAL_MS: '100' });
+    const start = () => {
+      const layer = createDeployLayer({ config, log: captureLogger().log, pools: new FakePools(), selfId: 'not-a-container' });
+      layer.start();
+      return layer;
+    };
+    const first = start();
+    try {
+      await eventually(() => first.view().maintenance);
+      const seeded = (await first.ops.readState()).maintenance;
+      assert.equal(seeded.on, true);
+      assert.equal(seeded.by?.id, 'MAINTENANCE_MODE');
+      const off = await first.ops.setMaintenance(false, { by: alice });
+      assert.equal(off.status, 'ok');
+      await eventually(() => !first.view().maintenance);
+    } finally {
+      await first.stop();
+    }
+    // A restart with the variable still set does not turn it back on.
+    const second = start();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(second.view().maintenance, false);
+      assert.equal((await second.ops.readState()).maintenance.on, false);
+    } finally {
+      await second.stop();
+    }
+  });
 });
