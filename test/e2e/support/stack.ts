@@ -86,13 +86,39 @@ export function ensureImages(): Promise<void> {
   return imagesReady;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+/**
+ * Polls `check` until it holds. Each try is bounded by a timer of its own (ref'd, unlike
+ * AbortSignal.timeout's): a fetch to a port whose container is still starting can stay pending
+ * with no handle left, and node:test then cancels the suite ("Promise resolution is still
+ * pending but the event loop has already resolved"); seen under Compose v2, which starts nginx
+ * sooner after its dependencies turn healthy.
+ */
+async function waitFor(what: string, check: (signal: AbortSignal) => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      check(abort.signal).catch(() => false),
+      new Promise<false>((r) => {
+        timer = setTimeout(() => {
+          abort.abort();
+          r(false);
+        }, 3000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (ok) return;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** GET that reads the whole body, so the connection is free again. */
+async function answers(url: string, signal: AbortSignal): Promise<number> {
+  const res = await fetch(url, { signal });
+  await res.arrayBuffer();
+  return res.status;
 }
 
 export interface StartOptions {
@@ -193,10 +219,10 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
 
   try {
     const timeoutMs = opts.timeoutMs ?? 120_000;
-    await waitFor('nginx to serve /', async () => (await fetch(stack.url('/'))).status === 200, timeoutMs);
+    await waitFor('nginx to serve /', async (signal) => (await answers(stack.url('/'), signal)) === 200, timeoutMs);
     const botStarted = !opts.services || opts.services.includes('bot');
     if (opts.waitForBot ?? botStarted) {
-      await waitFor('the bot /healthz', async () => (await fetch(`http://127.0.0.1:${ports.bot}/healthz`)).ok, timeoutMs);
+      await waitFor('the bot /healthz', async (signal) => (await answers(`http://127.0.0.1:${ports.bot}/healthz`, signal)) === 200, timeoutMs);
     }
   } catch (err) {
     const logs = await compose('logs', '--tail', '50');
