@@ -59,6 +59,7 @@ export const COMPOSE_ONLY: readonly EnvRow[] = [
   { name: 'COMPOSE_PROJECT_NAME', default: undefined, meaning: 'Compose project name [the folder name]; the bot finds it from its own labels' },
   { name: 'COMPOSE_FILE', default: undefined, meaning: 'Compose file(s) scripts/stack.sh and Compose use [docker-compose.yml]' },
   { name: 'STACK_WAIT_SEC', default: '120', meaning: 'scripts/stack.sh: how long `up` waits for nginx to answer' },
+  { name: 'BLUEGREEN_COMPOSE', default: undefined, meaning: 'scripts/stack.sh and the tests: `v2` (`docker compose`) or `v1` (`docker-compose`) [v2 when installed, else v1]' },
 ];
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');

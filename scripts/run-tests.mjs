@@ -49,6 +49,31 @@ function dockerAnswers() {
   return spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
 }
 
+const succeeds = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore', timeout: 30_000 }).status === 0;
+
+/**
+ * The safety net behind every suite's own tear-down: a suite that node:test cancelled, or that died,
+ * may not have run its after() hooks. Removes the containers of test projects (bge2e-*) that this
+ * checkout started (Compose labels each with its working dir, so another checkout's suites running
+ * at the same time are left alone), then those projects' networks and volumes, and names them.
+ */
+function removeLeftovers() {
+  const lines = (args) => spawnSync('docker', args, { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() !== '');
+  const containers = lines(['container', 'ls', '-a', '--filter', `label=com.docker.compose.project.working_dir=${root.replace(/\/$/, '')}`, '--format', '{{.ID}} {{.Label "com.docker.compose.project"}}'])
+    .map((l) => l.split(' '))
+    .filter(([, project]) => project?.startsWith('bge2e-'));
+  if (containers.length === 0) return;
+  const projects = [...new Set(containers.map(([, project]) => project))].sort();
+  spawnSync('docker', ['rm', '-f', '-v', ...containers.map(([id]) => id)], { stdio: 'ignore' });
+  for (const project of projects) {
+    for (const kind of ['network', 'volume']) {
+      const left = lines([kind, 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]);
+      if (left.length > 0) spawnSync('docker', [kind, 'rm', ...left], { stdio: 'ignore' });
+    }
+  }
+  console.error(`# e2e: removed what suites left behind: ${projects.join(', ')}`);
+}
+
 const totals = { pass: 0, fail: 0, skipped: 0 };
 function add(r) {
   totals.pass += r.pass;
@@ -79,8 +104,21 @@ if (mode === 'all' || mode === 'e2e') {
         console.error('# e2e: image build failed');
         totals.fail += 1;
       } else {
-        console.log('# end-to-end tests (real Docker engine, real nginx)');
-        add(await runNodeTests(files, 1, { BLUEGREEN_IMAGES_READY: '1' }));
+        const v1 = succeeds('docker-compose', ['version']);
+        const v2 = succeeds('docker', ['compose', 'version']);
+        console.log(`# end-to-end tests (real Docker engine, real nginx, Compose ${v2 ? 'v2' : 'v1'})`);
+        try {
+          add(await runNodeTests(files, 1, { BLUEGREEN_IMAGES_READY: '1' }));
+          // Most users have Compose v2; Debian ships 1.29. When both are here the stack suite runs
+          // under 1.29 as well.
+          const stackSuite = files.filter((f) => f.endsWith('stack.test.ts'));
+          if (v1 && v2 && stackSuite.length > 0 && !process.env.BLUEGREEN_COMPOSE) {
+            console.log('# the stack suite again under docker-compose 1.29');
+            add(await runNodeTests(stackSuite, 1, { BLUEGREEN_IMAGES_READY: '1', BLUEGREEN_COMPOSE: 'v1' }));
+          }
+        } finally {
+          removeLeftovers();
+        }
       }
     }
   }

@@ -20,8 +20,13 @@ fi
 log() { echo "stack: $*" >&2; }
 die() { echo "stack: $*" >&2; exit 1; }
 
+# Compose v2 (`docker compose`) when present, else docker-compose 1.29; BLUEGREEN_COMPOSE=v1|v2 insists.
 compose() {
-  if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
+  case "${BLUEGREEN_COMPOSE:-}" in
+    v1) docker-compose "$@" ;;
+    v2) docker compose "$@" ;;
+    *) if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi ;;
+  esac
 }
 
 require_docker() {

@@ -31,11 +31,19 @@ export async function run(
 
 let composeCmd: string[] | undefined;
 
-/** `docker compose` (v2) when present, else Debian's docker-compose 1.29. */
+/**
+ * `docker compose` (v2) when present, else Debian's docker-compose 1.29. BLUEGREEN_COMPOSE=v1 or
+ * v2 insists on one (the test runner runs the stack suite under each); scripts/stack.sh reads it too.
+ */
 export async function composeCommand(): Promise<string[]> {
   if (composeCmd) return composeCmd;
-  const v2 = await run('docker', ['compose', 'version'], { timeoutMs: 20_000 });
-  composeCmd = v2.code === 0 ? ['docker', 'compose'] : ['docker-compose'];
+  const want = process.env.BLUEGREEN_COMPOSE;
+  if (want === 'v1') composeCmd = ['docker-compose'];
+  else if (want === 'v2') composeCmd = ['docker', 'compose'];
+  else {
+    const v2 = await run('docker', ['compose', 'version'], { timeoutMs: 20_000 });
+    composeCmd = v2.code === 0 ? ['docker', 'compose'] : ['docker-compose'];
+  }
   return composeCmd;
 }
 
