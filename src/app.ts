@@ -50,7 +50,8 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   // maintenance the other): bound late, through these arrows.
   let watcher: Watcher | undefined = injectedWatcher;
   const deploy =
-    injectedDeploy ?? createDeployLayer({ config, log, metrics, raise, poolStats: (pool) => watcher?.poolStats(pool) });
+    injectedDeploy ??
+    createDeployLayer({ config, log, metrics, raise, poolStats: (pool) => watcher?.poolStats(pool), attempts: (pool) => watcher?.attemptCounts(pool) });
   // Slack (Bolt) only when a bot token is set; in HTTP mode it mounts POST /slack/events on `http`.
   const slack = createSlackSurface({ config, log, http, ops: deploy.ops, store: createStateStore(config.STATE_DIR), metrics });
   if (slack?.notifier) alertSinks.push(slack.notifier);

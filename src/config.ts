@@ -89,6 +89,11 @@ export const configSchema = z.object({
   WINDOW_SIZE: num(200, { int: true, min: 10, max: 1_000_000 }).describe('Requests in the sliding window'),
   WINDOW_SEC: num(60, { min: 1 }).describe('Oldest request age kept in the window, seconds'),
   ALERT_MIN_REQUESTS: num(50, { int: true, min: 1 }).describe('Requests the window needs before rates are judged'),
+  FAILOVER_MIN_REQUESTS: num(5, { int: true, min: 1 }).describe(
+    'Requests served by the backup within FAILOVER_WINDOW_SEC before a failover alert (one retried request does not page)',
+  ),
+  FAILOVER_MIN_SHARE_PCT: num(20, { min: 0, max: 100 }).describe('… and their least share of the requests served then, percent'),
+  FAILOVER_WINDOW_SEC: num(10, { int: true, min: 1, max: 3600 }).describe('Span of log time over which the backup share is judged, seconds'),
   LATENCY_P95_THRESHOLD_MS: num(1000, { min: 1 }).describe('p95 request time over the window that raises a latency alert'),
   ALERT_COOLDOWN_SEC: num(300, { min: 0 }).describe('Least time between two alerts of one kind'),
   MAINTENANCE_MODE: bool(false).describe('true: the first start (no maintenance ever recorded) begins maintenance for MAINTENANCE_DEFAULT; afterwards commands own it'),

@@ -36,6 +36,12 @@ export function createMetrics() {
       labelNames: ['pool'] as const,
       registers: r,
     }),
+    retriedRequests: new Counter({
+      name: 'bluegreen_retried_requests_total',
+      help: 'Requests that failed on one pool and were answered by the other on retry (clients saw no error), by the pool that failed',
+      labelNames: ['pool'] as const,
+      registers: r,
+    }),
     failovers: new Counter({
       name: 'bluegreen_failovers_total',
       help: 'Failovers seen: traffic served by the backup pool',

@@ -17,6 +17,7 @@ export function statusViewOf(r: StatusReport): StatusView {
       image: p.container?.image,
       errorRatePct: p.stats?.errorRate,
       p95Ms: p.stats?.p95Ms,
+      retried5m: p.stats?.retried5m,
       chaos: p.chaos ?? undefined,
     })),
     maintenance: { on: r.maintenance.on, until: r.maintenance.until, by: who(r.maintenance.by) },

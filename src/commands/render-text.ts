@@ -16,7 +16,7 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
   for (const p of r.pools) {
     const c = p.container;
     const stats = p.stats
-      ? ` · errors ${p.stats.errorRate === undefined ? 'n/a' : `${p.stats.errorRate.toFixed(2)}%`} · p95 ${p.stats.p95Ms === undefined ? 'n/a' : `${Math.round(p.stats.p95Ms)} ms`}`
+      ? ` · errors ${p.stats.errorRate === undefined ? 'n/a' : `${p.stats.errorRate.toFixed(2)}%`} · p95 ${p.stats.p95Ms === undefined ? 'n/a' : `${Math.round(p.stats.p95Ms)} ms`} · ${p.stats.retried5m} retried requests in the last 5 min`
       : '';
     lines.push(
       `${p.active ? '*' : ' '} ${p.pool.padEnd(5)} ${p.healthy ? 'healthy' : `UNHEALTHY (${p.healthDetail})`}` +

@@ -12,7 +12,7 @@ import { createNginxControl } from './nginx-control.js';
 import { createOpLock } from './op-lock.js';
 import { createOperations, type Operations, type PoolStats } from './operations.js';
 import { createPoolClient, type PoolClient } from './pool-client.js';
-import { createPostSwitchGuard, type PostSwitchGuard } from './post-switch-guard.js';
+import { createPostSwitchGuard, type AttemptCounts, type PostSwitchGuard } from './post-switch-guard.js';
 import { createStateStore } from './state-store.js';
 
 // Builds deploy control from config. The bot (app.ts) starts the timers; the CLI uses only `ops`.
@@ -23,6 +23,8 @@ export interface DeployLayerDeps {
   metrics?: Metrics;
   raise?: (alert: AlertEvent) => void | Promise<void>;
   poolStats?: (pool: Pool) => PoolStats | undefined;
+  /** The watcher's attempt counts, for the post-switch guard (none: the guard never trips). */
+  attempts?: (pool: Pool) => AttemptCounts | undefined;
   /** Replace the Docker engine (tests). */
   engine?: ContainerEngine;
   pools?: PoolClient;
@@ -106,6 +108,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   });
   const guard = createPostSwitchGuard({
     ops,
+    attempts: deps.attempts ?? (() => undefined),
     poolStats,
     guardMs: config.POST_SWITCH_GUARD_SEC * 1000,
     thresholdPercent: config.ERROR_RATE_THRESHOLD,
@@ -131,7 +134,10 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   let maintenance = false;
   const refreshView = async () => {
     active = await ops.activePool();
-    maintenance = (await ops.readState()).maintenance.on;
+    const state = await ops.readState();
+    maintenance = state.maintenance.on;
+    // Switches made by another process (the CLI) are guarded here too; the guard takes a record once.
+    if (state.lastSwitch) guard.onSwitched(state.lastSwitch);
   };
   let expiry: NodeJS.Timeout | undefined;
   return {

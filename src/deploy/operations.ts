@@ -19,6 +19,8 @@ export interface PoolStats {
   errorRate: number | undefined;
   p95Ms: number | undefined;
   samples: number;
+  /** Requests that failed on this pool and a retry on the other answered, over the last 5 minutes: counted, not paged. */
+  retried5m: number;
 }
 
 export interface OperationsSettings {

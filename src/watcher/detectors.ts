@@ -1,5 +1,6 @@
 import { POOLS, otherPool, type Pool } from '../pool.js';
 import type { AlertKind, Severity } from './alert.js';
+import { RecentCounts } from './recent-counts.js';
 import type { SlidingWindow } from './sliding-window.js';
 
 /** A condition starting or ending, before the alert policy decides what to send. */
@@ -29,8 +30,14 @@ export interface DetectorOptions {
   errorRateClearThreshold: number;
   minRequests: number;
   latencyP95ThresholdMs: number;
-  /** Requests in a row served by the backup before a failover is called (a retried one counts at once). */
+  /**
+   * A failover is the backup serving a sustained share, not one retried request: at least this many
+   * requests served by the backup over the last `failoverWindowSec` seconds of log time [5] …
+   */
   failoverMinRequests?: number;
+  /** … making up at least this percent of the requests served then [20]. */
+  failoverMinSharePct?: number;
+  failoverWindowSec?: number;
   /** Requests in a row the active pool serves again before recovery. */
   recoveryMinRequests?: number;
   /** Requests in a row where every upstream failed before "all pools down". */
@@ -39,6 +46,8 @@ export interface DetectorOptions {
 
 /** What the detectors need from the last line (AccessLineReader has these fields). */
 export interface DetectorLine {
+  /** Epoch ms, as logged (whole seconds). */
+  time: number;
   status: number;
   pool: Pool | undefined;
   attempts: number;
@@ -59,15 +68,17 @@ export class Detectors {
   readonly #emit: (s: Signal) => void;
   #open = new Set<string>();
   #active: Pool | undefined;
-  #backupStreak = 0;
+  /** Requests served (not 5xx) [0] and those served by the backup [1] over the failover window. */
+  #backupShare: RecentCounts;
   #activeStreak = 0;
   #allFailedStreak = 0;
   #okStreak = 0;
   #explained = new Set<string>();
 
   constructor(options: DetectorOptions, emit: (s: Signal) => void) {
-    this.#o = { failoverMinRequests: 3, recoveryMinRequests: 3, allDownMinRequests: 3, ...options };
+    this.#o = { failoverMinRequests: 5, failoverMinSharePct: 20, failoverWindowSec: 10, recoveryMinRequests: 3, allDownMinRequests: 3, ...options };
     this.#emit = emit;
+    this.#backupShare = new RecentCounts(this.#o.failoverWindowSec, 2);
   }
 
   /** Keys of conditions firing now. */
@@ -88,18 +99,18 @@ export class Detectors {
     // Failover / recovery: who served this request. A 5xx is not "serving": when the backup
     // fails too, that is all_down's business.
     if (l.pool !== undefined && l.status < 500) {
-      if (l.pool === active) {
-        this.#activeStreak++;
-        this.#backupStreak = 0;
-      } else {
-        this.#backupStreak++;
-        this.#activeStreak = 0;
-      }
+      const byBackup = l.pool !== active;
+      if (byBackup) this.#activeStreak = 0;
+      else this.#activeStreak++;
+      const share = this.#backupShare;
+      share.add(l.time, 0);
+      if (byBackup) share.add(l.time, 1);
       const open = this.#open.has(FAILOVER_KEY[active]);
-      // A retried request that ended on the backup is a failover in the act: no need to wait.
-      const retried = l.pool !== active && l.attempts > 1 && l.attemptFailures > 0;
-      if (!open && (retried || this.#backupStreak >= this.#o.failoverMinRequests)) this.#fireFailover(active, w, ctx);
-      else if (open && this.#activeStreak >= this.#o.recoveryMinRequests) this.#resolveFailover(active, w);
+      const served = share.totals[0]!;
+      const backup = share.totals[1]!;
+      if (!open && byBackup && backup >= this.#o.failoverMinRequests && backup * 100 >= this.#o.failoverMinSharePct * served) {
+        this.#fireFailover(active, w, ctx);
+      } else if (open && this.#activeStreak >= this.#o.recoveryMinRequests) this.#resolveFailover(active, w);
     }
 
     // All pools down: the client got a 5xx and no upstream could answer.
@@ -250,7 +261,9 @@ export class Detectors {
           if (n === 0 || prate < o.errorRateClearThreshold) this.#explained.delete(pk);
           continue;
         }
-        if (n < o.minRequests || prate < o.errorRateThreshold) continue;
+        // A few retried requests are counted (metrics, status), not paged: at least as many failed
+        // attempts as a failover needs requests.
+        if (n < o.minRequests || prate < o.errorRateThreshold || w.blamed(pool) < o.failoverMinRequests) continue;
         const reasons = chaosReasons(ctx, [pool]);
         if (this.#open.has(FAILOVER_KEY[pool])) reasons.push(`failover from ${pool}`);
         if (reasons.length > 0) {
@@ -286,7 +299,7 @@ export class Detectors {
   #activeChanged(ctx: DetectorContext): void {
     const before = this.#active;
     this.#active = ctx.activePool;
-    this.#backupStreak = 0;
+    this.#backupShare.clear();
     this.#activeStreak = 0;
     if (before === undefined) return;
     // A switch made the backup the active pool: a failover from the old one is no longer a

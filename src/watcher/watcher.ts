@@ -9,6 +9,7 @@ import { AlertPolicy, type PolicyState, type Suppressed } from './alert-policy.j
 import { Detectors, type DetectorContext, type Signal } from './detectors.js';
 import type { MalformedReason } from './parse-access-line.js';
 import { SlidingWindow } from './sliding-window.js';
+import { RecentCounts } from './recent-counts.js';
 import { readJsonFile, writeJsonFileAtomic } from './state-file.js';
 import { TailFile, type LineSink, type TailPosition } from './tail-file.js';
 
@@ -24,6 +25,9 @@ type WatcherConfig = Pick<
   | 'ERROR_RATE_CLEAR_THRESHOLD'
   | 'ALERT_MIN_REQUESTS'
   | 'LATENCY_P95_THRESHOLD_MS'
+  | 'FAILOVER_MIN_REQUESTS'
+  | 'FAILOVER_MIN_SHARE_PCT'
+  | 'FAILOVER_WINDOW_SEC'
   | 'ALERT_COOLDOWN_SEC'
   | 'MAINTENANCE_MODE'
 >;
@@ -120,6 +124,14 @@ export class Watcher {
   #pendingMalformed = 0;
   #pendingRequests = new Int32Array(18);
   #pendingUpstream = new Int32Array(3);
+  #pendingRetried = new Int32Array(2);
+  /** Cumulative per pool (blue, green): answered, failed attempts, sent straight to the other pool while active. */
+  #served = [0, 0];
+  #failedAttempts = [0, 0];
+  #benched = [0, 0];
+  #clientErrors = 0;
+  /** Requests a retry saved over the last 5 minutes of log time, by the pool that failed (blue, green). */
+  #retried = new RecentCounts(300, 2);
   #latencyMs: number;
   #debugSamples = 0;
   #deliveries: Promise<void>[] = [];
@@ -145,6 +157,9 @@ export class Watcher {
         errorRateClearThreshold: c.ERROR_RATE_CLEAR_THRESHOLD,
         minRequests: c.ALERT_MIN_REQUESTS,
         latencyP95ThresholdMs: c.LATENCY_P95_THRESHOLD_MS,
+        failoverMinRequests: c.FAILOVER_MIN_REQUESTS,
+        failoverMinSharePct: c.FAILOVER_MIN_SHARE_PCT,
+        failoverWindowSec: c.FAILOVER_WINDOW_SEC,
       },
       (s) => this.#onSignal(s),
     );
@@ -221,14 +236,22 @@ export class Watcher {
     };
   }
 
+  /** A pool's upstream attempts since the watcher started, for the post-switch guard (deltas). */
+  attemptCounts(pool: Pool): { served: number; failed: number; benched: number; clientErrors: number } {
+    const i = pool === 'blue' ? 0 : 1;
+    return { served: this.#served[i]!, failed: this.#failedAttempts[i]!, benched: this.#benched[i]!, clientErrors: this.#clientErrors };
+  }
+
   /** A pool's figures over the window, for the deploy layer (status, post-switch guard). */
-  poolStats(pool: Pool): { errorRate: number | undefined; p95Ms: number | undefined; samples: number } {
+  poolStats(pool: Pool): { errorRate: number | undefined; p95Ms: number | undefined; samples: number; retried5m: number } {
     const w = this.#window;
     const n = w.requests(pool);
+    this.#retried.expire(Date.now());
     return {
       errorRate: n >= this.#d.config.ALERT_MIN_REQUESTS ? round((w.clientErrors(pool) * 100) / n) : undefined,
       p95Ms: w.percentileMs(0.95, pool),
       samples: n,
+      retried5m: this.#retried.totals[pool === 'blue' ? 0 : 1]!,
     };
   }
 
@@ -281,11 +304,23 @@ export class Watcher {
   #line(r: AccessLineReader): void {
     if (r.nonUtf8) this.#nonUtf8++;
     this.#window.push(r);
+    if (r.status >= 500) this.#clientErrors++;
+    else if (r.pool !== undefined) {
+      this.#served[r.pool === 'blue' ? 0 : 1]!++;
+      // One attempt, straight to the pool that is not active: nginx has benched the active pool.
+      if (r.attempts === 1 && r.attemptFailures === 0 && r.pool !== this.#ctx.activePool) this.#benched[r.pool === 'blue' ? 1 : 0]!++;
+    }
+    if (r.failedPool !== undefined) this.#failedAttempts[r.failedPool === 'blue' ? 0 : 1]!++;
     const p = r.pool === undefined ? 0 : r.pool === 'blue' ? 1 : 2;
     const cls = r.status >= 100 && r.status < 600 ? (r.status / 100) | 0 : 0;
     this.#pendingRequests[p * 6 + cls]!++;
     if (r.attemptFailures > 0) {
       this.#pendingUpstream[r.failedPool === undefined ? 0 : r.failedPool === 'blue' ? 1 : 2]!++;
+      if (r.attempts > 1 && r.status < 500 && r.failedPool !== undefined) {
+        const i = r.failedPool === 'blue' ? 0 : 1;
+        this.#retried.add(r.time, i);
+        this.#pendingRetried[i]!++;
+      }
       if (r.failedPool !== undefined && this.#d.onUpstreamTrouble) this.#trouble(r.failedPool);
     }
     if (r.pool !== undefined && r.release !== undefined) this.#releases[r.pool] = r.release;
@@ -413,6 +448,13 @@ export class Watcher {
       if (up[i]) {
         m.upstreamErrors.inc({ pool: POOL_LABELS[i]! }, up[i]);
         up[i] = 0;
+      }
+    }
+    const retried = this.#pendingRetried;
+    for (let i = 0; i < 2; i++) {
+      if (retried[i]) {
+        m.retriedRequests.inc({ pool: POOL_LABELS[i + 1]! }, retried[i]);
+        retried[i] = 0;
       }
     }
     const w = this.#window;

@@ -22,6 +22,8 @@ export interface PoolStatusView {
   image: string | undefined;
   errorRatePct: number | undefined;
   p95Ms: number | undefined;
+  /** Requests a retry on the other pool saved, last 5 minutes (undefined: no watcher in this process). */
+  retried5m: number | undefined;
   chaos: string | undefined;
 }
 
@@ -46,6 +48,7 @@ export function buildStatusMessage(s: StatusView): Message {
         md(`*Image*\n\`${escapeMrkdwn(clip(p.image ?? 'unknown', 300))}\``),
         md(`*Error rate*\n${p.errorRatePct === undefined ? 'n/a' : `${Math.round(p.errorRatePct * 100) / 100}%`}`),
         md(`*p95*\n${p.p95Ms === undefined ? 'n/a' : `${Math.round(p.p95Ms)} ms`}`),
+        md(`*Retried (5 min)*\n${p.retried5m === undefined ? 'n/a' : `${p.retried5m} request${p.retried5m === 1 ? '' : 's'} failed here, answered by ${p.pool === 'blue' ? 'green' : 'blue'}`}`),
       ],
     });
   }

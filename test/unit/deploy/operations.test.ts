@@ -247,7 +247,7 @@ describe('without Docker', () => {
 
 describe('status', () => {
   it('reports per pool container, release, health, chaos, stats, and the recorded state', async () => {
-    const h = await harness({ poolStats: (p) => ({ errorRate: p === 'blue' ? 0.5 : 0, p95Ms: 12, samples: 200 }) });
+    const h = await harness({ poolStats: (p) => ({ errorRate: p === 'blue' ? 0.5 : 0, p95Ms: 12, samples: 200, retried5m: p === 'blue' ? 3 : 0 }) });
     h.pools.chaosMode.green = 'error';
     h.pools.healthy.green = false;
     await h.ops.setMaintenance(true, { by: alice, durationMs: 60_000 });

@@ -41,12 +41,14 @@ const bothFail = fixtureLines('no-live-upstreams')[0]!; // "500, 500"
 const noLive = fixtureLines('no-live-upstreams')[2]!;
 
 describe('failover and recovery', () => {
-  it('a retried request ending on the backup is a failover at once; the active pool serving again is recovery', () => {
+  it('the backup serving a sustained share is a failover; the active pool serving again is recovery', () => {
     const h = harness();
     h.chaos.add('blue');
     h.feed([ok], 10);
+    h.feed([retried], 4);
+    assert.deepEqual(h.keys(), [], 'four retried requests are not yet a failover');
     h.feed([retried]);
-    assert.deepEqual(h.keys(), ['firing:failover:blue']);
+    assert.deepEqual(h.keys(), ['firing:failover:blue'], 'five of fifteen (33%) served by the backup');
     assert.deepEqual(h.signals[0]!.explainedBy, ['chaos on blue']);
     h.feed([retried, green], 20);
     assert.equal(h.signals.length, 1, 'one incident, not one per line');
@@ -57,7 +59,37 @@ describe('failover and recovery', () => {
     assert.equal(h.signals[1]!.kind, 'recovery');
   });
 
-  it('plain backup traffic needs 3 requests in a row (one straggler after a switch is not a failover)', () => {
+  it('one retried request now and then raises no failover; a sustained share over 10 s does', () => {
+    const h = harness();
+    const at = (sec: number, line: 'ok' | 'retried') =>
+      line === 'ok' ? accessLine({ time: Date.parse('2026-11-22T20:53:00Z') + sec * 1000 }) : accessLine({
+        time: Date.parse('2026-11-22T20:53:00Z') + sec * 1000,
+        pool: 'green',
+        upstreamAddr: '172.18.0.3:3000, 172.18.0.4:3000',
+        upstreamStatus: '500, 200',
+      });
+    // 100 requests a second for 60 s, one retried request every 3 s: 20 retried, never 5 in 10 s.
+    for (let sec = 0; sec < 60; sec++) h.feed([...Array<string>(99).fill(at(sec, 'ok')), at(sec, sec % 3 === 0 ? 'retried' : 'ok')]);
+    assert.deepEqual(h.keys(), []);
+    // A pool that fails a third of its requests: once that has lasted long enough to be 20% of the
+    // last 10 s (6 s here; nginx benching the pool gets there sooner), the backup serves a sustained share.
+    for (let sec = 60; sec < 65; sec++) h.feed(Array.from({ length: 100 }, (_, i) => at(sec, i % 3 === 0 ? 'retried' : 'ok')));
+    assert.ok(!h.keys().includes('firing:failover:blue'), h.keys().join());
+    for (let sec = 65; sec < 67; sec++) h.feed(Array.from({ length: 100 }, (_, i) => at(sec, i % 3 === 0 ? 'retried' : 'ok')));
+    assert.ok(h.keys().includes('firing:failover:blue'), h.keys().join());
+  });
+
+  it('5 requests served by the backup at low traffic are a failover once they are 20% of the last 10 s', () => {
+    const h = harness({ failoverMinRequests: 5, failoverMinSharePct: 20 });
+    const t0 = Date.parse('2026-11-22T20:53:00Z');
+    h.feed(Array.from({ length: 40 }, (_, i) => accessLine({ time: t0 + (i % 10) * 1000 })));
+    h.feed(Array.from({ length: 5 }, () => accessLine({ time: t0 + 9000, pool: 'green' })));
+    assert.deepEqual(h.keys(), [], '5 of 45 is 11%');
+    h.feed(Array.from({ length: 6 }, () => accessLine({ time: t0 + 9000, pool: 'green' })));
+    assert.deepEqual(h.keys(), ['firing:failover:blue'], '11 of 51');
+  });
+
+  it('a few stragglers on the backup after a switch are not a failover', () => {
     const h = harness();
     h.feed([ok, green, ok, green, green, ok]);
     assert.deepEqual(h.keys(), []);
@@ -67,7 +99,7 @@ describe('failover and recovery', () => {
 
   it('a switch to the pool that was serving as backup closes the failover', () => {
     const h = harness();
-    h.feed([green], 3);
+    h.feed([green], 5);
     h.ctx.activePool = 'green';
     h.feed([green]);
     assert.deepEqual(h.keys(), ['firing:failover:blue', 'resolved:failover:blue']);

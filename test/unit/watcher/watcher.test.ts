@@ -80,20 +80,21 @@ describe('Watcher', () => {
     t.chaos.add('blue');
     await w.start();
     t.write(Array<string>(30).fill(ok));
-    t.write([retried]);
+    // The backup serving a sustained share (8 of 38, over 20%), not one retried request.
+    t.write(Array<string>(8).fill(retried));
     await until(() => t.alerts.length === 1);
     const a = t.alerts[0]!;
     assert.equal(a.key, 'failover:blue');
     assert.equal(a.env, 'unit');
     assert.deepEqual(a.explainedBy, ['chaos on blue']);
-    assert.equal(a.sampleLines.length, 1);
-    assert.match(a.sampleLines[0]!, /"upstream_status":"500, 200"/);
+    assert.equal(a.sampleLines.length, 5);
+    for (const l of a.sampleLines) assert.match(l, /"upstream_status":"500, 200"/);
     t.write([ok, ok, ok]);
     await until(() => t.alerts.length === 2);
     assert.deepEqual(t.keys(), ['firing:failover:blue', 'resolved:failover:blue']);
     const s = w.snapshot();
-    assert.equal(s.lines.read, 34);
-    assert.equal(s.pools.green.requests, 1);
+    assert.equal(s.lines.read, 41);
+    assert.equal(s.pools.green.requests, 8);
     assert.deepEqual(s.openIncidents, []);
     await w.stop();
   });
@@ -108,11 +109,12 @@ describe('Watcher', () => {
       },
     });
     await w.start();
-    t.write([...Array<string>(30).fill(ok), retried, ...Array<string>(5).fill(ok)]);
-    await until(() => w.snapshot().lines.read === 36);
+    // The 8th retried request makes the failover; its chaos lookup throws.
+    t.write([...Array<string>(30).fill(ok), ...Array<string>(8).fill(retried), ...Array<string>(5).fill(ok)]);
+    await until(() => w.snapshot().lines.read === 43);
     let s = w.snapshot();
     assert.equal(s.lines.failed, 1);
-    assert.equal(s.window.requests, 36);
+    assert.equal(s.window.requests, 43);
     // The failover whose alert failed is not left open without one: the next retry raises it.
     assert.ok(!s.openIncidents.includes('failover:blue'), s.openIncidents.join());
     t.write([retried]);
@@ -127,11 +129,13 @@ describe('Watcher', () => {
     let w = t.make();
     await w.start();
     t.write(Array<string>(100).fill(ok));
-    t.write(Array<string>(10).fill(retried)); // failover
-    await until(() => w.snapshot().lines.read === 110);
-    assert.deepEqual(t.keys(), ['firing:failover:blue']);
+    t.write(Array<string>(30).fill(retried)); // failover: 30 of 130 served by the backup
+    await until(() => w.snapshot().lines.read === 130);
+    // blue failing its attempts (absorbed by retries) is said first, then the backup's share.
+    const opened = ['firing:error_rate:blue', 'firing:failover:blue'];
+    assert.deepEqual(t.keys(), opened);
     // A writer keeps going while the watcher restarts.
-    let written = 110;
+    let written = 130;
     let writing = true;
     const writer = (async () => {
       while (writing) {
@@ -154,10 +158,28 @@ describe('Watcher', () => {
     await until(() => readBeforeStop + w.snapshot().lines.read >= written).catch(() => undefined);
     await sleep(100);
     assert.equal(readBeforeStop + w.snapshot().lines.read, written, 'every line read exactly once across the restart');
-    assert.deepEqual(t.keys(), ['firing:failover:blue'], 'the open failover is not announced again');
+    assert.deepEqual(t.keys(), opened, 'the open incidents are not announced again');
     t.write([ok, ok, ok]);
-    await until(() => t.alerts.length === 2);
-    assert.deepEqual(t.keys(), ['firing:failover:blue', 'resolved:failover:blue']);
+    await until(() => t.alerts.length === 3);
+    assert.deepEqual(t.keys(), [...opened, 'resolved:failover:blue']);
+    await w.stop();
+  });
+
+  it('counts retried requests (metrics, 5-minute count) and each pool\'s attempts for the post-switch guard', async () => {
+    const t = setup();
+    const metrics = createMetrics();
+    const w = t.make({ metrics });
+    await w.start();
+    t.write([...Array<string>(50).fill(ok), retried, retried, ...Array<string>(10).fill(line({ pool: 'green' })), line({ status: 502, upstreamStatus: '502' })]);
+    await until(() => w.snapshot().lines.read === 63);
+    assert.equal(w.poolStats('blue').retried5m, 2, 'two requests failed on blue and were answered by green');
+    assert.equal(w.poolStats('green').retried5m, 0);
+    // Ten requests went straight to green while blue was active: blue was benched for them.
+    assert.deepEqual(w.attemptCounts('blue'), { served: 50, failed: 3, benched: 10, clientErrors: 1 });
+    assert.deepEqual(w.attemptCounts('green'), { served: 12, failed: 0, benched: 0, clientErrors: 1 });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /bluegreen_retried_requests_total\{pool="blue"\} 2/);
+    assert.deepEqual(t.keys(), [], 'two retried requests page nobody');
     await w.stop();
   });
 
