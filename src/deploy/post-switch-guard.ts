@@ -42,6 +42,11 @@ export interface PostSwitchGuardOptions {
   /** Least requests the new pool answered before its latency is compared with the old pool's [50]. */
   minLatencySamples?: number;
   autoRollback: boolean;
+  /**
+   * Counting starts this long after the switch [2000]: requests nginx had already sent to the old
+   * pool finish there, and would look like the new pool being benched.
+   */
+  graceMs?: number;
   checkEveryMs?: number;
   envName: string;
   raise: (alert: AlertEvent) => void | Promise<void>;
@@ -68,7 +73,9 @@ export interface PostSwitchGuard {
 export const GUARD_ACTOR: Actor = { kind: 'auto', id: 'post-switch-guard', name: 'post-switch guard' };
 
 interface Watch extends GuardWatch {
-  base: AttemptCounts;
+  countFrom: number;
+  /** Counts when counting started; undefined during the grace period. */
+  base: AttemptCounts | undefined;
   baselineP95Ms: number | undefined;
 }
 
@@ -91,7 +98,7 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
   /** What is wrong with the pool since the switch, in words; undefined while it looks fine. */
   function verdict(g: Watch): { summary: string; clientErrors: number; observed: number; threshold: number; unit: '%' | 'ms' } | undefined {
     const c = o.attempts(g.pool);
-    if (!c) return undefined;
+    if (!c || !g.base) return undefined;
     const failed = c.failed - g.base.failed;
     const served = c.served - g.base.served;
     const benched = c.benched - g.base.benched;
@@ -131,6 +138,10 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
     const g = current;
     if (!g) return;
     if (now() > g.until) return stop();
+    if (!g.base) {
+      if (now() >= g.countFrom) g.base = o.attempts(g.pool) ?? { served: 0, failed: 0, benched: 0, clientErrors: 0 };
+      return;
+    }
     const v = verdict(g);
     if (!v) return;
     stop();
@@ -180,7 +191,8 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
         from: record.from,
         until,
         record,
-        base: o.attempts(record.to) ?? { served: 0, failed: 0, benched: 0, clientErrors: 0 },
+        countFrom: Date.parse(record.at) + (o.graceMs ?? 2000),
+        base: undefined,
         baselineP95Ms: o.poolStats(otherPool(record.to))?.p95Ms,
       };
       o.log.info({ pool: record.to, from: record.from, kind: record.kind, untilMs: until - now() }, 'post-switch guard watching');
