@@ -28,7 +28,11 @@ export interface HealthSnapshot {
   pool: Pool;
   healthy: boolean | undefined;
   failuresInRow: number;
+  /** Good checks in a row. */
+  okInRow: number;
   last: PoolProbe | undefined;
+  /** The failed checks of the current run of failures, oldest first (at most 5): what an alert quotes. */
+  failures: PoolProbe[];
 }
 
 export interface HealthChecker {
@@ -45,9 +49,11 @@ export const AUTO_ACTOR: Actor = { kind: 'auto', id: 'auto-demote', name: 'auto-
 
 export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
   const state: Record<Pool, HealthSnapshot> = {
-    blue: { pool: 'blue', healthy: undefined, failuresInRow: 0, last: undefined },
-    green: { pool: 'green', healthy: undefined, failuresInRow: 0, last: undefined },
+    blue: { pool: 'blue', healthy: undefined, failuresInRow: 0, okInRow: 0, last: undefined, failures: [] },
+    green: { pool: 'green', healthy: undefined, failuresInRow: 0, okInRow: 0, last: undefined, failures: [] },
   };
+  /** The pool auto-demote took traffic from, until it is healthy again: its incident is open. */
+  let demoted: { pool: Pool; at: string } | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -58,35 +64,62 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
     s.last = p;
     s.healthy = p.healthy;
     s.failuresInRow = p.healthy ? 0 : s.failuresInRow + 1;
+    s.okInRow = p.healthy ? s.okInRow + 1 : 0;
+    s.failures = p.healthy ? [] : [...s.failures, p].slice(-5);
+  }
+
+  const incident = (pool: Pool, status: 'firing' | 'resolved', severity: 'warning' | 'info', title: string, summary: string, firstAt?: string) =>
+    operationalAlert({ kind: 'auto_failover', status, severity, pool, env: o.envName, title, summary, at: new Date().toISOString(), ...(firstAt ? { firstAt } : {}) });
+
+  /** The demoted pool passing as many checks in a row as it failed ends the incident. */
+  async function resolveDemoted(active: Pool): Promise<void> {
+    if (!demoted) return;
+    const d = demoted;
+    const s = state[d.pool];
+    const back = active === d.pool;
+    if (!back && s.okInRow < o.failAfter) return;
+    demoted = undefined;
+    await o.raise(
+      incident(
+        d.pool,
+        'resolved',
+        'info',
+        `${d.pool} is healthy again`,
+        back
+          ? `${d.pool} is the active pool again`
+          : `${d.pool} passed ${s.okInRow} health checks in a row; traffic stays on ${active}. Switch back when you trust it: switch ${d.pool}`,
+        d.at,
+      ),
+    );
   }
 
   async function round(): Promise<void> {
     await Promise.all([probe('blue'), probe('green')]);
     if (!o.enabled) return;
     const active = await o.ops.activePool();
+    await resolveDemoted(active);
     const a = state[active];
     const backup = state[otherPool(active)];
     if (a.failuresInRow < o.failAfter || backup.healthy !== true) return;
-    const reason = `${active} failed ${a.failuresInRow} health checks in a row (${a.last?.detail ?? '?'})`;
+    const answers = a.failures.map((f) => `${f.detail} (${Math.round(f.ms)} ms)`).join(', ');
+    const reason = `${active} failed ${a.failuresInRow} health checks in a row: ${answers}`;
     const r = await o.ops.switchPool(backup.pool, { force: false, by: AUTO_ACTOR, kind: 'failover', reason });
     if (r.status !== 'ok' || !r.data?.changed) {
       o.log.warn({ result: r }, 'auto-demote did not switch');
       return;
     }
     a.failuresInRow = 0;
-    const at = new Date().toISOString();
-    await o.raise(
-      operationalAlert({
-        kind: 'auto_failover',
-        status: 'firing',
-        severity: 'critical',
-        pool: active,
-        env: o.envName,
-        title: `Auto-demote: ${active} -> ${backup.pool}`,
-        summary: `${reason}; ${backup.pool} is healthy and now primary (switch took ${r.data.ms} ms). Switch back when ${active} recovers.`,
-        at,
-      }),
+    a.failures = [];
+    const fired = incident(
+      active,
+      'firing',
+      // Clients are served by the healthy backup: nobody is hurt, but there is no backup left.
+      'warning',
+      `Auto-demote: ${active} -> ${backup.pool}`,
+      `${reason}. ${backup.pool} is healthy and now primary (switch took ${r.data.ms} ms); ${active} has no traffic and is no backup until it recovers. Switch back when ${active} recovers.`,
     );
+    demoted = { pool: active, at: fired.at };
+    await o.raise(fired);
   }
 
   // One round at a time; a request during a round schedules exactly one more.

@@ -37,6 +37,39 @@ describe('auto-demote', () => {
     assert.match(h.alerts[0]?.summary ?? '', /Switch back/);
   });
 
+  it('says who is hurt and what the checks answered, and resolves when the demoted pool is healthy again', async () => {
+    const { h, checker } = await setup(2);
+    h.pools.healthy.blue = false;
+    await checker.checkNow();
+    await checker.checkNow();
+    const fired = h.alerts[0]!;
+    assert.equal(fired.status, 'firing');
+    assert.equal(fired.severity, 'warning', 'clients are served by green; protection is reduced');
+    // The failed checks and their answers, not placeholders.
+    assert.match(fired.summary, /blue failed 2 health checks in a row: HTTP 503 \(\d+ ms\), HTTP 503 \(\d+ ms\)/);
+    assert.equal(fired.observed, undefined);
+
+    await checker.checkNow();
+    assert.equal(h.alerts.length, 1, 'still down: nothing new');
+    h.pools.healthy.blue = true;
+    await checker.checkNow();
+    assert.equal(h.alerts.length, 1, 'one good check is not yet healthy again');
+    await checker.checkNow();
+    assert.equal(h.alerts.length, 2);
+    const resolved = h.alerts[1]!;
+    assert.equal(resolved.key, fired.key);
+    assert.equal(resolved.status, 'resolved');
+    assert.equal(resolved.severity, 'info');
+    assert.match(resolved.summary, /blue passed 2 health checks in a row; traffic stays on green/);
+
+    // A second auto-demote of blue later is a new incident with the same key (a new message once the first resolved).
+    await h.ops.switchPool('blue', { force: false, by: { kind: 'cli', id: 'bob' } });
+    h.pools.healthy.blue = false;
+    await checker.checkNow();
+    await checker.checkNow();
+    assert.deepEqual(h.alerts.map((a) => `${a.status}:${a.key}`), ['firing:auto_failover:blue', 'resolved:auto_failover:blue', 'firing:auto_failover:blue']);
+  });
+
   it('resets the count on a good check', async () => {
     const { h, checker } = await setup(2);
     h.pools.healthy.blue = false;
