@@ -38,13 +38,13 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   mountMetricsRoute(http, metrics);
   // Building it touches no socket: a missing Docker socket surfaces at the first operation and in
   // status, and the bot keeps running.
-  // Alerts deploy control raises (auto-demote, post-switch guard, maintenance expiry) go to every
-  // notifier; the log keeps them when there is none.
+  // One alert pipeline: what deploy control raises (auto-demote, post-switch guard, maintenance
+  // expiry) goes through the watcher's alert policy (incidents, cooldown, maintenance) to the same
+  // notifiers as the watcher's own alerts.
   const alertSinks: Notifier[] = [];
-  const raise = async (alert: AlertEvent) => {
-    metrics.alerts.inc({ kind: alert.kind, status: alert.status });
-    if (alertSinks.length === 0) log.warn({ alert }, alert.title);
-    await Promise.all(alertSinks.map((n) => n.notify(alert)));
+  const raise = (alert: AlertEvent) => {
+    if (!watcher) throw new Error('an alert was raised before the watcher was built');
+    watcher.raise(alert);
   };
   // The watcher and deploy control need each other (pool figures one way, active pool, chaos and
   // maintenance the other): bound late, through these arrows.

@@ -32,6 +32,8 @@ interface Incident {
   samples: number;
   sampleLines: string[];
   release: string | undefined;
+  /** An alert raised whole (deploy control): sent as it is, not rebuilt from the signal. */
+  alert?: AlertEvent;
 }
 
 /** Incidents and cooldowns that must outlive a restart so no alert is repeated. */
@@ -86,6 +88,36 @@ export class AlertPolicy {
     this.#send(this.#event(signal, existing.firstAt, now, ctx.samples, ctx.sampleLines, ctx.release(signal.pool)));
   }
 
+  /**
+   * An alert raised whole by deploy control (auto-demote, post-switch guard, notices), through the
+   * same incidents, cooldown and maintenance as the watcher's signals. A firing for an open incident
+   * is an update (sent when the incident was announced); a resolution closes it; a resolution with no
+   * open incident is a notice, sent as it is.
+   */
+  raise(alert: AlertEvent, maintenance: boolean): void {
+    const now = this.#now();
+    const existing = this.#incidents.get(alert.key);
+    if (alert.status === 'firing') {
+      if (existing) {
+        existing.alert = alert;
+        existing.signal = signalOf(alert);
+        if (existing.announced) this.#send({ ...alert, firstAt: new Date(existing.firstAt).toISOString() });
+        return;
+      }
+      const firstAt = Date.parse(alert.firstAt);
+      const inc: Incident = { signal: signalOf(alert), firstAt: Number.isFinite(firstAt) ? firstAt : now, announced: false, samples: 0, sampleLines: [], release: alert.release, alert };
+      this.#incidents.set(alert.key, inc);
+      this.#announce(inc, maintenance, now);
+      return;
+    }
+    if (!existing) {
+      this.#send(alert);
+      return;
+    }
+    this.#incidents.delete(alert.key);
+    if (existing.announced) this.#send({ ...alert, firstAt: new Date(existing.firstAt).toISOString() });
+  }
+
   /** Announce incidents held back by a cooldown or maintenance that has since ended. */
   tick(maintenance: boolean): void {
     const now = this.#now();
@@ -110,7 +142,7 @@ export class AlertPolicy {
     }
     inc.announced = true;
     this.#lastFiring.set(s.key, now);
-    const ev = this.#event(s, inc.firstAt, now, inc.samples, inc.sampleLines, inc.release);
+    const ev = inc.alert ? { ...inc.alert, at: new Date(now).toISOString() } : this.#event(s, inc.firstAt, now, inc.samples, inc.sampleLines, inc.release);
     if (maintenance) ev.explainedBy = [...ev.explainedBy, 'maintenance (critical alerts still sent)'];
     this.#send(ev);
   }
@@ -180,4 +212,20 @@ export class AlertPolicy {
       this.#incidents.set(o.key, { signal, firstAt: o.firstAt, announced: o.announced, samples: 0, sampleLines: [], release: undefined });
     }
   }
+}
+
+function signalOf(a: AlertEvent): Signal {
+  return {
+    key: a.key,
+    kind: a.kind,
+    status: a.status,
+    severity: a.severity,
+    pool: a.pool,
+    title: a.title,
+    summary: a.summary,
+    observed: a.observed,
+    threshold: a.threshold,
+    unit: a.unit,
+    explainedBy: a.explainedBy,
+  };
 }

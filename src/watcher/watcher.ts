@@ -87,6 +87,8 @@ interface SavedState {
 }
 
 const SAMPLE_LINES = 5;
+/** Alert kinds the detectors raise (the rest come from deploy control through raise()). */
+const DETECTOR_KINDS = new Set(['failover', 'recovery', 'error_rate', 'latency', 'all_down']);
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 const POOL_LABELS = ['none', 'blue', 'green'] as const;
 
@@ -189,7 +191,7 @@ export class Watcher {
     const saved = await readJsonFile<SavedState>(this.#stateFile);
     if (saved?.policy) {
       this.#policy.restore(saved.policy);
-      this.#detectors.restore(saved.policy.open.map((o) => o.key));
+      this.#detectors.restore(saved.policy.open.map((o) => o.key).filter((k) => DETECTOR_KINDS.has(k.split(':')[0] ?? '')));
     }
     await this.#tail.start();
     this.#tick = setInterval(() => this.#onTick(), this.#d.tickMs ?? 1000);
@@ -234,6 +236,13 @@ export class Watcher {
       suppressed: this.#policy.suppressed.slice(-10),
       alertsSent: this.#alertsSent,
     };
+  }
+
+  /** An alert raised whole by deploy control: through the same policy and notifiers as the detectors'. */
+  raise(alert: AlertEvent): void {
+    this.#ctx = this.#readContext();
+    this.#ctxStale = true;
+    this.#policy.raise(alert, this.#ctx.maintenance);
   }
 
   /** A pool's upstream attempts since the watcher started, for the post-switch guard (deltas). */

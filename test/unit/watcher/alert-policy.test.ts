@@ -124,3 +124,67 @@ describe('AlertPolicy', () => {
     assert.deepEqual(t2.keys(), ['resolved:failover:blue']);
   });
 });
+
+describe('alert policy: alerts deploy control raises (auto-demote, guard, notices)', () => {
+  const op = (key: string, status: 'firing' | 'resolved', severity: AlertEvent['severity'] = 'warning', summary = 's'): AlertEvent => {
+    const [kind, pool] = key.split(':');
+    return {
+      id: `${key}-${status}-${summary}`,
+      key,
+      kind: kind as AlertEvent['kind'],
+      status,
+      severity,
+      pool: pool === 'blue' || pool === 'green' ? pool : undefined,
+      release: undefined,
+      env: 'prod-eu',
+      title: `${key} ${status}`,
+      summary,
+      observed: undefined,
+      threshold: undefined,
+      unit: undefined,
+      windowSize: 0,
+      samples: 0,
+      sampleLines: [],
+      explainedBy: [],
+      at: '2026-11-22T21:00:00.000Z',
+      firstAt: '2026-11-22T21:00:00.000Z',
+    };
+  };
+
+  it('open, updated, resolved: then the next one of the key is a new incident', () => {
+    const t = setup();
+    t.policy.raise(op('auto_failover:blue', 'firing', 'warning', 'first'), false);
+    t.policy.raise(op('auto_failover:blue', 'firing', 'warning', 'still'), false);
+    t.policy.raise(op('auto_failover:blue', 'resolved', 'info'), false);
+    assert.deepEqual(t.keys(), ['firing:auto_failover:blue', 'firing:auto_failover:blue', 'resolved:auto_failover:blue']);
+    assert.equal(t.sent[1]!.summary, 'still', 'an update of the open incident goes out');
+    assert.deepEqual(t.policy.openKeys(), []);
+    t.advance(3600);
+    t.policy.raise(op('auto_failover:blue', 'firing'), false);
+    assert.deepEqual(t.policy.openKeys(), ['auto_failover:blue']);
+    assert.equal(t.sent.length, 4);
+  });
+
+  it('cooldown and maintenance hold them back like the watcher\'s; critical ones always go out', () => {
+    const t = setup(300);
+    t.policy.raise(op('auto_failover:blue', 'firing'), true);
+    assert.deepEqual(t.keys(), [], 'held back by maintenance');
+    assert.equal(t.policy.suppressed.at(-1)?.reason, 'maintenance');
+    t.policy.raise(op('post_switch_guard:green', 'firing', 'critical'), true);
+    assert.deepEqual(t.keys(), ['firing:post_switch_guard:green']);
+    t.policy.tick(false);
+    assert.deepEqual(t.keys(), ['firing:post_switch_guard:green', 'firing:auto_failover:blue'], 'announced once maintenance ends, still open');
+    t.policy.raise(op('auto_failover:blue', 'resolved', 'info'), false);
+    t.advance(60);
+    t.policy.raise(op('auto_failover:blue', 'firing'), false);
+    assert.equal(t.keys().length, 3, 'within the cooldown: held back');
+    assert.equal(t.policy.suppressed.at(-1)?.reason, 'cooldown');
+  });
+
+  it('a resolved alert with no open incident is a notice that goes out as it is', () => {
+    const t = setup();
+    t.policy.raise(op('maintenance_expired:all', 'resolved', 'info'), false);
+    assert.deepEqual(t.keys(), ['resolved:maintenance_expired:all']);
+    assert.deepEqual(t.policy.openKeys(), []);
+  });
+});
