@@ -87,21 +87,21 @@ export function ensureImages(): Promise<void> {
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  // Seen here (Node 20.20, Compose v2): right after `up -d`, a fetch to nginx's published port while
-  // nginx is still starting holds no ref'd handle, so a test file with nothing else pending exited
-  // mid-fetch ("Promise resolution is still pending but the event loop has already resolved").
-  // With a ref'd timer the same fetch fails within ~30 ms and the loop below retries.
-  const keepAlive = setInterval(() => undefined, 1000);
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (await check().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-  } finally {
-    clearInterval(keepAlive);
+  // Seen here (Node 20.20, Compose v2): a fetch to nginx's published port sent while nginx is still
+  // starting can stay pending for good, with no socket and no ref'd handle: a test file with nothing
+  // else pending then exits mid-fetch ("Promise resolution is still pending but the event loop has
+  // already resolved"), or, with a timer running, waits forever. So each check gets its own ref'd
+  // deadline and counts as "not yet" when it passes.
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2000)));
+    const ok = await Promise.race([check().catch(() => false), late]);
+    clearTimeout(timer);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
   }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 export interface StartOptions {
