@@ -1,11 +1,26 @@
 // The demo app that stands in each pool. Plain Node, no dependencies, so it runs on the official
-// node image and on the offline stand-in alike. Endpoints and headers: shared/SPEC.md "Demo app".
+// node image and on the offline stand-in alike. Endpoints and headers: shared/SPEC.md "Demo app",
+// except that chaos moved from PORT to its own ADMIN_PORT listener (issue #10).
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 
 const POOL = process.env.APP_POOL ?? 'unknown';
 const RELEASE = process.env.RELEASE_ID ?? 'dev';
 const PORT = Number(process.env.PORT ?? 3000);
+// Chaos is served only here, on a listener nginx never proxies to (compose publishes it on
+// 127.0.0.1:BLUE_PORT / GREEN_PORT for drills): no spelling of a path on PORT can reach it.
+const ADMIN_PORT = Number(process.env.ADMIN_PORT ?? 3001);
+
+for (const [name, value] of [['PORT', PORT], ['ADMIN_PORT', ADMIN_PORT]]) {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    process.stderr.write(`demo-app: ${name}: got ${JSON.stringify(process.env[name])}, wants a port number (1-65535)\n`);
+    process.exit(64);
+  }
+}
+if (PORT === ADMIN_PORT) {
+  process.stderr.write(`demo-app: ADMIN_PORT: got ${ADMIN_PORT}, wants a port other than PORT (${PORT}): chaos must not share the public listener\n`);
+  process.exit(64);
+}
 
 /** @type {{ mode: 'error' | 'timeout' | null, since: string | null }} */
 const chaos = { mode: null, since: null };
@@ -27,7 +42,56 @@ function log(msg, extra = {}) {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), pool: POOL, release: RELEASE, msg, ...extra })}\n`);
 }
 
-const server = createServer((req, res) => {
+function health(res) {
+  return chaos.mode
+    ? send(res, 503, { status: 'chaos', pool: POOL, release: RELEASE, chaos: chaos.mode })
+    : send(res, 200, { status: 'ok', pool: POOL, release: RELEASE });
+}
+
+function version(res) {
+  return send(res, 200, { pool: POOL, release: RELEASE, host: hostname(), time: new Date().toISOString() });
+}
+
+/**
+ * True for any path with a segment that starts with "chaos", in any case, encoded or not, with `\`
+ * as a separator: the raw target and the WHATWG path are both judged, as they read differently.
+ * The public listener has no chaos endpoints; it says 404 to anything that looks like one, even
+ * while chaos is on, so a probe learns nothing about the pool's state.
+ */
+function looksLikeChaos(...texts) {
+  return texts.some((text) => {
+    let decoded = text;
+    try {
+      decoded = decodeURIComponent(text);
+    } catch {
+      // A malformed escape: judge the text as sent.
+    }
+    return /(^|[/\\])chaos/i.test(decoded);
+  });
+}
+
+// The public listener (PORT): what nginx proxies to. /healthz is also the compose healthcheck.
+const app = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+
+  if (looksLikeChaos((req.url ?? '/').split('?')[0], path)) return send(res, 404, { error: 'not found', pool: POOL, release: RELEASE });
+  if (path === '/healthz') return health(res);
+
+  // Every other path is "the application": chaos applies here.
+  if (chaos.mode === 'error') return send(res, 500, { error: 'chaos: simulated failure', pool: POOL, release: RELEASE });
+  if (chaos.mode === 'timeout') {
+    held.add(res);
+    res.on('close', () => held.delete(res));
+    return undefined;
+  }
+  if (path === '/' || path === '/version') return version(res);
+  return send(res, 404, { error: 'not found', path, pool: POOL, release: RELEASE });
+});
+
+// The admin listener (ADMIN_PORT): chaos for drills and the bot, plus /healthz and /version so a
+// check through the pool's published port needs no other port. Never proxied by nginx.
+const admin = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
 
@@ -53,38 +117,33 @@ const server = createServer((req, res) => {
   if (path === '/chaos' && req.method === 'GET') {
     return send(res, 200, { pool: POOL, release: RELEASE, chaos: chaos.mode, since: chaos.since });
   }
-  if (path === '/healthz') {
-    return chaos.mode
-      ? send(res, 503, { status: 'chaos', pool: POOL, release: RELEASE, chaos: chaos.mode })
-      : send(res, 200, { status: 'ok', pool: POOL, release: RELEASE });
-  }
-
-  // Every other path is "the application": chaos applies here.
-  if (chaos.mode === 'error') return send(res, 500, { error: 'chaos: simulated failure', pool: POOL, release: RELEASE });
-  if (chaos.mode === 'timeout') {
-    held.add(res);
-    res.on('close', () => held.delete(res));
-    return undefined;
-  }
-  if (path === '/' || path === '/version') {
-    return send(res, 200, { pool: POOL, release: RELEASE, host: hostname(), time: new Date().toISOString() });
-  }
+  if (path === '/healthz') return health(res);
+  if (path === '/version') return version(res);
   return send(res, 404, { error: 'not found', path, pool: POOL, release: RELEASE });
 });
 
-// Outlive nginx's upstream keepalive_timeout so nginx never reuses a connection the app just closed
-// (that race shows up as a spurious upstream error and marks the pool failed).
-server.keepAliveTimeout = 75_000;
-server.headersTimeout = 76_000;
-server.requestTimeout = 0;
+for (const server of [app, admin]) {
+  // Outlive nginx's upstream keepalive_timeout so nginx never reuses a connection the app just
+  // closed (that race shows up as a spurious upstream error and marks the pool failed).
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 76_000;
+  server.requestTimeout = 0;
+}
 
-server.listen(PORT, '0.0.0.0', () => log('listening', { port: PORT }));
+app.listen(PORT, '0.0.0.0', () => log('listening', { port: PORT }));
+admin.listen(ADMIN_PORT, '0.0.0.0', () => log('admin listening (chaos)', { port: ADMIN_PORT }));
 
 function shutdown(signal) {
   log('shutting down', { signal });
   for (const r of held) r.destroy();
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
+  let open = 2;
+  for (const server of [app, admin]) {
+    server.close(() => {
+      open -= 1;
+      if (open === 0) process.exit(0);
+    });
+    server.closeIdleConnections();
+  }
   setTimeout(() => process.exit(0), 3000).unref();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -37,8 +37,8 @@ function composeCell(name: string, env: Record<string, string>): string {
 export const COMPOSE_ONLY: readonly EnvRow[] = [
   { name: 'NGINX_PORT', default: '8080', meaning: 'Host port of public traffic through nginx' },
   { name: 'NGINX_BIND', default: '0.0.0.0', meaning: 'Host address nginx is published on (127.0.0.1 keeps it local)' },
-  { name: 'BLUE_PORT', default: '8081', meaning: 'Host port of app_blue directly, on 127.0.0.1 only (chaos endpoints for drills)' },
-  { name: 'GREEN_PORT', default: '8082', meaning: 'Host port of app_green directly, on 127.0.0.1 only' },
+  { name: 'BLUE_PORT', default: '8081', meaning: "Host port of app_blue's admin listener (ADMIN_PORT 3001: chaos for drills, /healthz), on 127.0.0.1 only" },
+  { name: 'GREEN_PORT', default: '8082', meaning: "Host port of app_green's admin listener (ADMIN_PORT 3001), on 127.0.0.1 only" },
   { name: 'BOT_PORT', default: '3000', meaning: 'Also the host port of the bot, on 127.0.0.1 only (/healthz, /metrics, /slack/events)' },
   { name: 'IMAGE_TAG', default: 'local', meaning: 'Tag of the images the stack builds (demo app, nginx, bot); tests give each checkout its own' },
   { name: 'BLUE_IMAGE', default: 'bluegreen-demo-app:local', meaning: 'Image of app_blue (the tag follows IMAGE_TAG)' },

@@ -75,6 +75,9 @@ export const configSchema = z.object({
   RELEASE_ID_BLUE: optionalString().describe('Release id given to the blue pool'),
   RELEASE_ID_GREEN: optionalString().describe('Release id given to the green pool'),
   APP_PORT: num(3000, { int: true, min: 1, max: 65535 }).describe('Port the pools listen on inside the compose network'),
+  ADMIN_PORT: num(3001, { int: true, min: 1, max: 65535 }).describe(
+    "Port of the pools' admin listener (chaos) inside the compose network; nginx never proxies to it",
+  ),
   ENV_NAME: z.string().default(hostname()).describe('Environment name shown in alerts [the host name]'),
 
   // Watcher and alerts
@@ -116,10 +119,16 @@ export const configSchema = z.object({
   NGINX_URL: z.url({ error: 'a URL' }).default('http://nginx:80').describe('nginx as the bot reaches it, to verify switches'),
   POOL_URL_BLUE: optionalString()
     .pipe(z.url({ error: 'a URL' }).optional())
-    .describe('Blue pool base URL for health and chaos [http://app_blue:APP_PORT]'),
+    .describe('Blue pool base URL for health [http://app_blue:APP_PORT]'),
   POOL_URL_GREEN: optionalString()
     .pipe(z.url({ error: 'a URL' }).optional())
-    .describe('Green pool base URL for health and chaos [http://app_green:APP_PORT]'),
+    .describe('Green pool base URL for health [http://app_green:APP_PORT]'),
+  POOL_ADMIN_URL_BLUE: optionalString()
+    .pipe(z.url({ error: 'a URL' }).optional())
+    .describe("Blue pool's admin base URL for chaos [http://app_blue:ADMIN_PORT]"),
+  POOL_ADMIN_URL_GREEN: optionalString()
+    .pipe(z.url({ error: 'a URL' }).optional())
+    .describe("Green pool's admin base URL for chaos [http://app_green:ADMIN_PORT]"),
   HEALTH_CHECK_TIMEOUT_MS: num(500, { int: true, min: 50 }).describe('Deadline of one pool health probe'),
   SWITCH_VERIFY_TIMEOUT_MS: num(3000, { int: true, min: 100 }).describe('How long a switch waits to see nginx serve the target'),
   DEPLOY_HEALTH_TIMEOUT_MS: num(60_000, { int: true, min: 1000 }).describe('How long deploy waits for the new container to be healthy'),

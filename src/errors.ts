@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'NGINX_DOWN'
   | 'NGINX_CONFIG_INVALID'
   | 'POOL_UNHEALTHY'
+  | 'CHAOS_UNAVAILABLE'
   | 'LOCKED'
   | 'BAD_COMMAND'
   | 'FORBIDDEN'

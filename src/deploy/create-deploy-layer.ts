@@ -68,8 +68,14 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   const pools =
     deps.pools ??
     createPoolClient({
-      blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
-      green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
+      app: {
+        blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
+        green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
+      },
+      admin: {
+        blue: config.POOL_ADMIN_URL_BLUE ?? `http://app_blue:${config.ADMIN_PORT}`,
+        green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
+      },
     });
   const nginx = createNginxControl({ stateDir: config.NGINX_STATE_DIR, url: config.NGINX_URL, engine, project: getProject });
   const store = createStateStore(config.STATE_DIR);

@@ -1,7 +1,9 @@
 import { BluegreenError } from '../errors.js';
 import type { Pool } from '../pool.js';
 
-// The pools' own HTTP endpoints on the compose network (http://app_blue:3000): health and chaos.
+// The pools' own HTTP endpoints on the compose network: health on the app's port (http://app_blue:3000,
+// the port nginx proxies to), chaos on its admin listener (http://app_blue:3001), which nginx never
+// proxies to, so no spelling of a public URL can reach chaos (issue #10).
 
 export type ChaosMode = 'error' | 'timeout';
 
@@ -21,24 +23,48 @@ export interface PoolClient {
   stopChaos(pool: Pool): Promise<void>;
 }
 
-export function createPoolClient(urls: Readonly<Record<Pool, string>>, timeoutMs = 2000): PoolClient {
-  const call = async (pool: Pool, method: string, path: string, ms = timeoutMs) => {
+export interface PoolUrls {
+  /** The app's own port, the one nginx proxies to: health. Every image has it. */
+  app: Readonly<Record<Pool, string>>;
+  /** The admin listener: chaos. The demo app has one; an image deployed with `deploy` may not. */
+  admin: Readonly<Record<Pool, string>>;
+}
+
+const NO_CHAOS_HINT = 'chaos needs the demo app, or an image that serves /chaos on its admin port (ADMIN_PORT)';
+
+export function createPoolClient(urls: PoolUrls, timeoutMs = 2000): PoolClient {
+  const call = async (pool: Pool, kind: keyof PoolUrls, method: string, path: string, ms = timeoutMs) => {
+    const base = urls[kind][pool];
     try {
-      const res = await fetch(new URL(path, urls[pool]), { method, signal: AbortSignal.timeout(ms) });
+      const res = await fetch(new URL(path, base), { method, signal: AbortSignal.timeout(ms) });
       const text = await res.text();
       return { status: res.status, text };
     } catch (err) {
-      throw new BluegreenError('POOL_UNHEALTHY', `${pool} pool did not answer ${method} ${path} at ${urls[pool]}`, {
+      // A running container with nothing on the admin port refuses the connection at once: say
+      // that the image has no chaos, not that the pool is down (its health is read elsewhere).
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if (kind === 'admin' && code === 'ECONNREFUSED') {
+        throw new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool serves no chaos endpoint: nothing listens at ${base} (${method} ${path} refused)`, {
+          hint: NO_CHAOS_HINT,
+          cause: err,
+        });
+      }
+      throw new BluegreenError('POOL_UNHEALTHY', `${pool} pool did not answer ${method} ${path} at ${base}`, {
         hint: 'is its container running?',
         cause: err,
       });
     }
   };
+  /** A chaos call the admin port answered with something other than the demo app's 200. */
+  const chaosRefused = (pool: Pool, what: string, r: { status: number; text: string }) =>
+    r.status === 404 || r.status === 405
+      ? new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool serves no chaos endpoint at ${urls.admin[pool]} (${what}: HTTP ${r.status})`, { hint: NO_CHAOS_HINT })
+      : new BluegreenError('INTERNAL', `${pool} refused ${what}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
   return {
     async health(pool, ms) {
       const started = performance.now();
       try {
-        const r = await call(pool, 'GET', '/healthz', ms);
+        const r = await call(pool, 'app', 'GET', '/healthz', ms);
         // Body sample while chaos is on: {"status":"chaos","pool":"blue","release":"blue-v1","chaos":"timeout"}
         let chaos: ChaosMode | null = null;
         try {
@@ -62,17 +88,24 @@ export function createPoolClient(urls: Readonly<Record<Pool, string>>, timeoutMs
       }
     },
     async chaos(pool) {
-      const r = await call(pool, 'GET', '/chaos');
-      const mode = (JSON.parse(r.text) as { chaos?: unknown }).chaos;
+      const r = await call(pool, 'admin', 'GET', '/chaos');
+      let body: { chaos?: unknown };
+      try {
+        body = JSON.parse(r.text) as { chaos?: unknown };
+      } catch (err) {
+        throw new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool answered GET /chaos at ${urls.admin[pool]} with no JSON (HTTP ${r.status})`, { hint: NO_CHAOS_HINT, cause: err });
+      }
+      if (r.status !== 200) throw chaosRefused(pool, 'chaos read', r);
+      const mode = body.chaos;
       return mode === 'error' || mode === 'timeout' ? mode : null;
     },
     async startChaos(pool, mode) {
-      const r = await call(pool, 'POST', `/chaos/start?mode=${mode}`);
-      if (r.status !== 200) throw new BluegreenError('INTERNAL', `${pool} refused chaos start: HTTP ${r.status} ${r.text}`);
+      const r = await call(pool, 'admin', 'POST', `/chaos/start?mode=${mode}`);
+      if (r.status !== 200) throw chaosRefused(pool, 'chaos start', r);
     },
     async stopChaos(pool) {
-      const r = await call(pool, 'POST', '/chaos/stop');
-      if (r.status !== 200) throw new BluegreenError('INTERNAL', `${pool} refused chaos stop: HTTP ${r.status} ${r.text}`);
+      const r = await call(pool, 'admin', 'POST', '/chaos/stop');
+      if (r.status !== 200) throw chaosRefused(pool, 'chaos stop', r);
     },
   };
 }

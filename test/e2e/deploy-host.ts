@@ -30,8 +30,11 @@ export async function hostDeployLayer(stack: Stack, env: Record<string, string> 
     NGINX_STATE_DIR: await volumePath(stack.project, 'nginx_state'),
     STATE_DIR: await mkdtemp(join(tmpdir(), 'bg-host-state-')),
     NGINX_URL: `http://127.0.0.1:${stack.ports.nginx}`,
+    // BLUE_PORT / GREEN_PORT publish the pools' admin listeners, which also answer /healthz.
     POOL_URL_BLUE: `http://127.0.0.1:${stack.ports.blue}`,
     POOL_URL_GREEN: `http://127.0.0.1:${stack.ports.green}`,
+    POOL_ADMIN_URL_BLUE: `http://127.0.0.1:${stack.ports.blue}`,
+    POOL_ADMIN_URL_GREEN: `http://127.0.0.1:${stack.ports.green}`,
     ...env,
   });
   return createDeployLayer({ config, log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr }) });

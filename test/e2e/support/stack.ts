@@ -50,7 +50,7 @@ export interface Stack {
   compose(...args: string[]): Promise<RunResult>;
   /** URL through nginx's published port on 127.0.0.1. */
   url(path?: string): string;
-  /** URL of a pool's own published port (chaos endpoints). */
+  /** URL of a pool's published admin listener (ADMIN_PORT: chaos, /healthz, /version). */
   poolUrl(pool: 'blue' | 'green', path?: string): string;
   /** Present when started with standIn: true. */
   standIn: StandInClient | undefined;
@@ -232,7 +232,7 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
   return stack;
 }
 
-/** POST to a pool's chaos endpoint through its own 127.0.0.1 port. */
+/** POST to a pool's chaos endpoint through its admin listener's 127.0.0.1 port. */
 export async function chaos(stack: Stack, pool: 'blue' | 'green', action: 'start' | 'stop', mode: 'error' | 'timeout' = 'error') {
   const path = action === 'start' ? `/chaos/start?mode=${mode}` : '/chaos/stop';
   const res = await fetch(stack.poolUrl(pool, path), { method: 'POST' });

@@ -1,0 +1,99 @@
+// The demo app on its own (a child process on free 127.0.0.1 ports): chaos is served only on the
+// admin listener; the public listener, the one nginx proxies to, has no chaos in any spelling.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CHAOS_SPELLINGS, REFUSED, targetFor } from '../../support/chaos-spellings.js';
+import { rawRequest } from '../../support/raw-http.js';
+
+const SERVER = fileURLToPath(new URL('../../../demo-app/server.mjs', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const addr = srv.address();
+  srv.close();
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}
+
+function startApp(env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, APP_POOL: 'blue', RELEASE_ID: 'r1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout?.resume();
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, exited, stderr: () => err };
+}
+
+async function waitUp(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if ((await rawRequest(port, 'GET', '/healthz', 1000)).status === 200) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`demo app not up on ${port}`);
+}
+
+describe('demo app: public and admin listeners', () => {
+  let app: ReturnType<typeof startApp>;
+  let port: number;
+  let adminPort: number;
+  const adminChaos = async () => ((await (await fetch(`http://127.0.0.1:${adminPort}/chaos`)).json()) as { chaos: string | null }).chaos;
+
+  before(async () => {
+    port = await freePort();
+    adminPort = await freePort();
+    app = startApp({ PORT: String(port), ADMIN_PORT: String(adminPort) });
+    await waitUp(port);
+    await waitUp(adminPort);
+  });
+
+  after(async () => {
+    app.child.kill('SIGTERM');
+    await app.exited;
+  });
+
+  it('public port: /, /version, /healthz answer 200; /chaos/* in any spelling is refused and changes nothing', async () => {
+    for (const path of ['/', '/version', '/healthz']) assert.equal((await rawRequest(port, 'GET', path)).status, 200, path);
+    const wrong: string[] = [];
+    for (const spelling of ['/chaos/start', '/chaos/stop', '/chaos', ...CHAOS_SPELLINGS]) {
+      for (const method of ['POST', 'GET']) {
+        const target = targetFor(method, spelling);
+        const r = await rawRequest(port, method, target);
+        if (!REFUSED.has(r.status) || /"chaos"\s*:/.test(r.body) || (await adminChaos()) !== null) {
+          wrong.push(`${method} ${JSON.stringify(target)} -> ${r.status} ${r.body}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+
+  it('admin port: starts, reads and stops chaos; the public port then fails, but still 404s chaos paths', async () => {
+    const start = await fetch(`http://127.0.0.1:${adminPort}/chaos/start?mode=error`, { method: 'POST' });
+    assert.equal(start.status, 200);
+    assert.equal(await adminChaos(), 'error');
+    assert.equal((await rawRequest(port, 'GET', '/')).status, 500);
+    assert.equal((await rawRequest(port, 'GET', '/healthz')).status, 503);
+    assert.equal((await rawRequest(adminPort, 'GET', '/healthz')).status, 503);
+    // Nothing on the public port tells a prober that chaos is on, nor turns it off.
+    assert.equal((await rawRequest(port, 'POST', '/chaos/stop')).status, 404);
+    assert.equal((await rawRequest(port, 'POST', '/chaos\\stop')).status, 404);
+    assert.equal(await adminChaos(), 'error');
+    const stop = await fetch(`http://127.0.0.1:${adminPort}/chaos/stop`, { method: 'POST' });
+    assert.equal(stop.status, 200);
+    assert.equal(await adminChaos(), null);
+    assert.equal((await rawRequest(port, 'GET', '/')).status, 200);
+    const version = (await (await fetch(`http://127.0.0.1:${adminPort}/version`)).json()) as { pool: string; release: string };
+    assert.deepEqual([version.pool, version.release], ['blue', 'r1']);
+  });
+
+  it('refuses to start with ADMIN_PORT equal to PORT, naming the variable', async () => {
+    const p = await freePort();
+    const bad = startApp({ PORT: String(p), ADMIN_PORT: String(p) });
+    assert.equal(await bad.exited, 64);
+    assert.match(bad.stderr(), /ADMIN_PORT: got \d+, wants a port other than PORT/);
+  });
+});

@@ -1,0 +1,84 @@
+// The pool client against real local HTTP servers: health on the app port, chaos on the admin port,
+// and an image with no admin listener (a user's own, deployed with `deploy`).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { BluegreenError } from '../../../src/errors.js';
+import { createPoolClient } from '../../../src/deploy/pool-client.js';
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address();
+  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+}
+
+/** A port nothing listens on: bound, read, closed. */
+async function closedPort(): Promise<string> {
+  const srv = createNetServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const addr = srv.address();
+  await new Promise((r) => srv.close(r));
+  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+}
+
+describe('pool client: app port for health, admin port for chaos', () => {
+  const seen: string[] = [];
+  let mode: string | null = null;
+  const app = createServer((req, res) => {
+    seen.push(`app ${req.method} ${req.url}`);
+    res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  });
+  const admin = createServer((req, res) => {
+    seen.push(`admin ${req.method} ${req.url}`);
+    if (req.url?.startsWith('/chaos/start')) mode = new URL(req.url, 'http://x').searchParams.get('mode');
+    if (req.url === '/chaos/stop') mode = null;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chaos: mode }));
+  });
+  // A user's image: its own app, 404 for everything else, on the port where the admin would be.
+  const foreign = createServer((_req, res) => res.writeHead(404).end('Not Found'));
+  let appUrl: string;
+  let adminUrl: string;
+  let foreignUrl: string;
+  let noneUrl: string;
+
+  before(async () => {
+    appUrl = await listen(app);
+    adminUrl = await listen(admin);
+    foreignUrl = await listen(foreign);
+    noneUrl = await closedPort();
+  });
+
+  after(() => {
+    for (const s of [app, admin, foreign]) s.close();
+  });
+
+  it('reads health on the app port and sends chaos to the admin port', async () => {
+    const pools = createPoolClient({ app: { blue: appUrl, green: appUrl }, admin: { blue: adminUrl, green: adminUrl } });
+    assert.equal((await pools.health('blue', 1000)).healthy, true);
+    await pools.startChaos('blue', 'timeout');
+    assert.equal(await pools.chaos('blue'), 'timeout');
+    await pools.stopChaos('blue');
+    assert.equal(await pools.chaos('blue'), null);
+    assert.deepEqual(seen, ['app GET /healthz', 'admin POST /chaos/start?mode=timeout', 'admin GET /chaos', 'admin POST /chaos/stop', 'admin GET /chaos']);
+  });
+
+  it('an image with no admin listener: healthy on its app port; chaos fails at once with a clear message', async () => {
+    const pools = createPoolClient({ app: { blue: appUrl, green: appUrl }, admin: { blue: noneUrl, green: foreignUrl } });
+    assert.equal((await pools.health('blue', 1000)).healthy, true);
+    const started = performance.now();
+    await assert.rejects(pools.startChaos('blue', 'error'), (err: unknown) => {
+      assert.ok(err instanceof BluegreenError);
+      assert.equal(err.code, 'CHAOS_UNAVAILABLE');
+      assert.match(err.message, /^blue pool serves no chaos endpoint: nothing listens at http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(err.hint ?? '', /ADMIN_PORT/);
+      return true;
+    });
+    assert.ok(performance.now() - started < 1000, 'a refused connection must not wait for the timeout');
+    // Something answers on that port, but not chaos.
+    await assert.rejects(pools.stopChaos('green'), { code: 'CHAOS_UNAVAILABLE', message: /green pool serves no chaos endpoint at .*HTTP 404/ });
+    await assert.rejects(pools.chaos('green'), { code: 'CHAOS_UNAVAILABLE' });
+  });
+});
