@@ -87,6 +87,8 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
   const minLatencySamples = o.minLatencySamples ?? 50;
   let current: Watch | undefined;
   let lastRecord: string | undefined;
+  /** The guard incident left open for people to act on; the next switch of any kind resolves it. */
+  let tripped: { pool: Pool; from: Pool; firstAt: string } | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const stop = () => {
@@ -155,11 +157,13 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
       summary = healed ? `${base}. Rolled back by itself (AUTO_ROLLBACK): ${r.status === 'ok' ? r.message : ''}` : `${base}. Automatic rollback did not happen: ${r.status === 'refused' ? r.reason : r.status === 'failed' ? r.message : ''}`;
     } else {
       summary = `${base}. Roll back to ${g.from}?`;
+      tripped = { pool: g.pool, from: g.from, firstAt: g.record.at };
     }
     await o.raise(
       operationalAlert({
         kind: 'post_switch_guard',
-        status: 'firing',
+        // A rollback the bot made itself is a notice: nothing is left open.
+        status: healed ? 'resolved' : 'firing',
         // Who is hurt: clients getting errors is critical; hidden failures reduce protection; a
         // rollback the bot made itself healed it.
         severity: v.clientErrors > 0 && !healed ? 'critical' : healed ? 'info' : 'warning',
@@ -181,6 +185,26 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
       const id = `${record.at}|${record.kind}|${record.to}`;
       if (id === lastRecord) return;
       lastRecord = id;
+      if (tripped) {
+        const t = tripped;
+        tripped = undefined;
+        const what = record.to === t.from ? `Rolled back to ${t.from}` : `Traffic moved ${record.from} -> ${record.to}`;
+        void Promise.resolve(
+          o.raise(
+            operationalAlert({
+              kind: 'post_switch_guard',
+              status: 'resolved',
+              severity: 'info',
+              pool: t.pool,
+              env: o.envName,
+              title: `${what} (${record.kind.replace('_', ' ')} by ${record.by.name ?? record.by.id})`,
+              summary: `${what}: ${record.kind} by ${record.by.name ?? record.by.id} at ${record.at}`,
+              at: new Date(now()).toISOString(),
+              firstAt: t.firstAt,
+            }),
+          ),
+        ).catch((err: unknown) => o.log.error({ err }, 'post-switch guard resolution failed'));
+      }
       // The guard's own rollback is not second-guessed (no ping-pong).
       if (record.kind === 'guard_rollback' || o.guardMs <= 0) return stop();
       const until = Date.parse(record.at) + o.guardMs;

@@ -68,6 +68,13 @@ describe('post-switch guard', () => {
     assert.equal(s.h.nginx.active, 'green', 'no automatic rollback');
     await s.guard.check();
     assert.equal(s.h.alerts.length, 1, 'one trip per switch');
+    // The rollback, from anywhere, resolves the guard's incident.
+    const r = await s.h.ops.rollback({ kind: 'slack', id: 'U1', name: 'ana' });
+    assert.equal(r.status, 'ok');
+    s.guard.onSwitched((await s.h.store.read()).lastSwitch!);
+    assert.equal(s.h.alerts.length, 2);
+    assert.deepEqual([s.h.alerts[1]!.status, s.h.alerts[1]!.key, s.h.alerts[1]!.severity], ['resolved', a.key, 'info']);
+    assert.match(s.h.alerts[1]!.title, /Rolled back to blue \(rollback by ana\)/);
   });
 
   it('trips when nginx benches the new pool and sends requests straight to the old one', async () => {
@@ -106,6 +113,7 @@ describe('post-switch guard', () => {
     assert.equal((await s.h.store.read()).lastSwitch?.kind, 'guard_rollback');
     assert.match(s.h.alerts[0]?.summary ?? '', /Rolled back by itself \(AUTO_ROLLBACK\)/);
     assert.equal(s.h.alerts[0]?.severity, 'info');
+    assert.equal(s.h.alerts[0]?.status, 'resolved', 'a notice: nothing left open');
     // Its own rollback is not guarded: no ping-pong.
     s.guard.onSwitched((await s.h.store.read()).lastSwitch!);
     assert.equal(s.guard.watching(), undefined);
@@ -128,7 +136,7 @@ describe('post-switch guard', () => {
     s.traffic('blue', { failed: 50 });
     await s.guard.check();
     assert.equal(s.guard.watching(), undefined);
-    assert.equal(s.h.alerts.length, 1);
+    assert.deepEqual(s.h.alerts.map((x) => x.status), ['firing', 'resolved'], 'the auto-demote resolved the trip; nothing after the window');
     // A switch older than the guard window (heard of after a restart) is not watched.
     s.guard.onSwitched({ kind: 'switch', from: 'blue', to: 'green', at: new Date(Date.parse(record.at) - 120_000).toISOString(), by: alice });
     assert.equal(s.guard.watching(), undefined);
