@@ -66,7 +66,7 @@ async function poolAnswer(stack: Stack, pool: 'blue' | 'green'): Promise<{ statu
 }
 
 /** What a load run tells, for the figures line. */
-const brief = (l: LoadResult) => ({ requests: l.requests, failed: l.failed, p99: l.p99, max: l.max, byRelease: l.byRelease });
+const brief = (l: LoadResult) => ({ requests: l.requests, failed: l.failed, errorCodes: l.errorCodes, p99: l.p99, max: l.max, byRelease: l.byRelease });
 
 const docker = await dockerAvailable();
 
@@ -189,6 +189,7 @@ describe('deploys that never leave the site worse', { skip: !docker && 'no Docke
     });
     figures.goodDeploy = { deployMs, load: brief(load) };
     assert.equal(deployResult?.code, 0, `${deployResult?.stdout} ${deployResult?.stderr}`);
+    if (load.failed > 0) console.log((await stack.compose('logs', '--tail', '60', 'nginx')).stdout, deployResult?.stderr);
     assert.equal(load.failed, 0, JSON.stringify(load));
     assert.ok((load.byRelease['green-v3'] ?? 0) > 100, JSON.stringify(load.byRelease));
     await eventually('green-v3 to serve', async () => (await servedBy(stack)).release === 'green-v3');
