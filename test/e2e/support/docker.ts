@@ -31,9 +31,17 @@ export async function run(
 
 let composeCmd: string[] | undefined;
 
-/** `docker compose` (v2) when present, else Debian's docker-compose 1.29. */
+/**
+ * `docker compose` (v2) when present, else Debian's docker-compose 1.29. BLUEGREEN_COMPOSE picks one
+ * (`docker-compose` or `docker compose`), to run a suite under 1.29 on a machine that has both.
+ */
 export async function composeCommand(): Promise<string[]> {
   if (composeCmd) return composeCmd;
+  const forced = process.env.BLUEGREEN_COMPOSE?.trim();
+  if (forced) {
+    composeCmd = forced.split(/\s+/);
+    return composeCmd;
+  }
   const v2 = await run('docker', ['compose', 'version'], { timeoutMs: 20_000 });
   composeCmd = v2.code === 0 ? ['docker', 'compose'] : ['docker-compose'];
   return composeCmd;
