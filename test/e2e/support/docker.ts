@@ -32,18 +32,18 @@ export async function run(
 let composeCmd: string[] | undefined;
 
 /**
- * `docker compose` (v2) when present, else Debian's docker-compose 1.29. BLUEGREEN_COMPOSE picks one
- * (`docker-compose` or `docker compose`), to run a suite under 1.29 on a machine that has both.
+ * `docker compose` (v2) when present, else Debian's docker-compose 1.29. BLUEGREEN_COMPOSE=v1 or
+ * v2 insists on one (the test runner runs the stack suite under each); scripts/stack.sh reads it too.
  */
 export async function composeCommand(): Promise<string[]> {
   if (composeCmd) return composeCmd;
-  const forced = process.env.BLUEGREEN_COMPOSE?.trim();
-  if (forced) {
-    composeCmd = forced.split(/\s+/);
-    return composeCmd;
+  const want = process.env.BLUEGREEN_COMPOSE;
+  if (want === 'v1') composeCmd = ['docker-compose'];
+  else if (want === 'v2') composeCmd = ['docker', 'compose'];
+  else {
+    const v2 = await run('docker', ['compose', 'version'], { timeoutMs: 20_000 });
+    composeCmd = v2.code === 0 ? ['docker', 'compose'] : ['docker-compose'];
   }
-  const v2 = await run('docker', ['compose', 'version'], { timeoutMs: 20_000 });
-  composeCmd = v2.code === 0 ? ['docker', 'compose'] : ['docker-compose'];
   return composeCmd;
 }
 
