@@ -14,6 +14,7 @@ export interface ConfigLike {
   Env?: string[] | null | undefined;
   WorkingDir?: string | null | undefined;
   User?: string | null | undefined;
+  StopSignal?: string | null | undefined;
   Healthcheck?: object | null | undefined;
   Labels?: Record<string, string> | null | undefined;
 }
@@ -24,6 +25,7 @@ export interface ComposeSettings {
   Entrypoint?: string[] | string;
   WorkingDir?: string;
   User?: string;
+  StopSignal?: string;
   Healthcheck?: object;
   env: Record<string, string>;
   labels: Record<string, string>;
@@ -55,6 +57,7 @@ export function composeSettings(container: ConfigLike, image: ConfigLike): Compo
   if (differs(container.Entrypoint, image.Entrypoint) && container.Entrypoint) out.Entrypoint = container.Entrypoint;
   if (differs(container.WorkingDir, image.WorkingDir) && container.WorkingDir) out.WorkingDir = container.WorkingDir;
   if (differs(container.User, image.User) && container.User) out.User = container.User;
+  if (differs(container.StopSignal, image.StopSignal) && container.StopSignal) out.StopSignal = container.StopSignal;
   if (differs(container.Healthcheck, image.Healthcheck) && container.Healthcheck) out.Healthcheck = container.Healthcheck;
 
   const imageEnv = envRecord(image.Env);

@@ -194,7 +194,7 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
           Healthcheck: set.Healthcheck,
           ExposedPorts: old.Config.ExposedPorts,
           Labels: labels,
-          StopSignal: (old.Config as { StopSignal?: string }).StopSignal,
+          StopSignal: set.StopSignal,
           HostConfig: hostConfig,
           // API 1.41 attaches one network at create; the others are connected below.
           NetworkingConfig: first ? { EndpointsConfig: { [first]: endpoint(first) } } : undefined,

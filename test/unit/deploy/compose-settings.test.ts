@@ -46,9 +46,13 @@ describe('composeSettings', () => {
     });
   });
 
-  it('keeps a command, entrypoint, user or working dir that compose set differently from the image', () => {
-    const s = composeSettings({ ...container, Cmd: ['node', 'other.mjs'], Entrypoint: ['tini', '--'], User: '1000', WorkingDir: '/srv' }, image);
-    assert.deepEqual([s.Cmd, s.Entrypoint, s.User, s.WorkingDir], [['node', 'other.mjs'], ['tini', '--'], '1000', '/srv']);
+  it('keeps a command, entrypoint, user, working dir or stop signal that compose set differently from the image', () => {
+    const s = composeSettings(
+      { ...container, Cmd: ['node', 'other.mjs'], Entrypoint: ['tini', '--'], User: '1000', WorkingDir: '/srv', StopSignal: 'SIGINT' },
+      { ...image, StopSignal: 'SIGTERM' },
+    );
+    assert.deepEqual([s.Cmd, s.Entrypoint, s.User, s.WorkingDir, s.StopSignal], [['node', 'other.mjs'], ['tini', '--'], '1000', '/srv', 'SIGINT']);
+    assert.equal(composeSettings({ ...container, StopSignal: 'SIGTERM' }, { ...image, StopSignal: 'SIGTERM' }).StopSignal, undefined);
   });
 
   it('treats null, empty and missing alike', () => {
