@@ -18,6 +18,8 @@ export interface ContainerInfo {
   startedAt: string | undefined;
   env: Readonly<Record<string, string>>;
   labels: Readonly<Record<string, string>>;
+  /** Network name -> the container's aliases on it (without the short id Docker adds itself). */
+  networks: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface ExecResult {
@@ -26,10 +28,18 @@ export interface ExecResult {
   stderr: string;
 }
 
-export interface RecreateSpec {
+export interface ReplacementSpec {
   image: string;
-  /** Variables to set or replace in the container's environment; the rest is kept. */
+  /** Variables that win over both the compose file's and the image's (RELEASE_ID). */
   env: Readonly<Record<string, string>>;
+  name: string;
+  /**
+   * A temporary container publishes no host ports (the old one still holds them) and carries no
+   * `com.docker.compose.service` label, so neither compose nor the bot takes it for the service.
+   */
+  temporary: boolean;
+  /** Networks to attach to, each with the aliases to answer to there ([] = none yet). */
+  networks: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface ContainerEngine {
@@ -42,11 +52,20 @@ export interface ContainerEngine {
   pull(image: string): Promise<boolean>;
   imageExists(image: string): Promise<boolean>;
   /**
-   * Replaces a container by one with the same name, labels, networks (with aliases), env and
-   * healthcheck, but another image and env overrides. The old container is kept aside until the
-   * new one runs, and put back if creating or starting the new one fails.
+   * Creates and starts a container of `like`'s compose service from another image: the new image's
+   * own defaults (CMD, ENTRYPOINT, ENV, WORKDIR, USER, HEALTHCHECK, labels) plus only what the
+   * compose file set on `like` (see compose-settings.ts), as `docker compose up` would. A container
+   * that was created but cannot start is removed again.
    */
-  recreate(id: string, spec: RecreateSpec): Promise<ContainerInfo>;
-  /** Resolves when the container reports healthy (or runs, without a healthcheck); rejects at the deadline. */
+  startReplacement(like: string, spec: ReplacementSpec): Promise<ContainerInfo>;
+  /** Attaches to each network with these aliases, re-attaching where attached (Docker cannot change aliases in place). */
+  connect(id: string, networks: Readonly<Record<string, readonly string[]>>): Promise<void>;
+  disconnect(id: string, networks: readonly string[]): Promise<void>;
+  stop(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+  rename(id: string, name: string): Promise<void>;
+  /** Removes the container, running or not. */
+  remove(id: string): Promise<void>;
+  /** Resolves when the container reports healthy (or runs, without a healthcheck); rejects once it is unhealthy or exited, or at the deadline. */
   waitHealthy(id: string, timeoutMs: number): Promise<ContainerInfo>;
 }

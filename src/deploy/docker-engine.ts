@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { BluegreenError } from '../errors.js';
+import { composeSettings, envRecord } from './compose-settings.js';
 import type { ContainerEngine, ContainerHealth, ContainerInfo, ExecResult } from './container-engine.js';
 
 // ContainerEngine over the Docker socket with dockerode. The only module that imports dockerode.
@@ -46,11 +47,12 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
-function envToRecord(env: readonly string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of env ?? []) {
-    const i = kv.indexOf('=');
-    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+/** A container's aliases on each network, without the short id Docker adds on its own. */
+function networksOf(c: Docker.ContainerInspectInfo): Record<string, string[]> {
+  const shortId = c.Id.slice(0, 12);
+  const out: Record<string, string[]> = {};
+  for (const [net, cfg] of Object.entries(c.NetworkSettings.Networks ?? {})) {
+    out[net] = (cfg.Aliases ?? []).filter((a: string) => a !== shortId);
   }
   return out;
 }
@@ -68,8 +70,9 @@ function toInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
     health: health === 'healthy' || health === 'unhealthy' || health === 'starting' ? health : 'none',
     image: c.Config.Image,
     startedAt: started && !started.startsWith('0001-') ? started : undefined,
-    env: envToRecord(c.Config.Env),
+    env: envRecord(c.Config.Env),
     labels,
+    networks: networksOf(c),
   };
 }
 
@@ -164,55 +167,81 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
       }
     },
 
-    async recreate(id, spec) {
-      const old = await call(`inspect ${id.slice(0, 12)}`, () => docker.getContainer(id).inspect());
-      const name = old.Name.replace(/^\//, '');
-      const env = { ...envToRecord(old.Config.Env), ...spec.env };
-      const networks = Object.entries(old.NetworkSettings.Networks ?? {});
-      const shortId = old.Id.slice(0, 12);
-      const endpoint = (cfg: Docker.NetworkInfo) => ({
-        // Docker adds the container's short id as an alias; the new one gets its own.
-        Aliases: (cfg.Aliases ?? []).filter((a: string) => a !== shortId),
-      });
-      const aside = `${name}_replaced_${Date.now()}`;
-      const oldContainer = docker.getContainer(old.Id);
-
-      await call(`stop ${name}`, () => oldContainer.stop({ t: 5 }).catch(ignoreNotModified));
-      await call(`rename ${name}`, () => oldContainer.rename({ name: aside }));
-      let created: Docker.Container | undefined;
+    async startReplacement(like, spec) {
+      const old = await call(`inspect ${like.slice(0, 12)}`, () => docker.getContainer(like).inspect());
+      // old.Image is the id of the image it runs: still there while the old container is.
+      const oldImage = await call(`inspect image ${old.Image.slice(0, 19)}`, () => docker.getImage(old.Image).inspect());
+      const set = composeSettings(old.Config, oldImage.Config);
+      const labels: Record<string, string> = { ...set.labels, 'com.bluegreen.image': spec.image };
+      const hostConfig = { ...old.HostConfig };
+      if (spec.temporary) {
+        delete labels[SERVICE_LABEL];
+        hostConfig.PortBindings = {};
+        hostConfig.PublishAllPorts = false;
+      }
+      const endpoint = (net: string) => ({ Aliases: [...(spec.networks[net] ?? [])] });
+      const [first, ...rest] = Object.keys(spec.networks);
+      const created = await call(`create ${spec.name}`, () =>
+        docker.createContainer({
+          name: spec.name,
+          Image: spec.image,
+          // Unset fields take the new image's values; Docker merges the image's Env and Labels under these.
+          Env: Object.entries({ ...set.env, ...spec.env }).map(([k, v]) => `${k}=${v}`),
+          Cmd: set.Cmd,
+          Entrypoint: set.Entrypoint,
+          WorkingDir: set.WorkingDir,
+          User: set.User,
+          Healthcheck: set.Healthcheck,
+          ExposedPorts: old.Config.ExposedPorts,
+          Labels: labels,
+          StopSignal: set.StopSignal,
+          HostConfig: hostConfig,
+          // API 1.41 attaches one network at create; the others are connected below.
+          NetworkingConfig: first ? { EndpointsConfig: { [first]: endpoint(first) } } : undefined,
+        } as Docker.ContainerCreateOptions),
+      );
       try {
-        const [first, ...rest] = networks;
-        created = await call(`create ${name}`, () =>
-          docker.createContainer({
-            name,
-            Image: spec.image,
-            Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-            Cmd: old.Config.Cmd,
-            Entrypoint: old.Config.Entrypoint,
-            WorkingDir: old.Config.WorkingDir,
-            User: old.Config.User,
-            ExposedPorts: old.Config.ExposedPorts,
-            Labels: { ...old.Config.Labels, 'com.bluegreen.image': spec.image },
-            Healthcheck: old.Config.Healthcheck,
-            StopSignal: (old.Config as { StopSignal?: string }).StopSignal,
-            HostConfig: old.HostConfig,
-            // API 1.41 attaches one network at create; the others are connected below.
-            NetworkingConfig: first ? { EndpointsConfig: { [first[0]]: endpoint(first[1]) } } : undefined,
-          } as Docker.ContainerCreateOptions),
-        );
-        for (const [net, cfg] of rest) {
-          await call(`connect ${name} to ${net}`, () => docker.getNetwork(net).connect({ Container: created!.id, EndpointConfig: endpoint(cfg) }));
+        for (const net of rest) {
+          await call(`connect ${spec.name} to ${net}`, () => docker.getNetwork(net).connect({ Container: created.id, EndpointConfig: endpoint(net) }));
         }
-        await call(`start ${name}`, () => created!.start());
+        await call(`start ${spec.name}`, () => created.start());
       } catch (err) {
-        // Put the old container back so the pool is no worse than before.
-        if (created) await created.remove({ force: true }).catch(() => undefined);
-        await oldContainer.rename({ name }).catch(() => undefined);
-        await oldContainer.start().catch(() => undefined);
+        await created.remove({ force: true }).catch(() => undefined);
         throw err;
       }
-      await call(`remove ${aside}`, () => oldContainer.remove({ force: true }));
       return inspect(created.id);
+    },
+
+    async connect(id, networks) {
+      const attached = networksOf(await call(`inspect ${id.slice(0, 12)}`, () => docker.getContainer(id).inspect()));
+      for (const [net, aliases] of Object.entries(networks)) {
+        if (attached[net]) await call(`disconnect ${id.slice(0, 12)} from ${net}`, () => docker.getNetwork(net).disconnect({ Container: id }));
+        await call(`connect ${id.slice(0, 12)} to ${net}`, () =>
+          docker.getNetwork(net).connect({ Container: id, EndpointConfig: { Aliases: [...aliases] } }),
+        );
+      }
+    },
+
+    async disconnect(id, networks) {
+      for (const net of networks) {
+        await call(`disconnect ${id.slice(0, 12)} from ${net}`, () => docker.getNetwork(net).disconnect({ Container: id }));
+      }
+    },
+
+    async stop(id) {
+      await call(`stop ${id.slice(0, 12)}`, () => docker.getContainer(id).stop({ t: 5 }).catch(ignoreNotModified));
+    },
+
+    async start(id) {
+      await call(`start ${id.slice(0, 12)}`, () => docker.getContainer(id).start().catch(ignoreNotModified));
+    },
+
+    async rename(id, name) {
+      await call(`rename ${id.slice(0, 12)} to ${name}`, () => docker.getContainer(id).rename({ name }));
+    },
+
+    async remove(id) {
+      await call(`remove ${id.slice(0, 12)}`, () => docker.getContainer(id).remove({ force: true }));
     },
 
     async waitHealthy(id, timeoutMs) {
@@ -222,6 +251,14 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
         if (info.state === 'running' && (info.health === 'healthy' || info.health === 'none')) return info;
         if (info.state === 'exited' || info.state === 'dead') {
           throw new BluegreenError('POOL_UNHEALTHY', `container ${info.name} ${info.state} while starting`);
+        }
+        // Its process exited and the restart policy (unless-stopped) starts it again, and again.
+        if (info.state === 'restarting') {
+          throw new BluegreenError('POOL_UNHEALTHY', `container ${info.name} exited while starting (Docker is restarting it)`);
+        }
+        // Docker says unhealthy only after the start period and `retries` failed checks in a row.
+        if (info.health === 'unhealthy') {
+          throw new BluegreenError('POOL_UNHEALTHY', `container ${info.name} is unhealthy (its healthcheck failed after the start period)`);
         }
         if (Date.now() >= deadline) {
           throw new BluegreenError('POOL_UNHEALTHY', `container ${info.name} not healthy after ${timeoutMs} ms (health: ${info.health})`);
@@ -233,7 +270,7 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
 }
 
 function ignoreNotModified(err: { statusCode?: number }): void {
-  // 304: already stopped.
+  // 304: already stopped (or started).
   if (err.statusCode !== 304) throw err;
 }
 

@@ -6,6 +6,7 @@ import type { AlertEvent } from '../watcher/alert.js';
 import { operationalAlert } from './alerts.js';
 import type { ContainerEngine, ContainerInfo } from './container-engine.js';
 import type { NginxControl } from './nginx-control.js';
+import { replacePoolContainer } from './replace-pool-container.js';
 import type { LockHolder, OpLock } from './op-lock.js';
 import type { ChaosMode, PoolClient } from './pool-client.js';
 import { failed, ok, refused, type Actor, type OpResult } from './result.js';
@@ -354,7 +355,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         if (pool === active) {
           return refused(`${pool} is the active pool; deploy goes to the idle pool (${otherPool(pool)}), then switch`);
         }
-        // A config nginx already rejects would strand the pool after the recreate: check first.
+        // A config nginx already rejects could not take the new container: check before touching anything.
         await nginx.testConfig();
         say('nginx config test passed');
         say(`pulling ${image}`);
@@ -365,20 +366,25 @@ export function createOperations(deps: OperationsDeps): Operations {
         say(pulled ? `pulled ${image}` : `not pulled; using the local ${image}`);
         const old = await containerOf(pool);
         const env: Record<string, string> = releaseId ? { RELEASE_ID: releaseId } : {};
-        say(`recreating ${old.name} with ${image}${releaseId ? ` (release ${releaseId})` : ''}`);
-        const fresh = await engine.recreate(old.id, { image, env });
-        say(`${fresh.name} started; waiting for it to be healthy (up to ${Math.round(settings.deployHealthTimeoutMs / 1000)} s)`);
-        const healthy = await engine.waitHealthy(fresh.id, settings.deployHealthTimeoutMs);
-        say(`${fresh.name} is healthy; reloading nginx for its new address`);
-        // nginx resolved app_<pool> when it loaded its config; the new container has a new address.
-        await nginx.testAndReload();
+        say(`replacing ${old.name} with ${image}${releaseId ? ` (release ${releaseId})` : ''}; it keeps serving until the new one is healthy`);
+        const r = await replacePoolContainer({ engine, nginx, old, image, env, healthTimeoutMs: settings.deployHealthTimeoutMs, say });
+        if (!r.ok) {
+          const kept = old.env.RELEASE_ID ? `${old.name} (release ${old.env.RELEASE_ID})` : old.name;
+          const serving = r.restoreProblems.length === 0
+            ? `the old release keeps serving: ${kept}, unchanged, as nginx's ${pool} backup`
+            : `putting the old release back also failed (${r.restoreProblems.join('; ')}): check ${pool} with status`;
+          return failed(`deploy of ${image} to ${pool} failed at "${r.step}": ${describeError(r.error)}; ${serving}`, r.error);
+        }
+        const healthy = r.fresh;
         const release = healthy.env.RELEASE_ID;
         await store.update((s) => {
           s.releases[pool] = { image, releaseId: release, at: iso(), by };
         });
         return ok(
-          `Deployed ${image}${release ? ` (release ${release})` : ''} to ${pool} (${pulled ? 'pulled' : 'local image'}); it is healthy and idle. Switch to it with: switch ${pool}`,
-          { container: fresh.name, release },
+          `Deployed ${image}${release ? ` (release ${release})` : ''} to ${pool} (${pulled ? 'pulled' : 'local image'}); it is healthy and idle. Switch to it with: switch ${pool}${
+            r.leftovers.length ? ` (clean-up left: ${r.leftovers.join('; ')})` : ''
+          }`,
+          { container: healthy.name, release },
         );
       });
     },

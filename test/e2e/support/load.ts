@@ -15,6 +15,8 @@ export interface LoadResult {
   max: number;
   /** Responses slower than 1 s (needs the per-response clock, so counted here). */
   slowOver1s: number;
+  /** Client-side errors by code (ECONNRESET, ECONNREFUSED, …): what kind of failure it was. */
+  errorCodes: Record<string, number>;
   durationSec: number;
 }
 
@@ -36,6 +38,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const byPool: Record<string, number> = {};
   const byRelease: Record<string, number> = {};
   let slowOver1s = 0;
+  const errorCodes: Record<string, number> = {};
   const started = Date.now();
   const options: autocannon.Options = {
     url: opts.url,
@@ -63,6 +66,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     instance.on('response', (_client, _status, _bytes, responseTime) => {
       if (responseTime > 1000) slowOver1s += 1;
     });
+    instance.on('reqError', (err: Error) => {
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+    });
   });
   const during = opts.during ? opts.during() : Promise.resolve();
   const [result] = await Promise.all([finished, during]);
@@ -78,6 +85,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     p99: result.latency.p99,
     max: result.latency.max,
     slowOver1s,
+    errorCodes,
     durationSec: (Date.now() - started) / 1000,
   };
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { BluegreenError } from '../../../src/errors.js';
 import { createLogger, type Logger } from '../../../src/log.js';
-import type { ContainerEngine, ContainerInfo, RecreateSpec } from '../../../src/deploy/container-engine.js';
+import { composeSettings, envRecord, type ConfigLike } from '../../../src/deploy/compose-settings.js';
+import type { ContainerEngine, ContainerInfo, ReplacementSpec } from '../../../src/deploy/container-engine.js';
 import type { NginxControl } from '../../../src/deploy/nginx-control.js';
 import { createOpLock } from '../../../src/deploy/op-lock.js';
 import { createOperations, type Operations, type OperationsDeps } from '../../../src/deploy/operations.js';
@@ -16,42 +17,99 @@ import type { AlertEvent } from '../../../src/watcher/alert.js';
 // Fakes behind the deploy layer's own interfaces. The state store and lock are the real ones on a
 // temporary folder.
 
-export function container(service: string, over: Partial<ContainerInfo> = {}): ContainerInfo {
+/** The demo image's own config, as `docker image inspect` shows it. */
+export const DEMO_IMAGE_CONFIG: ConfigLike = {
+  Cmd: ['node', '/app/server.mjs'],
+  Env: ['PATH=/usr/bin', 'PORT=3000', 'APP_POOL=blue', 'RELEASE_ID=dev'],
+  WorkingDir: '/app',
+  User: 'node',
+  Labels: { 'com.docker.compose.service': 'app_blue' },
+};
+
+/** A container as compose creates it from the demo image: its Config is the image's plus what compose set. */
+export interface FakeContainer extends ContainerInfo {
+  config: ConfigLike;
+  /** Host ports it publishes (bound while it runs). */
+  ports: string[];
+}
+
+export function container(service: string, over: Partial<FakeContainer> = {}): FakeContainer {
+  const pool = service.replace(/^app_/, '');
+  const env = { ...envRecord(DEMO_IMAGE_CONFIG.Env), APP_POOL: pool, RELEASE_ID: `${service}-v1` };
+  const labels = { 'com.docker.compose.project': 'proj', 'com.docker.compose.service': service };
+  const name = `proj_${service}_1`;
   return {
     id: `${service}-id-${Math.random().toString(16).slice(2, 8)}`,
-    name: `proj_${service}_1`,
+    name,
     project: 'proj',
     service,
     state: 'running',
     health: 'healthy',
     image: 'bluegreen-demo-app:local',
     startedAt: new Date(Date.now() - 60_000).toISOString(),
-    env: { RELEASE_ID: `${service}-v1` },
-    labels: {},
+    env,
+    labels,
+    networks: { proj_default: [service, name] },
+    config: {
+      ...DEMO_IMAGE_CONFIG,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: { ...DEMO_IMAGE_CONFIG.Labels, ...labels },
+      Healthcheck: { Test: ['CMD', 'node', '-e', 'healthz'] },
+    },
+    ports: service === 'app_blue' ? ['8081'] : service === 'app_green' ? ['8082'] : [],
     ...over,
   };
 }
 
+/**
+ * Docker in memory: containers with a Config made of their image's config and what they were created
+ * with (as Docker merges them), networks with aliases, published ports that two running containers
+ * cannot share. `fail` makes the first call whose description starts with a key reject.
+ */
 export class FakeEngine implements ContainerEngine {
-  containers: ContainerInfo[] = [container('app_blue'), container('app_green'), container('nginx')];
+  containers: FakeContainer[] = [container('app_blue'), container('app_green'), container('nginx')];
   images = new Set(['bluegreen-demo-app:local']);
+  imageConfigs = new Map<string, ConfigLike>([['bluegreen-demo-app:local', DEMO_IMAGE_CONFIG]]);
+  /** Images whose containers start but never become healthy. */
+  unhealthyImages = new Set<string>();
+  fail = new Map<string, BluegreenError>();
   calls: string[] = [];
+  /** Called after every call that changes something (tests check invariants here). */
+  afterChange: (() => void) | undefined;
   /** When set, every call rejects with it (no socket, forbidden). */
   down: BluegreenError | undefined;
+  #seq = 0;
 
   #check(call: string) {
     this.calls.push(call);
     if (this.down) throw this.down;
+    for (const [prefix, err] of this.fail) {
+      if (call.startsWith(prefix)) {
+        this.fail.delete(prefix);
+        throw err;
+      }
+    }
   }
-  async list(project: string, service?: string) {
-    this.#check(`list ${project} ${service ?? ''}`.trim());
-    return this.containers.filter((c) => c.project === project && (!service || c.service === service));
-  }
-  async inspect(id: string) {
-    this.#check(`inspect ${id}`);
+  #get(id: string): FakeContainer {
     const c = this.containers.find((x) => x.id === id);
     if (!c) throw new BluegreenError('CONTAINER_NOT_FOUND', `no such container ${id}`);
     return c;
+  }
+  #changed() {
+    this.afterChange?.();
+  }
+  /** Running containers answering to `alias` on any network. */
+  answering(alias: string): FakeContainer[] {
+    return this.containers.filter((c) => c.state === 'running' && Object.values(c.networks).some((a) => a.includes(alias)));
+  }
+  async list(project: string, service?: string) {
+    this.#check(`list ${project} ${service ?? ''}`.trim());
+    // Copies, as Docker answers: what a caller holds does not change under it.
+    return this.containers.filter((c) => c.project === project && (!service || c.service === service)).map((c) => structuredClone(c));
+  }
+  async inspect(id: string) {
+    this.#check(`inspect ${id}`);
+    return structuredClone(this.#get(id));
   }
   async exec(id: string, cmd: readonly string[]) {
     this.#check(`exec ${id} ${cmd.join(' ')}`);
@@ -65,19 +123,90 @@ export class FakeEngine implements ContainerEngine {
     this.#check(`imageExists ${image}`);
     return this.images.has(image);
   }
-  async recreate(id: string, spec: RecreateSpec) {
-    this.#check(`recreate ${id} ${spec.image}`);
-    const i = this.containers.findIndex((x) => x.id === id);
-    const old = this.containers[i]!;
-    const fresh = { ...old, id: `${old.service}-new`, image: spec.image, env: { ...old.env, ...spec.env }, health: 'starting' as const };
-    this.containers[i] = fresh;
-    return fresh;
+  async startReplacement(like: string, spec: ReplacementSpec) {
+    this.#check(`startReplacement ${spec.name} ${spec.image}`);
+    const old = this.#get(like);
+    if (this.containers.some((c) => c.name === spec.name)) throw new BluegreenError('INTERNAL', `name ${spec.name} is already in use`);
+    const set = composeSettings(old.config, this.imageConfigs.get(old.image) ?? {});
+    const image = this.imageConfigs.get(spec.image) ?? DEMO_IMAGE_CONFIG;
+    const labels: Record<string, string> = { ...image.Labels, ...set.labels };
+    if (spec.temporary) delete labels['com.docker.compose.service'];
+    const env = { ...envRecord(image.Env), ...set.env, ...spec.env };
+    const ports = spec.temporary ? [] : old.ports;
+    const taken = this.containers.find((c) => c.state === 'running' && c.ports.some((p) => ports.includes(p)));
+    if (taken) throw new BluegreenError('INTERNAL', `start ${spec.name} failed: port is already allocated (by ${taken.name})`);
+    const fresh: FakeContainer = {
+      ...old,
+      id: `${old.service}-new-${++this.#seq}`,
+      name: spec.name,
+      service: labels['com.docker.compose.service'],
+      image: spec.image,
+      state: 'running',
+      health: 'starting',
+      env,
+      labels,
+      networks: Object.fromEntries(Object.entries(spec.networks).map(([n, a]) => [n, [...a]])),
+      config: {
+        Cmd: set.Cmd ?? image.Cmd,
+        Entrypoint: set.Entrypoint ?? image.Entrypoint,
+        WorkingDir: set.WorkingDir ?? image.WorkingDir,
+        User: set.User ?? image.User,
+        Healthcheck: set.Healthcheck ?? image.Healthcheck,
+        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        Labels: labels,
+      },
+      ports,
+    };
+    this.containers.push(fresh);
+    this.#changed();
+    return structuredClone(fresh);
+  }
+  async connect(id: string, networks: Readonly<Record<string, readonly string[]>>) {
+    this.#check(`connect ${id}`);
+    const c = this.#get(id);
+    c.networks = { ...c.networks, ...Object.fromEntries(Object.entries(networks).map(([n, a]) => [n, [...a]])) };
+    this.#changed();
+  }
+  async disconnect(id: string, networks: readonly string[]) {
+    this.#check(`disconnect ${id}`);
+    const c = this.#get(id);
+    c.networks = Object.fromEntries(Object.entries(c.networks).filter(([n]) => !networks.includes(n)));
+    this.#changed();
+  }
+  async stop(id: string) {
+    this.#check(`stop ${id}`);
+    this.#get(id).state = 'exited';
+    this.#changed();
+  }
+  async start(id: string) {
+    this.#check(`start ${id}`);
+    const c = this.#get(id);
+    const taken = this.containers.find((x) => x !== c && x.state === 'running' && x.ports.some((p) => c.ports.includes(p)));
+    if (taken) throw new BluegreenError('INTERNAL', `start ${c.name} failed: port is already allocated`);
+    c.state = 'running';
+    this.#changed();
+  }
+  async rename(id: string, name: string) {
+    this.#check(`rename ${id} ${name}`);
+    if (this.containers.some((c) => c.name === name && c.id !== id)) throw new BluegreenError('INTERNAL', `name ${name} is already in use`);
+    this.#get(id).name = name;
+    this.#changed();
+  }
+  async remove(id: string) {
+    this.#check(`remove ${id}`);
+    this.#get(id);
+    this.containers = this.containers.filter((c) => c.id !== id);
+    this.#changed();
   }
   async waitHealthy(id: string) {
     this.#check(`waitHealthy ${id}`);
-    const c = await this.inspect(id);
+    const c = this.#get(id);
+    if (this.unhealthyImages.has(c.image)) {
+      c.health = 'unhealthy';
+      throw new BluegreenError('POOL_UNHEALTHY', `container ${c.name} is unhealthy`);
+    }
     c.health = 'healthy';
-    return c;
+    return structuredClone(c);
   }
 }
 
@@ -107,6 +236,10 @@ export class FakePools implements PoolClient {
 export class FakeNginx implements NginxControl {
   active: Pool = 'blue';
   reloads = 0;
+  /** What a reload resolves `app_<pool>` to (nginx resolves names at load); set by harness(). */
+  resolveNames: (() => Record<Pool, string[]>) | undefined;
+  /** Container ids nginx sends app_blue / app_green traffic to, as of the last load. */
+  resolved: Record<Pool, string[]> = { blue: [], green: [] };
   /** What nginx answers from after a flag change; default: the flagged pool. */
   serves: ((flagged: Pool) => Pool | undefined) | undefined;
   history: Pool[] = [];
@@ -128,9 +261,14 @@ export class FakeNginx implements NginxControl {
   async testConfig() {
     if (this.configError) throw this.configError;
   }
+  /** Reload attempts (1-based) that fail as if `nginx -t` had. */
+  failReloads = new Set<number>();
+  #reloadCalls = 0;
   async testAndReload() {
     await this.testConfig();
+    if (this.failReloads.has(++this.#reloadCalls)) throw new BluegreenError('NGINX_CONFIG_INVALID', 'nginx -t failed: [emerg] host not found in upstream');
     this.reloads++;
+    if (this.resolveNames) this.resolved = this.resolveNames();
   }
 }
 
@@ -162,6 +300,8 @@ export async function harness(over: Partial<OperationsDeps> = {}): Promise<Harne
   const engine = new FakeEngine();
   const pools = new FakePools();
   const nginx = new FakeNginx();
+  nginx.resolveNames = () => ({ blue: engine.answering('app_blue').map((c) => c.id), green: engine.answering('app_green').map((c) => c.id) });
+  nginx.resolved = nginx.resolveNames();
   const store = createStateStore(dir);
   const alerts: AlertEvent[] = [];
   const switched: string[] = [];

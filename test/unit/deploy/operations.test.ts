@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BluegreenError } from '../../../src/errors.js';
-import { alice, harness } from './fakes.js';
+import { alice, harness, type Harness } from './fakes.js';
 
 describe('switchPool', () => {
   it('moves traffic to a healthy pool, records the previous pool and audits', async () => {
@@ -166,29 +166,72 @@ describe('maintenance', () => {
   });
 });
 
+const green = (h: Harness) => h.engine.containers.find((c) => c.service === 'app_green')!;
+
 describe('deploy', () => {
   it('refuses the active pool', async () => {
     const h = await harness();
     const r = await h.ops.deploy('blue', 'bluegreen-demo-app:local', { releaseId: 'v2', by: alice });
     assert.equal(r.status, 'refused');
-    assert.ok(!h.engine.calls.some((c) => c.startsWith('recreate')));
+    assert.ok(!h.engine.calls.some((c) => c.startsWith('startReplacement')));
   });
 
-  it('recreates the idle pool with the new image and release, waits healthy, reloads nginx', async () => {
+  it('replaces the idle pool with the new image and release, healthy before nginx is told; never switches', async () => {
     const h = await harness();
     h.engine.images.add('app:v2');
+    const oldGreen = structuredClone(green(h));
     const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice });
     assert.equal(r.status, 'ok', JSON.stringify(r));
-    const green = h.engine.containers.find((c) => c.service === 'app_green')!;
-    assert.equal(green.image, 'app:v2');
-    assert.equal(green.env.RELEASE_ID, 'green-v2');
-    assert.equal(h.nginx.reloads, 1);
+    const fresh = green(h);
+    assert.notEqual(fresh.id, oldGreen.id);
+    assert.equal(fresh.name, oldGreen.name);
+    assert.equal(fresh.image, 'app:v2');
+    assert.equal(fresh.env.RELEASE_ID, 'green-v2');
+    assert.deepEqual(h.nginx.resolved.green, [fresh.id], 'nginx resolves app_green to the new container only');
     assert.equal(h.nginx.active, 'blue', 'deploy does not switch');
     assert.match(r.status === 'ok' ? r.message : '', /Switch to it with: switch green/);
     const order = h.engine.calls.map((c) => c.split(' ')[0]);
     assert.deepEqual(order.slice(0, 2), ['pull', 'imageExists']);
-    assert.ok(order.indexOf('recreate') < order.indexOf('waitHealthy'));
+    assert.ok(order.indexOf('startReplacement') < order.indexOf('waitHealthy'));
+    assert.ok(order.indexOf('waitHealthy') < order.indexOf('stop'), 'the old container stops only after the new one is healthy');
+    assert.deepEqual(h.engine.containers.map((c) => c.service).sort(), ['app_blue', 'app_green', 'nginx'], 'nothing left over');
     assert.equal((await h.store.read()).releases.green?.releaseId, 'green-v2');
+  });
+
+  it("runs the new image's own command and env, keeping only what compose set (env, labels, ports, aliases)", async () => {
+    const h = await harness();
+    h.engine.images.add('app:v2');
+    h.engine.imageConfigs.set('app:v2', {
+      Cmd: ['node', '/app/v2.mjs'],
+      Env: ['PATH=/usr/bin', 'PORT=3000', 'GREETING=hello', 'APP_POOL=blue', 'RELEASE_ID=dev'],
+      WorkingDir: '/srv',
+      User: 'app',
+      Labels: { 'org.example.release': 'v2' },
+    });
+    const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice });
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    const c = green(h);
+    assert.deepEqual([c.config.Cmd, c.config.WorkingDir, c.config.User], [['node', '/app/v2.mjs'], '/srv', 'app']);
+    assert.deepEqual(c.env, { PATH: '/usr/bin', PORT: '3000', GREETING: 'hello', APP_POOL: 'green', RELEASE_ID: 'green-v2' });
+    assert.deepEqual(c.config.Healthcheck, { Test: ['CMD', 'node', '-e', 'healthz'] }, "compose's healthcheck");
+    assert.equal(c.labels['com.docker.compose.project'], 'proj');
+    assert.equal(c.labels['com.docker.compose.service'], 'app_green');
+    assert.equal(c.labels['org.example.release'], 'v2');
+    assert.deepEqual(c.ports, ['8082']);
+    assert.deepEqual(c.networks, { proj_default: ['app_green', 'proj_app_green_1'] });
+  });
+
+  it('keeps at least one running container behind app_green in nginx at every step', async () => {
+    const h = await harness();
+    h.engine.images.add('app:v2');
+    const gaps: string[] = [];
+    h.engine.afterChange = () => {
+      const live = h.nginx.resolved.green.filter((id) => h.engine.answering('app_green').some((c) => c.id === id));
+      if (live.length === 0) gaps.push(h.engine.calls.at(-1)!);
+    };
+    const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice });
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    assert.deepEqual(gaps, []);
   });
 
   it('tells each deploy step as it happens', async () => {
@@ -197,12 +240,48 @@ describe('deploy', () => {
     const steps: string[] = [];
     const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice, progress: (s) => steps.push(s) });
     assert.equal(r.status, 'ok', JSON.stringify(r));
-    assert.equal(steps.length, 6, steps.join('\n'));
     assert.deepEqual(steps.slice(0, 3), ['nginx config test passed', 'pulling app:v2', 'not pulled; using the local app:v2']);
-    assert.match(steps[3]!, /^recreating \S+ with app:v2 \(release green-v2\)$/);
-    assert.match(steps[4]!, /started; waiting for it to be healthy \(up to \d+ s\)$/);
-    assert.match(steps[5]!, /is healthy; reloading nginx for its new address$/);
+    assert.match(steps[3]!, /^replacing \S+ with app:v2 \(release green-v2\); it keeps serving until the new one is healthy$/);
+    assert.match(steps[4]!, /^starting app:v2 beside \S+ as \S+-next-\S+ \(no traffic yet\)$/);
+    assert.match(steps[5]!, /started; waiting for it to be healthy \(up to \d+ s\)$/);
+    assert.ok(steps.some((s) => /stopping \S+ to free its name and ports/.test(s)), steps.join('\n'));
   });
+
+  // Every step that can fail, the way it fails: the old green container must serve exactly as before.
+  const failures: [string, (h: Harness) => void][] = [
+    ['the new container cannot start', (h) => h.engine.fail.set('startReplacement', new BluegreenError('INTERNAL', 'create failed: no space left'))],
+    ['the new container never becomes healthy', (h) => h.engine.unhealthyImages.add('app:v2')],
+    ['the alias cannot be given', (h) => h.engine.fail.set('connect', new BluegreenError('DOCKER_TIMEOUT', 'connect took too long'))],
+    ['the first nginx reload fails', (h) => h.nginx.failReloads.add(1)],
+    ['the old container cannot be detached', (h) => h.engine.fail.set('disconnect', new BluegreenError('INTERNAL', 'disconnect failed'))],
+    ['the second nginx reload fails', (h) => h.nginx.failReloads.add(2)],
+    ['the old container cannot be stopped', (h) => h.engine.fail.set('stop', new BluegreenError('DOCKER_TIMEOUT', 'stop took too long'))],
+    ['the final container cannot start', (h) => h.engine.fail.set('startReplacement proj_app_green_1 ', new BluegreenError('INTERNAL', 'port is already allocated'))],
+    ['the third nginx reload fails', (h) => h.nginx.failReloads.add(3)],
+    ['the last nginx reload fails', (h) => h.nginx.failReloads.add(4)],
+  ];
+  for (const [what, breakIt] of failures) {
+    it(`when ${what}, the old container keeps serving as before and the new ones are removed`, async () => {
+      const h = await harness();
+      h.engine.images.add('app:v2');
+      const old = structuredClone(green(h));
+      const gaps: string[] = [];
+      h.engine.afterChange = () => {
+        const live = h.nginx.resolved.green.filter((id) => h.engine.answering('app_green').some((c) => c.id === id));
+        if (live.length === 0) gaps.push(h.engine.calls.at(-1)!);
+      };
+      breakIt(h);
+      const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice });
+      assert.equal(r.status, 'failed', JSON.stringify(r));
+      assert.match(r.status === 'failed' ? r.message : '', /^deploy of app:v2 to green failed at "[^"]+": .+; the old release keeps serving: proj_app_green_1 \(release app_green-v1\), unchanged/);
+      const now = green(h);
+      assert.deepEqual([now.id, now.name, now.state, now.image, now.ports, now.networks], [old.id, old.name, 'running', old.image, old.ports, old.networks]);
+      assert.deepEqual(h.nginx.resolved.green, [old.id], 'nginx resolves app_green to the old container');
+      assert.deepEqual(h.engine.containers.map((c) => c.name).sort(), ['proj_app_blue_1', 'proj_app_green_1', 'proj_nginx_1']);
+      assert.deepEqual(gaps, [], 'nginx always had a running app_green');
+      assert.equal((await h.store.read()).releases.green, undefined);
+    });
+  }
 
   it('touches nothing when nginx already rejects its config', async () => {
     const h = await harness();
@@ -211,7 +290,7 @@ describe('deploy', () => {
     const r = await h.ops.deploy('green', 'app:v2', { by: alice });
     assert.equal(r.status, 'failed');
     assert.match(r.status === 'failed' ? r.message : '', /unknown directive "garbage"/);
-    assert.ok(!h.engine.calls.some((c) => c.startsWith('recreate')));
+    assert.ok(!h.engine.calls.some((c) => c.startsWith('startReplacement')));
   });
 
   it('fails clearly when the image is neither pullable nor local', async () => {
