@@ -14,8 +14,8 @@ export interface NginxControl {
   activePool(): Promise<Pool>;
   /** Flip the flag files; new requests go to `pool` from the next request on. */
   setActive(pool: Pool): Promise<void>;
-  /** Poll nginx until `consecutive` answers in a row come from `pool`; resolves with ms taken or undefined at the deadline. */
-  verifyServing(pool: Pool, timeoutMs: number): Promise<number | undefined>;
+  /** Poll nginx until 3 answers in a row come from `pool`: how long it took, or what nginx did instead. */
+  verifyServing(pool: Pool, timeoutMs: number): Promise<Verification>;
   /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
   testConfig(): Promise<void>;
   /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
@@ -33,6 +33,35 @@ export interface NginxControlOptions {
 
 const flag = (dir: string, pool: Pool) => join(dir, `active-${pool}`);
 
+/** What a switch's check through nginx saw. */
+export interface Verification {
+  /** Until `pool` answered 3 checks in a row; undefined when it did not in time. */
+  ms: number | undefined;
+  checks: number;
+  /** Checks by outcome: the target answered, the other pool answered after the target failed with a status, without trying it, no answer. */
+  answered: number;
+  failedOver: Record<string, number>;
+  skipped: number;
+  noAnswer: number;
+}
+
+/** "green failed 4 of 11 checks with 500 (blue answered); 2 went to blue without trying green". */
+export function describeVerification(v: Verification, target: Pool): string {
+  const other = target === 'blue' ? 'green' : 'blue';
+  const failed = Object.values(v.failedOver).reduce((a, b) => a + b, 0);
+  const parts: string[] = [];
+  if (failed > 0) {
+    const how = Object.entries(v.failedOver)
+      .map(([st, n]) => `${st === '-' ? 'no answer' : st}${Object.keys(v.failedOver).length > 1 ? ` x${n}` : ''}`)
+      .join(', ');
+    parts.push(`${target} failed ${failed} of ${v.checks} checks with ${how} (${other} answered them)`);
+  }
+  if (v.skipped > 0) parts.push(`${v.skipped} of ${v.checks} went to ${other} without trying ${target} (nginx had benched it)`);
+  if (v.noAnswer > 0) parts.push(`${v.noAnswer} of ${v.checks} got no answer from nginx`);
+  if (parts.length === 0) parts.push(`${target} answered ${v.answered} of ${v.checks} checks, never 3 in a row`);
+  return parts.join('; ');
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
@@ -43,8 +72,8 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The pool that answered one request through nginx (X-App-Pool), or undefined. */
-export async function probePool(url: string, timeoutMs: number): Promise<Pool | undefined> {
+/** The pool that answered one request through nginx (X-App-Pool) and what nginx tried, or undefined. */
+export async function probePool(url: string, timeoutMs: number): Promise<{ pool: Pool | undefined; upstream: string | undefined } | undefined> {
   try {
     const res = await fetch(new URL('/version', url), {
       signal: AbortSignal.timeout(timeoutMs),
@@ -52,7 +81,8 @@ export async function probePool(url: string, timeoutMs: number): Promise<Pool | 
     });
     await res.arrayBuffer();
     const pool = res.headers.get('x-app-pool');
-    return pool === 'blue' || pool === 'green' ? pool : undefined;
+    // nginx's $upstream_status for probes, e.g. "500, 200" (nginx/nginx.conf.template).
+    return { pool: pool === 'blue' || pool === 'green' ? pool : undefined, upstream: res.headers.get('x-bluegreen-upstream') ?? undefined };
   } catch {
     return undefined;
   }
@@ -99,14 +129,24 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
 
     async verifyServing(pool, timeoutMs) {
       const started = Date.now();
+      const v: Verification = { ms: undefined, checks: 0, answered: 0, failedOver: {}, skipped: 0, noAnswer: 0 };
       let inRow = 0;
       while (Date.now() - started < timeoutMs) {
         const got = await probePool(opts.url, Math.min(fetchTimeoutMs, timeoutMs));
-        inRow = got === pool ? inRow + 1 : 0;
-        if (inRow >= 3) return Date.now() - started;
-        if (got !== pool) await new Promise((r) => setTimeout(r, 20));
+        v.checks++;
+        if (got?.pool === pool) v.answered++;
+        else if (got?.pool === undefined) v.noAnswer++;
+        else {
+          // More than one attempt: the first went to the target and failed with its status.
+          const tries = got.upstream?.split(/, | : /) ?? [];
+          if (tries.length > 1) v.failedOver[tries[0]!] = (v.failedOver[tries[0]!] ?? 0) + 1;
+          else v.skipped++;
+        }
+        inRow = got?.pool === pool ? inRow + 1 : 0;
+        if (inRow >= 3) return { ...v, ms: Date.now() - started };
+        if (got?.pool !== pool) await new Promise((r) => setTimeout(r, 20));
       }
-      return undefined;
+      return v;
     },
 
     async testConfig() {

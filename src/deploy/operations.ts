@@ -5,7 +5,7 @@ import { otherPool, POOLS, serviceOf, type Pool } from '../pool.js';
 import type { AlertEvent } from '../watcher/alert.js';
 import { operationalAlert } from './alerts.js';
 import type { ContainerEngine, ContainerInfo } from './container-engine.js';
-import type { NginxControl } from './nginx-control.js';
+import { describeVerification, type NginxControl } from './nginx-control.js';
 import { replacePoolContainer } from './replace-pool-container.js';
 import type { LockHolder, OpLock } from './op-lock.js';
 import type { ChaosMode, PoolClient } from './pool-client.js';
@@ -177,17 +177,21 @@ export function createOperations(deps: OperationsDeps): Operations {
     await nginx.setActive(target);
     say(`nginx told to send traffic to ${target}; waiting until it does`);
     const verified = await nginx.verifyServing(target, settings.verifyTimeoutMs);
-    if (verified === undefined && probe.healthy) {
-      // nginx does not route to the target although it answers: put the flags back as they were.
-      say(`nginx did not serve ${target} within ${settings.verifyTimeoutMs} ms: restoring ${from}`);
+    if (verified.ms === undefined && probe.healthy) {
+      // nginx does not route to the target although it answers: put the flags back as they were,
+      // and say what nginx saw (a release that passes /healthz and fails real requests, a pool
+      // nginx benched, a flag folder nginx does not share).
+      const why = describeVerification(verified, target);
+      say(`nginx did not serve ${target} within ${settings.verifyTimeoutMs} ms (${why}): restoring ${from}`);
       await nginx.setActive(from);
       deps.metrics?.switches.inc({ kind, result: 'failed' });
+      const sawTarget = verified.answered > 0 || Object.keys(verified.failedOver).length > 0;
       return failed(
-        `nginx did not serve ${target} within ${settings.verifyTimeoutMs} ms; restored ${from}, nothing changed`,
-        'is nginx up, and does it share the flag-file folder (NGINX_STATE_DIR) with the bot?',
+        `nginx did not serve ${target} steadily while being checked: ${why}; traffic stays on ${from}, nothing changed`,
+        sawTarget ? `look at ${target}'s logs: it passes /healthz but fails requests` : 'is nginx up, and does it share the flag-file folder (NGINX_STATE_DIR) with the bot?',
       );
     }
-    const ms = Math.round(verified ?? performance.now() - started);
+    const ms = Math.round(verified.ms ?? performance.now() - started);
     const record: SwitchRecord = { kind, from, to: target, at: iso(), by, ...(reason ? { reason } : {}) };
     await store.update((s) => {
       s.previousPool = from;

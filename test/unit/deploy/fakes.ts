@@ -6,7 +6,7 @@ import { BluegreenError } from '../../../src/errors.js';
 import { createLogger, type Logger } from '../../../src/log.js';
 import { composeSettings, envRecord, type ConfigLike } from '../../../src/deploy/compose-settings.js';
 import type { ContainerEngine, ContainerInfo, ReplacementSpec } from '../../../src/deploy/container-engine.js';
-import type { NginxControl } from '../../../src/deploy/nginx-control.js';
+import type { NginxControl, Verification } from '../../../src/deploy/nginx-control.js';
 import { createOpLock } from '../../../src/deploy/op-lock.js';
 import { createOperations, type Operations, type OperationsDeps } from '../../../src/deploy/operations.js';
 import type { ChaosMode, PoolClient } from '../../../src/deploy/pool-client.js';
@@ -252,10 +252,15 @@ export class FakeNginx implements NginxControl {
     this.active = pool;
     this.history.push(pool);
   }
-  async verifyServing(pool: Pool) {
+  /** What the target's failed checks answered, as nginx would report them ("500"), when it does not serve. */
+  failedWith: string | undefined;
+  async verifyServing(pool: Pool): Promise<Verification> {
     await new Promise((r) => setImmediate(r));
     const got = this.serves ? this.serves(this.active) : this.active;
-    return got === pool ? 5 : undefined;
+    if (got === pool) return { ms: 5, checks: 3, answered: 3, failedOver: {}, skipped: 0, noAnswer: 0 };
+    return this.failedWith
+      ? { ms: undefined, checks: 11, answered: 7, failedOver: { [this.failedWith]: 4 }, skipped: 0, noAnswer: 0 }
+      : { ms: undefined, checks: 10, answered: 0, failedOver: {}, skipped: 10, noAnswer: 0 };
   }
   configError: Error | undefined;
   async testConfig() {

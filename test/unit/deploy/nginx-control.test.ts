@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createNginxControl, nginxProblem } from '../../../src/deploy/nginx-control.js';
+import { createNginxControl, describeVerification, nginxProblem } from '../../../src/deploy/nginx-control.js';
 import { FakeEngine } from './fakes.js';
 
 // A tiny stand-in that routes like nginx's `if (-f …/active-green)`: per request, from the flags.
@@ -32,10 +32,33 @@ describe('nginx control', () => {
     await nginx.setActive('green');
     assert.ok(existsSync(join(dir, 'active-green')));
     assert.equal(await nginx.activePool(), 'green');
-    assert.equal(typeof (await nginx.verifyServing('green', 1000)), 'number');
+    assert.equal(typeof (await nginx.verifyServing('green', 1000)).ms, 'number');
     await nginx.setActive('blue');
     assert.deepEqual([existsSync(join(dir, 'active-blue')), existsSync(join(dir, 'active-green'))], [true, false]);
-    assert.equal(await nginx.verifyServing('green', 150), undefined, 'times out when nginx serves the other pool');
+    const v = await nginx.verifyServing('green', 150);
+    assert.equal(v.ms, undefined, 'times out when nginx serves the other pool');
+    assert.ok(v.checks > 0 && v.skipped === v.checks, JSON.stringify(v));
+  });
+
+  it('says what nginx did instead when the target does not answer: failed with a status, benched, no answer', async () => {
+    // A release that passes /healthz and fails a third of real requests: nginx retries them on blue
+    // and tells the probe "500, 200".
+    let n = 0;
+    const server = createServer((_req, res) => {
+      const failed = n++ % 3 === 0;
+      res.writeHead(200, { 'x-app-pool': failed ? 'blue' : 'green', 'x-bluegreen-upstream': failed ? '500, 200' : '200' }).end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    const nginx = createNginxControl({ stateDir: '/nonexistent', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
+    const v = await nginx.verifyServing('green', 300);
+    assert.equal(v.ms, undefined, 'never 3 in a row');
+    assert.ok(v.failedOver['500']! > 0 && v.answered > 0, JSON.stringify(v));
+    assert.match(describeVerification(v, 'green'), /^green failed \d+ of \d+ checks with 500 \(blue answered them\)$/);
+    assert.equal(
+      describeVerification({ ms: undefined, checks: 11, answered: 5, failedOver: { '500': 4 }, skipped: 2, noAnswer: 0 }, 'green'),
+      'green failed 4 of 11 checks with 500 (blue answered them); 2 of 11 went to blue without trying green (nginx had benched it)',
+    );
   });
 
   it('reports nginx -t failures in nginx words and does not reload', async () => {

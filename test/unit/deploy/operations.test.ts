@@ -33,7 +33,7 @@ describe('switchPool', () => {
     h2.nginx.serves = () => 'blue';
     steps.length = 0;
     await h2.ops.switchPool('green', { force: false, by: alice, progress: (s) => steps.push(s) });
-    assert.equal(steps.at(-1), 'nginx did not serve green within 100 ms: restoring blue');
+    assert.equal(steps.at(-1), 'nginx did not serve green within 100 ms (10 of 10 went to blue without trying green (nginx had benched it)): restoring blue');
   });
 
   it('says so when the pool is already active, and changes nothing', async () => {
@@ -74,10 +74,21 @@ describe('switchPool', () => {
     h.nginx.serves = () => 'blue';
     const r = await h.ops.switchPool('green', { force: false, by: alice });
     assert.equal(r.status, 'failed');
-    assert.match(r.status === 'failed' ? r.message : '', /restored blue, nothing changed/);
+    assert.match(r.status === 'failed' ? r.message : '', /went to blue without trying green.*; traffic stays on blue, nothing changed/);
+    assert.match(r.status === 'failed' ? (r.cause ?? '') : '', /NGINX_STATE_DIR/);
     assert.equal(h.nginx.active, 'blue');
     assert.deepEqual(h.nginx.history, ['green', 'blue']);
     assert.equal((await h.store.read()).lastSwitch, undefined);
+  });
+
+  it('a release that passes /healthz and fails requests: the failed switch says what nginx saw', async () => {
+    const h = await harness();
+    h.nginx.serves = () => 'blue';
+    h.nginx.failedWith = '500';
+    const r = await h.ops.switchPool('green', { force: false, by: alice });
+    assert.equal(r.status, 'failed');
+    assert.equal(r.status === 'failed' ? r.message : '', 'nginx did not serve green steadily while being checked: green failed 4 of 11 checks with 500 (blue answered them); traffic stays on blue, nothing changed');
+    assert.match(r.status === 'failed' ? (r.cause ?? '') : '', /passes \/healthz but fails requests/);
   });
 
   it('serializes concurrent switches: final flags and recorded state agree', async () => {
