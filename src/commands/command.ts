@@ -5,7 +5,8 @@ export type Command =
   | { name: 'help' }
   | { name: 'status' }
   | { name: 'switch'; pool: Pool; force: boolean }
-  | { name: 'rollback' }
+  /** `to`: the pool a "Roll back to <pool>" button promised; refused if the last switch leads elsewhere. */
+  | { name: 'rollback'; to?: Pool }
   | { name: 'maintenance'; on: true; durationMs: number | undefined }
   | { name: 'maintenance'; on: false }
   | { name: 'chaos'; action: 'start'; pool: Pool; mode: 'error' | 'timeout'; force: boolean }

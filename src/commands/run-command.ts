@@ -41,7 +41,7 @@ async function run(cmd: Command, { ops, by, drill, progress }: RunDeps): Promise
     case 'switch':
       return ops.switchPool(cmd.pool, { force: cmd.force, by, ...(progress ? { progress } : {}) });
     case 'rollback':
-      return ops.rollback(by, progress ? { progress } : {});
+      return ops.rollback(by, { ...(progress ? { progress } : {}), ...(cmd.to ? { expect: cmd.to } : {}) });
     case 'maintenance':
       return cmd.on ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs }) : ops.setMaintenance(false, { by });
     case 'chaos':

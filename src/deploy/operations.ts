@@ -86,6 +86,12 @@ export interface SwitchData {
   /** Command to nginx serving the target, verified through nginx. */
   ms: number;
   changed: boolean;
+  /** The release now serving, when known. */
+  release?: string | undefined;
+}
+
+function isSwitchData(d: unknown): d is SwitchData {
+  return typeof d === 'object' && d !== null && 'from' in d && 'to' in d && 'changed' in d;
 }
 
 export type SwitchKind = SwitchRecord['kind'];
@@ -97,7 +103,11 @@ const quiet: Step = () => undefined;
 export interface Operations {
   status(): Promise<OpResult<StatusReport>>;
   switchPool(target: Pool, opts: { force: boolean; by: Actor; kind?: SwitchKind; reason?: string; progress?: Step }): Promise<OpResult<SwitchData>>;
-  rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string; progress?: Step }): Promise<OpResult<SwitchData>>;
+  /**
+   * Back to the pool that was active before the last switch. `expect`: the pool a button promised
+   * ("Roll back to blue"); refused when the last switch no longer leads back there.
+   */
+  rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string; progress?: Step; expect?: Pool }): Promise<OpResult<SwitchData>>;
   startChaos(pool: Pool, mode: ChaosMode, opts: { force: boolean; by: Actor }): Promise<OpResult>;
   stopChaos(pool: Pool, by: Actor): Promise<OpResult>;
   setMaintenance(on: boolean, opts: { by: Actor; durationMs?: number | undefined }): Promise<OpResult<MaintenanceState>>;
@@ -139,8 +149,18 @@ export function createOperations(deps: OperationsDeps): Operations {
     const durationMs = Math.round(performance.now() - started);
     const message = result.status === 'refused' ? result.reason : result.message;
     log.info({ op, args, by, result: result.status, durationMs }, message);
+    const moved = result.status === 'ok' && isSwitchData(result.data) && result.data.changed ? result.data : undefined;
     try {
-      await store.audit({ at: iso(), by, op, args, result: result.status, message, durationMs });
+      await store.audit({
+        at: iso(),
+        by,
+        op,
+        args,
+        result: result.status,
+        message,
+        durationMs,
+        ...(moved ? { switch: { from: moved.from, to: moved.to, ms: moved.ms, release: moved.release } } : {}),
+      });
     } catch (err) {
       log.error({ err, op }, 'audit write failed');
     }
@@ -200,9 +220,19 @@ export function createOperations(deps: OperationsDeps): Operations {
     });
     deps.metrics?.switches.inc({ kind, result: 'ok' });
     deps.onSwitched?.(record);
+    const release = await releaseOf(target);
     const verb = kind === 'rollback' || kind === 'guard_rollback' ? 'Rolled back' : kind === 'failover' ? 'Failed over' : 'Switched';
     const tail = probe.healthy ? `nginx serves ${target} (${ms} ms)` : `forced while ${target} is unhealthy (${probe.detail}); nginx serves its backup ${from} until ${target} recovers`;
-    return ok(`${verb} ${from} -> ${target}: ${tail}`, { from, to: target, ms, changed: true });
+    return ok(`${verb} ${from} -> ${target}: ${tail}`, { from, to: target, ms, changed: true, release });
+  }
+
+  /** The release a pool runs, best effort: its container's RELEASE_ID, else the configured id. */
+  async function releaseOf(pool: Pool): Promise<string | undefined> {
+    try {
+      return (await containerOf(pool)).env.RELEASE_ID ?? settings.releaseIds[pool];
+    } catch {
+      return settings.releaseIds[pool];
+    }
   }
 
   async function poolStatus(pool: Pool, active: Pool, containers: Map<Pool, ContainerInfo> | Error): Promise<PoolStatus> {
@@ -273,10 +303,15 @@ export function createOperations(deps: OperationsDeps): Operations {
 
     rollback(by, opts = {}) {
       const kind = opts.kind ?? 'rollback';
-      return audited(kind, {}, by, async () => {
+      return audited(kind, opts.expect ? { to: opts.expect } : {}, by, async () => {
         const state = await store.read();
         const target = state.previousPool;
         if (!target) return refused('nothing to roll back to: no switch has been recorded yet');
+        if (opts.expect && opts.expect !== target) {
+          const last = state.lastSwitch;
+          const since = last ? `: the last switch was ${last.from} -> ${last.to} by ${who(last.by)} at ${last.at}` : '';
+          return refused(`rolling back now would go to ${target}, not ${opts.expect}${since}. Use switch ${opts.expect} if that is what you want`);
+        }
         // An operator rolling back in an incident is not made to wait on the health gate; nginx's
         // backup still covers a target that is down.
         return doSwitch(target, true, by, kind, opts.reason, opts.progress ?? quiet);

@@ -41,6 +41,8 @@ export interface AuditEntry {
   result: 'ok' | 'refused' | 'failed';
   message: string;
   durationMs: number;
+  /** A switch that moved traffic (switch, rollback, failover, guard_rollback): what the channel's switch message shows. */
+  switch?: { from: Pool; to: Pool; ms: number; release: string | undefined };
 }
 
 export const emptyState = (): DeployState => ({
@@ -59,9 +61,12 @@ export interface StateStore {
   readAudit(): Promise<AuditEntry[]>;
 }
 
+/** The audit log every operation appends to, from the bot and from the CLI alike. */
+export const auditFileOf = (dir: string): string => join(dir, 'audit.jsonl');
+
 export function createStateStore(dir: string): StateStore {
   const file = join(dir, 'state.json');
-  const auditFile = join(dir, 'audit.jsonl');
+  const auditFile = auditFileOf(dir);
   let chain: Promise<unknown> = Promise.resolve();
   const io = (what: string, err: unknown) =>
     new BluegreenError('STATE_IO', `cannot ${what} in ${dir}`, { hint: 'is the bot_state volume mounted and writable?', cause: err });

@@ -20,6 +20,8 @@ describe('switchPool', () => {
     assert.equal(audit[0]?.op, 'switch');
     assert.equal(audit[0]?.result, 'ok');
     assert.deepEqual(audit[0]?.args, { pool: 'green', force: false });
+    // What the channel's switch message shows, whoever made the switch.
+    assert.deepEqual(audit[0]?.switch && { from: audit[0].switch.from, to: audit[0].switch.to, ms: audit[0].switch.ms }, { from: 'blue', to: 'green', ms: 5 });
   });
 
   it('tells each step as it happens: health gate, flags, nginx serving', async () => {
@@ -106,6 +108,22 @@ describe('switchPool', () => {
 });
 
 describe('rollback', () => {
+  it('a "Roll back to blue" button that no longer leads to blue is refused, not run on stale intent', async () => {
+    const h = await harness();
+    await h.ops.switchPool('green', { force: false, by: alice });
+    const stale = await h.ops.rollback(alice, { expect: 'green' });
+    assert.equal(stale.status, 'refused');
+    assert.match(stale.status === 'refused' ? stale.reason : '', /would go to blue, not green: the last switch was blue -> green by alice/);
+    assert.equal(h.nginx.active, 'green');
+    const r = await h.ops.rollback(alice, { expect: 'blue' });
+    assert.equal(r.status, 'ok');
+    assert.equal(h.nginx.active, 'blue');
+    // Clicked twice (or from two messages): the second is refused, traffic stays.
+    const again = await h.ops.rollback(alice, { expect: 'blue' });
+    assert.equal(again.status, 'refused');
+    assert.equal(h.nginx.active, 'blue');
+  });
+
   it('returns to the pool active before the last switch, and back again', async () => {
     const h = await harness();
     assert.equal((await h.ops.rollback(alice)).status, 'refused');
