@@ -6,7 +6,9 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { mountMetricsRoute } from './metrics-route.js';
 import { createSlackSurface } from './bot/create-slack-surface.js';
-import { createStateStore } from './deploy/state-store.js';
+import { createAuditFeed } from './deploy/audit-feed.js';
+import { auditFileOf, createStateStore } from './deploy/state-store.js';
+import type { NotifierFacts } from './bot/slack-notifier.js';
 import type { AlertEvent, Notifier } from './watcher/alert.js';
 import { createLogNotifier } from './watcher/log-notifier.js';
 import { Watcher } from './watcher/watcher.js';
@@ -53,7 +55,24 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
     injectedDeploy ??
     createDeployLayer({ config, log, metrics, raise, poolStats: (pool) => watcher?.poolStats(pool), attempts: (pool) => watcher?.attemptCounts(pool) });
   // Slack (Bolt) only when a bot token is set; in HTTP mode it mounts POST /slack/events on `http`.
-  const slack = createSlackSurface({ config, log, http, ops: deploy.ops, store: createStateStore(config.STATE_DIR), metrics });
+  // Buttons fit what deploy control knows now: health, chaos, the post-switch guard.
+  const facts = (): NotifierFacts => {
+    const view = deploy.view();
+    const health = deploy.health.snapshot();
+    const guard = deploy.guard.watching();
+    return {
+      chaos: (pool) => view.chaos(pool),
+      health: (pool) => {
+        const last = health.find((h) => h.pool === pool)?.last;
+        return last ? { healthy: last.healthy, detail: last.detail } : undefined;
+      },
+      guard: guard ? { pool: guard.pool, from: guard.from } : undefined,
+    };
+  };
+  const slack = createSlackSurface({ config, log, http, ops: deploy.ops, store: createStateStore(config.STATE_DIR), metrics, facts });
+  // Every operation, from this process or the CLI, reaches the channel from the audit log, once.
+  const notifier = slack?.notifier;
+  const auditFeed = notifier ? createAuditFeed({ file: auditFileOf(config.STATE_DIR), onEntry: (e) => notifier.audit(e), log: log.child({ component: 'audit-feed' }) }) : undefined;
   if (slack?.notifier) alertSinks.push(slack.notifier);
   const webhook =
     slackMode(config) === 'webhook' && config.SLACK_WEBHOOK_URL
@@ -83,11 +102,14 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
       // Slack first: it reloads the saved incident messages, so the first alert or click after a
       // restart updates the message it belongs to.
       await slack?.start();
+      await auditFeed?.start();
       await watcher.start();
       log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
       return address;
     },
     async stop() {
+      await auditFeed?.poll();
+      auditFeed?.stop();
       await watcher.stop();
       // Give queued alerts a moment to go out; the webhook may be down, so do not wait forever.
       if (webhook) await Promise.race([webhook.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);

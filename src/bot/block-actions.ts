@@ -11,7 +11,7 @@ import { audit, resultMessage, type Surface } from './surface.js';
 const buttonValue = z.object({ k: z.string().min(1).max(300), p: z.enum(['blue', 'green']).optional() });
 
 const LABELS: Record<ActionKey, (pool: string | undefined) => string> = {
-  rollback: () => 'Roll back',
+  rollback: (p) => (p ? `Roll back to ${p}` : 'Roll back'),
   switchTo: (p) => `Switch to ${p}`,
   stopChaos: (p) => `Stop chaos on ${p}`,
   maintenance1h: () => 'Maintenance 1h',
@@ -21,7 +21,8 @@ const LABELS: Record<ActionKey, (pool: string | undefined) => string> = {
 function commandFor(key: Exclude<ActionKey, 'acknowledge'>, pool: 'blue' | 'green' | undefined): Command | undefined {
   switch (key) {
     case 'rollback':
-      return { name: 'rollback' };
+      // "Roll back to blue": refused if the last switch no longer leads to blue (stale button).
+      return pool ? { name: 'rollback', to: pool } : { name: 'rollback' };
     case 'switchTo':
       return pool ? { name: 'switch', pool, force: false } : undefined;
     case 'stopChaos':

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { fileIncidentStore } from './incident-store.js';
 import { createSlackBot, type SlackBot } from './slack-bot.js';
+import type { NotifierFacts } from './slack-notifier.js';
 import { statusViewOf } from './status-view.js';
 
 /**
@@ -23,6 +24,7 @@ export function createSlackSurface(d: {
   ops: Operations;
   store: StateStore;
   metrics?: Metrics;
+  facts?: () => NotifierFacts;
 }): SlackBot | undefined {
   const mode = slackMode(d.config);
   if (mode !== 'http' && mode !== 'socket') return undefined;
@@ -31,6 +33,7 @@ export function createSlackSurface(d: {
     log: d.log,
     http: d.http,
     ...(d.metrics ? { metrics: d.metrics } : {}),
+    ...(d.facts ? { facts: d.facts } : {}),
     incidentStore: fileIncidentStore(join(d.config.STATE_DIR, 'slack-incidents.json')),
     deps: {
       parse: parseCommand,

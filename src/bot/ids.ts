@@ -43,6 +43,7 @@ export const RUNBOOK_ANCHORS: Readonly<Record<AlertKind, string>> = {
   post_switch_guard: 'post-switch-guard',
   auto_failover: 'auto-failover',
   maintenance_expired: 'maintenance-expired',
+  switch: 'switch-messages',
 };
 
 /** `${RUNBOOK_URL}#anchor`, or just `runbook.md#anchor` when no base URL is configured. */

@@ -11,7 +11,7 @@ import type { IncidentStore } from './incident-store.js';
 import { Outbox, type ApiCall, type OutboxOptions } from './outbox.js';
 import type { BotDeps } from './ports.js';
 import { guardReplays } from './replay-guard.js';
-import { SlackNotifier } from './slack-notifier.js';
+import { SlackNotifier, type NotifierFacts } from './slack-notifier.js';
 import { registerSlashCommand } from './slash-command.js';
 import type { Surface } from './surface.js';
 
@@ -26,6 +26,8 @@ export interface SlackBotOptions {
   metrics?: Metrics;
   /** Keeps alert messages (channel, ts) across restarts; app wiring passes a file in STATE_DIR. */
   incidentStore?: IncidentStore;
+  /** What the bot knows now, so alert buttons fit the facts. */
+  facts?: () => NotifierFacts;
   /** Test knobs: delivery pacing and clock. */
   outbox?: Pick<OutboxOptions, 'minIntervalMs' | 'backoffMs' | 'maxBackoffMs' | 'sleep' | 'now'>;
   now?: () => number;
@@ -119,6 +121,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
         runbookUrl: config.RUNBOOK_URL,
         log: log.child({ part: 'notifier' }),
         ...(o.incidentStore ? { store: o.incidentStore } : {}),
+        ...(o.facts ? { facts: o.facts } : {}),
       })
     : undefined;
   if (!notifier) log.warn('SLACK_ALERT_CHANNEL is unset: alerts and audit lines are not posted to Slack');

@@ -1,7 +1,10 @@
+import type { AuditEntry } from '../deploy/state-store.js';
 import type { Logger } from '../log.js';
+import type { Pool } from '../pool.js';
 import type { AlertEvent, Notifier } from '../watcher/alert.js';
-import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type IncidentAction, type IncidentView } from './blocks/alert.js';
-import { humanDuration, type Message } from './blocks/kit.js';
+import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type AlertFacts, type IncidentAction, type IncidentView } from './blocks/alert.js';
+import { actorText, buildAuditMessage } from './blocks/audit.js';
+import { escapeMrkdwn, humanDuration, type Message } from './blocks/kit.js';
 import type { IncidentStore, SavedIncident } from './incident-store.js';
 import type { Outbox } from './outbox.js';
 
@@ -27,7 +30,19 @@ export interface SlackNotifierOptions {
   maxIncidents?: number;
   /** Keeps each incident's message (channel, ts) across restarts; none: memory only. */
   store?: IncidentStore;
+  /** What the bot knows now (health, chaos, the post-switch guard), so buttons fit the facts. */
+  facts?: () => NotifierFacts;
 }
+
+export interface NotifierFacts extends AlertFacts {
+  /** The pool the post-switch guard watches and where a rollback goes, while it watches. */
+  guard: { pool: Pool; from: Pool } | undefined;
+}
+
+/** Switches people made get a Roll back button on their message; the bot's own failovers and rollbacks do not. */
+const ROLLBACK_OFFERED = new Set(['switch', 'rollback']);
+/** Kinds that, raised during the guard window about the pool switched to, carry Roll back. */
+const GUARDED_KINDS = new Set<AlertEvent['kind']>(['failover', 'error_rate', 'latency', 'all_down']);
 
 /**
  * Alerts as Slack messages, one message per incident: the first firing posts, a repeat, a
@@ -54,7 +69,7 @@ export class SlackNotifier implements Notifier {
         this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view: { ...EMPTY_INCIDENT, resolvedAt: alert.at } }, log);
         return;
       }
-      this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view: { ...EMPTY_INCIDENT, actions: [] } }, log);
+      this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view: { ...EMPTY_INCIDENT, actions: [], ...this.#rollbackTo(alert) } }, log);
       return;
     }
     if (alert.status === 'resolved') {
@@ -127,13 +142,65 @@ export class SlackNotifier implements Notifier {
     return true;
   }
 
+  /**
+   * An entry of the audit log (any process: Slack, the CLI, the bot itself) as its one line in the
+   * channel. A switch that moved traffic gets a message of its own that clicks update, with "Roll
+   * back to <pool>" when a person made it.
+   */
+  audit(entry: AuditEntry): void {
+    const log = this.#o.log.child({ audit: entry.op });
+    const sw = entry.switch;
+    if (!sw || entry.result !== 'ok') {
+      this.postToChannel(buildAuditMessage(entry)).catch((err: unknown) => log.error({ err }, 'audit line could not be posted'));
+      return;
+    }
+    const title =
+      entry.op === 'rollback'
+        ? `Rolled back ${sw.from} → ${sw.to}`
+        : entry.op === 'failover'
+          ? `Auto-demote moved traffic ${sw.from} → ${sw.to}`
+          : entry.op === 'guard_rollback'
+            ? `Post-switch guard rolled back ${sw.from} → ${sw.to}`
+            : `Switched ${sw.from} → ${sw.to}`;
+    const alert: AlertEvent = {
+      id: `switch:${entry.at}`,
+      key: `switch:${entry.at}`,
+      kind: 'switch',
+      status: 'firing',
+      severity: 'info',
+      pool: sw.to,
+      release: sw.release,
+      env: '',
+      title,
+      summary: `by ${actorText(entry.by)}${sw.release ? ` · release ${escapeMrkdwn(sw.release)}` : ''} · ${sw.ms} ms`,
+      observed: undefined,
+      threshold: undefined,
+      unit: undefined,
+      windowSize: 0,
+      samples: 0,
+      sampleLines: [],
+      explainedBy: [],
+      at: entry.at,
+      firstAt: entry.at,
+    };
+    const view: IncidentView = { ...EMPTY_INCIDENT, actions: [], ...(ROLLBACK_OFFERED.has(entry.op) ? { rollbackTo: sw.from } : {}) };
+    this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view }, log);
+  }
+
+  /** An alert raised during the post-switch guard window about the pool switched to offers Roll back. */
+  #rollbackTo(alert: AlertEvent): { rollbackTo?: Pool } {
+    const guard = this.#o.facts?.().guard;
+    if (!guard || alert.status !== 'firing' || !GUARDED_KINDS.has(alert.kind)) return {};
+    return alert.pool === undefined || alert.pool === guard.pool ? { rollbackTo: guard.from } : {};
+  }
+
   /** Post anything else (audit lines) through the same ordered channel queue. */
   postToChannel(message: Message, channel = this.#o.channel): Promise<Record<string, unknown> | undefined> {
     return this.#o.outbox.send(channel, () => ({ method: 'chat.postMessage', args: { channel, text: message.text, blocks: message.blocks } }));
   }
 
   #render(inc: Incident): Message {
-    return buildAlertMessage(inc.alert, inc.view, { runbookUrl: this.#o.runbookUrl });
+    return buildAlertMessage(inc.alert, inc.view, { runbookUrl: this.#o.runbookUrl, facts: this.#o.facts?.() });
   }
 
   #post(inc: Incident, log: Logger): void {

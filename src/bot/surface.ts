@@ -1,7 +1,7 @@
 import type { Command } from '../commands/command.js';
 import type { Actor, OpResult } from '../deploy/result.js';
 import type { Logger } from '../log.js';
-import { buildAuditMessage, type AuditEntry } from './blocks/audit.js';
+import type { AuditEntry } from './blocks/audit.js';
 import type { Authorizer } from './authorizer.js';
 import type { Dedupe } from './dedupe.js';
 import { commandArgs, formatCommand } from './format-command.js';
@@ -23,7 +23,10 @@ export function resultMessage(r: OpResult<unknown>): string {
   return r.status === 'ok' ? r.message : r.status === 'refused' ? r.reason : `${r.message}${r.cause ? ` (${r.cause})` : ''}`;
 }
 
-/** Write the audit entry and post its short line to the alert channel. */
+/**
+ * Log what the Slack layer did and hand its own refusals to the audit log. The channel's audit line
+ * comes from the audit log itself (app.ts follows it), so Slack, the CLI and the bot each post once.
+ */
 export async function audit(
   s: Surface,
   e: { actor: Actor; source: AuditEntry['source']; cmd: Command | string; result: AuditEntry['result']; message: string; startedAt: number; channel: string | undefined; stage: AuditEntry['stage'] },
@@ -42,6 +45,4 @@ export async function audit(
   };
   s.log.info({ audit: entry }, 'audit');
   await s.deps.audit(entry);
-  // Queued, not awaited: the audit line waits its turn behind alerts in the channel.
-  s.notifier?.postToChannel(buildAuditMessage(entry)).catch((err: unknown) => s.log.error({ err }, 'audit line could not be posted'));
 }

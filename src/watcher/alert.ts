@@ -11,7 +11,9 @@ export type AlertKind =
   | 'all_down'
   | 'post_switch_guard'
   | 'auto_failover'
-  | 'maintenance_expired';
+  | 'maintenance_expired'
+  /** Not an alert: a switch's own message in the channel (the audit log), with its Roll back button. */
+  | 'switch';
 
 export type Severity = 'info' | 'warning' | 'critical';
 

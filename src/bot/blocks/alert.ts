@@ -19,6 +19,11 @@ import {
 export interface IncidentView {
   /** Times the same incident fired again after the first post. */
   repeats: number;
+  /**
+   * Where a "Roll back to <pool>" button on this message returns: set when the alert was raised
+   * during the post-switch guard window about the pool just switched to.
+   */
+  rollbackTo?: Pool;
   resolvedAt: string | undefined;
   acknowledgedBy: string | undefined;
   /** Most recent last; only the last few are shown, the thread keeps all. */
@@ -46,12 +51,24 @@ const MAX_SAMPLE_LINES = 5;
 const MAX_SAMPLE_LINE = 400;
 const MAX_SHOWN_ACTIONS = 5;
 
+/**
+ * What the bot knows about the pools now, so that no button is offered that would be refused for a
+ * reason the bot already knows. Without facts, every button that fits the kind is offered.
+ */
+export interface AlertFacts {
+  chaos(pool: Pool): boolean;
+  /** The last health check: undefined when none has run yet. */
+  health(pool: Pool): { healthy: boolean; detail: string } | undefined;
+}
+
 export interface AlertMessageOptions {
   runbookUrl: string | undefined;
+  facts?: AlertFacts | undefined;
 }
 
 /** The one message of an incident: facts, samples, runbook link, what people did, fitting buttons. */
 export function buildAlertMessage(alert: AlertEvent, incident: IncidentView, opts: AlertMessageOptions): Message {
+  if (alert.kind === 'switch') return buildSwitchMessage(alert, incident);
   const resolved = alert.status === 'resolved' || incident.resolvedAt !== undefined;
   const icon = resolved ? ':white_check_mark:' : SEVERITY_ICON[alert.severity];
   const prefix = resolved ? 'RESOLVED' : alert.severity.toUpperCase();
@@ -63,11 +80,12 @@ export function buildAlertMessage(alert: AlertEvent, incident: IncidentView, opt
   if (alert.explainedBy.length > 0) summary += `\n_Explained by:_ ${escapeMrkdwn(alert.explainedBy.join('; '))}`;
   blocks.push({ type: 'section', text: md(clip(summary, 3000)) });
 
+  // Only the facts this alert has: no "Release unknown", no "n/a over the last 0 of 0 requests".
   const fields = [
     md(`*Env*\n${escapeMrkdwn(clip(alert.env, 200))}`),
     md(`*Pool*\n${alert.pool ?? 'all pools'}`),
-    md(`*Release*\n${escapeMrkdwn(clip(alert.release ?? 'unknown', 200))}`),
-    md(`*Observed*\n${observedText(alert)}`),
+    ...(alert.release === undefined ? [] : [md(`*Release*\n${escapeMrkdwn(clip(alert.release, 200))}`)]),
+    ...(alert.observed === undefined && alert.samples === 0 ? [] : [md(`*Observed*\n${observedText(alert)}`)]),
     md(`*Severity*\n${alert.severity}`),
     md(`*Started*\n${slackDate(alert.firstAt)}`),
   ];
@@ -87,7 +105,8 @@ export function buildAlertMessage(alert: AlertEvent, incident: IncidentView, opt
   const status = statusLines(alert, incident);
   if (status.length > 0) blocks.push({ type: 'context', elements: status.map((s) => md(clip(s, 3000))) });
 
-  const buttons = resolved ? [] : buttonsFor(alert, incident);
+  const { buttons, notes } = offers(alert, incident, opts.facts);
+  if (notes.length > 0) blocks.push({ type: 'context', elements: notes.slice(0, 10).map((n) => md(clip(n, 3000))) });
   if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'incident_actions', elements: buttons });
 
   const text = clip(`${prefix}: ${alert.title} (${alert.env}) — ${alert.summary}`, 3000);
@@ -153,14 +172,16 @@ export function switchButton(key: string, to: Pool): Button {
   };
 }
 
-export function rollbackButton(key: string): Button {
+/** "Roll back to blue": the pool is in the action id and the value, and the rollback refuses if the last switch no longer leads there. */
+export function rollbackButton(key: string, to: Pool, switchedAt?: string): Button {
+  const when = switchedAt ? ` This undoes the switch ${slackAgo(switchedAt)}.` : '';
   return {
     type: 'button',
-    action_id: ACTION_IDS.rollback,
-    text: plain('Roll back'),
+    action_id: actionIdFor('rollback', to),
+    text: plain(`Roll back to ${to}`),
     style: 'danger',
-    value: value({ k: key }),
-    confirm: confirm('Roll back?', 'Traffic goes back to the pool that was active before the last switch.', 'Roll back'),
+    value: value({ k: key, p: to }),
+    confirm: confirm(`Roll back to ${to}?`, `All new traffic goes back to the *${to}* pool, the one active before the last switch.${when}`, `Roll back to ${to}`),
   };
 }
 
@@ -184,21 +205,68 @@ export function acknowledgeButton(key: string): Button {
 }
 
 /** Which buttons fit which alert. */
-export function buttonsFor(alert: AlertEvent, incident: IncidentView = EMPTY_INCIDENT): Button[] {
+export function buttonsFor(alert: AlertEvent, incident: IncidentView = EMPTY_INCIDENT, facts?: AlertFacts): Button[] {
+  return offers(alert, incident, facts).buttons;
+}
+
+/**
+ * The buttons that fit the alert and the facts, and why any that would fit the kind is left out
+ * ("Switch to green" only when green is healthy, "Stop chaos on blue" only when chaos runs there).
+ */
+export function offers(alert: AlertEvent, incident: IncidentView, facts: AlertFacts | undefined): { buttons: Button[]; notes: string[] } {
   const k = alert.key;
   const p = alert.pool;
-  const ack = incident.acknowledgedBy === undefined ? [acknowledgeButton(k)] : [];
+  const notes: string[] = [];
+  const resolved = alert.status === 'resolved' || incident.resolvedAt !== undefined;
+  const switchTo = (to: Pool, what = `Switch to ${to}`): Button[] => {
+    const h = facts?.health(to);
+    if (h && !h.healthy) {
+      notes.push(`${what} is not offered: ${to} is unhealthy (${h.detail})`);
+      return [];
+    }
+    return [switchButton(k, to)];
+  };
+  const stopChaos = (pool: Pool): Button[] => (!facts || facts.chaos(pool) ? [stopChaosButton(k, pool)] : []);
+  if (resolved) {
+    // Once the demoted pool is healthy again, switching back is the one thing left to offer.
+    return { buttons: alert.kind === 'auto_failover' && p ? switchTo(p, `Switch back to ${p}`) : [], notes };
+  }
   const byKind: Record<AlertKind, () => Button[]> = {
     // The pool in a failover is the one traffic left: offer to make the backup primary for good.
-    failover: () => (p ? [switchButton(k, otherPool(p)), stopChaosButton(k, p)] : []),
+    failover: () => (p ? [...switchTo(otherPool(p)), ...stopChaos(p)] : []),
     recovery: () => [],
-    error_rate: () => (p ? [switchButton(k, otherPool(p)), stopChaosButton(k, p), maintenanceButton(k)] : [maintenanceButton(k)]),
-    latency: () => (p ? [switchButton(k, otherPool(p)), stopChaosButton(k, p), maintenanceButton(k)] : [maintenanceButton(k)]),
-    all_down: () => [stopChaosButton(k, 'blue'), stopChaosButton(k, 'green')],
-    post_switch_guard: () => [rollbackButton(k), ...(p ? [stopChaosButton(k, p)] : [])],
+    error_rate: () => (p ? [...switchTo(otherPool(p)), ...stopChaos(p), maintenanceButton(k)] : [maintenanceButton(k)]),
+    latency: () => (p ? [...switchTo(otherPool(p)), ...stopChaos(p), maintenanceButton(k)] : [maintenanceButton(k)]),
+    all_down: () => [...stopChaos('blue'), ...stopChaos('green')],
+    post_switch_guard: () => (p ? [rollbackButton(k, otherPool(p)), ...stopChaos(p)] : []),
     // The bot demoted `p`; once it is healthy again people may want it back.
-    auto_failover: () => (p ? [switchButton(k, p), stopChaosButton(k, p)] : []),
+    auto_failover: () => (p ? [...switchTo(p, `Switch back to ${p}`), ...stopChaos(p)] : []),
     maintenance_expired: () => [maintenanceButton(k)],
+    switch: () => [],
   };
-  return [...byKind[alert.kind](), ...ack];
+  const kindButtons = byKind[alert.kind]();
+  const rollback = incident.rollbackTo && !kindButtons.some((b) => b.action_id.startsWith(ACTION_IDS.rollback)) ? [rollbackButton(k, incident.rollbackTo)] : [];
+  const ack = incident.acknowledgedBy === undefined ? [acknowledgeButton(k)] : [];
+  return { buttons: [...rollback, ...kindButtons, ...ack], notes };
+}
+
+/** `<!date^…^{ago}|…>`: Slack shows "5 minutes ago", kept current. */
+function slackAgo(iso: string): string {
+  const sec = Math.floor(Date.parse(iso) / 1000);
+  return Number.isFinite(sec) ? `<!date^${sec}^{ago}|at ${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}>` : '';
+}
+
+/**
+ * A switch's own line in the channel, from the audit log whoever made it (Slack, CLI, the bot):
+ * "Switched blue → green by @ana · release green-v2 · 14 ms", with Roll back to blue while
+ * rolling back means anything (not on the bot's own failovers and rollbacks).
+ */
+function buildSwitchMessage(alert: AlertEvent, incident: IncidentView): Message {
+  // The summary is mrkdwn the notifier built (a mention, an escaped release).
+  const line = `:twisted_rightwards_arrows: *${escapeMrkdwn(clip(alert.title, 200))}* ${clip(alert.summary, 1500)} · ${slackAgo(alert.at)}`;
+  const blocks: Block[] = [{ type: 'section', text: md(clip(line, 3000)) }];
+  const done = incident.actions.slice(-MAX_SHOWN_ACTIONS).map((a) => md(clip(actionLine(a), 3000)));
+  if (done.length > 0) blocks.push({ type: 'context', elements: done });
+  if (incident.rollbackTo) blocks.push({ type: 'actions', block_id: 'switch_actions', elements: [rollbackButton(alert.key, incident.rollbackTo, alert.at)] });
+  return { text: clip(`${alert.title} ${alert.summary}`, 3000), blocks };
 }

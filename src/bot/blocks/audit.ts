@@ -1,6 +1,7 @@
+import type { AuditEntry as LoggedEntry } from '../../deploy/state-store.js';
 import { clip, escapeMrkdwn, humanDuration, md, mention, type Message } from './kit.js';
 
-/** One change (or refused attempt) as it goes to the audit log and the alert channel. */
+/** One change (or refused attempt) as the Slack layer reports it; refusals it decides itself go to the audit log. */
 export interface AuditEntry {
   at: string;
   actor: { kind: 'slack' | 'cli' | 'auto'; id: string; name?: string };
@@ -18,14 +19,45 @@ export interface AuditEntry {
 }
 
 const ICON = { ok: ':white_check_mark:', refused: ':no_entry:', failed: ':x:' } as const;
+const str = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
 
-/** The short audit line posted to SLACK_ALERT_CHANNEL. */
-export function buildAuditMessage(e: AuditEntry): Message {
-  const who = e.actor.kind === 'slack' ? mention(e.actor.id) : `${e.actor.kind}:${escapeMrkdwn(e.actor.name ?? e.actor.id)}`;
-  const via = e.source === 'button' ? 'button' : '/bluegreen';
-  const line = `${ICON[e.result]} ${who} ran \`${escapeMrkdwn(clip(e.command, 300))}\` (${via}) — ${e.result} in ${humanDuration(e.durationMs)}: ${escapeMrkdwn(clip(e.message, 1500))}`;
+/** An audit-log entry as the command a person would type ("switch green --force"). */
+export function describeOperation(e: LoggedEntry): string {
+  const a = e.args;
+  switch (e.op) {
+    case 'switch':
+      return `switch ${str(a.pool)}${a.force === true ? ' --force' : ''}`;
+    case 'rollback':
+      return a.to ? `rollback (to ${str(a.to)})` : 'rollback';
+    case 'failover':
+      return `auto-demote to ${str(a.pool)}`;
+    case 'guard_rollback':
+      return 'rollback by the post-switch guard';
+    case 'chaos_start':
+      return `chaos start ${str(a.pool)} ${str(a.mode)}${a.force === true ? ' --force' : ''}`;
+    case 'chaos_stop':
+      return `chaos stop ${str(a.pool)}`;
+    case 'maintenance':
+      return a.expired === true ? 'maintenance ended (expired)' : a.on === true ? 'maintenance on' : 'maintenance off';
+    case 'deploy':
+      return `deploy ${str(a.pool)} ${str(a.image)}${a.releaseId ? ` ${str(a.releaseId)}` : ''}`;
+    default:
+      return e.op;
+  }
+}
+
+/** Who, as the channel shows it: a Slack mention, `cli:root`, or the bot's own part. */
+export function actorText(by: LoggedEntry['by']): string {
+  return by.kind === 'slack' ? mention(by.id) : `${by.kind}:${escapeMrkdwn(by.name ?? by.id)}`;
+}
+
+/** The short line every action posts to SLACK_ALERT_CHANNEL, from the audit log (Slack, CLI or the bot itself). */
+export function buildAuditMessage(e: LoggedEntry): Message {
+  const via = typeof e.args.via === 'string' ? (e.args.via === 'button' ? ' (button)' : ' (/bluegreen)') : e.by.kind === 'cli' ? ' (CLI)' : '';
+  const what = describeOperation(e);
+  const line = `${ICON[e.result]} ${actorText(e.by)} ran \`${escapeMrkdwn(clip(what, 300))}\`${via} — ${e.result} in ${humanDuration(e.durationMs)}: ${escapeMrkdwn(clip(e.message, 1500))}`;
   return {
-    text: clip(`audit: ${e.actor.id} ${e.command} -> ${e.result}: ${e.message}`, 3000),
+    text: clip(`audit: ${e.by.name ?? e.by.id} ${what} -> ${e.result}: ${e.message}`, 3000),
     blocks: [{ type: 'context', elements: [md(clip(line, 3000))] }],
   };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApp, type App } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
+import { createStateStore } from '../../../src/deploy/state-store.js';
 import { postSigned, SlackStandIn, slashCommandBody } from '../../support/slack-stand-in.js';
 import { capturedLogger } from './fixtures.js';
 
@@ -15,6 +16,7 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
   const slack = new SlackStandIn();
   let app: App;
   let base: string;
+  let stateDir: string;
 
   before(async () => {
     await slack.start();
@@ -26,7 +28,7 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
       SLACK_ALERT_CHANNEL: 'C_ALERTS',
       BOT_PORT: '0',
       BOT_HOST: '127.0.0.1',
-      STATE_DIR: join(dir, 'state'),
+      STATE_DIR: (stateDir = join(dir, 'state')),
       NGINX_STATE_DIR: join(dir, 'nginx'),
       AUTO_FAILOVER: 'false',
       DOCKER_SOCKET: join(dir, 'no-docker.sock'),
@@ -54,5 +56,30 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     const unsigned = await fetch(`${base}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'command=%2Fbluegreen&text=switch+green' });
     assert.equal(unsigned.status, 401);
+  });
+
+  it('posts every action of the audit log to the channel, the CLI\'s too: a switch message with Roll back to blue', async () => {
+    // What `docker compose exec bot bluegreen switch green` leaves behind: one line in the audit log.
+    const cli = createStateStore(stateDir);
+    await cli.audit({
+      at: new Date().toISOString(),
+      by: { kind: 'cli', id: 'root', name: 'root' },
+      op: 'switch',
+      args: { pool: 'green', force: false },
+      result: 'ok',
+      message: 'Switched blue -> green: nginx serves green (14 ms)',
+      durationMs: 20,
+      switch: { from: 'blue', to: 'green', ms: 14, release: 'green-v2' },
+    });
+    await cli.audit({ at: new Date().toISOString(), by: { kind: 'cli', id: 'root', name: 'root' }, op: 'chaos_stop', args: { pool: 'blue' }, result: 'ok', message: 'Chaos stopped on blue', durationMs: 3 });
+    const posts = await slack.waitFor(() => {
+      const p = slack.callsOf('chat.postMessage').filter((c) => c.args.channel === 'C_ALERTS');
+      return p.length >= 2 && p;
+    }, 5000);
+    const sw = JSON.stringify(posts[0]?.args.blocks);
+    assert.match(String(posts[0]?.args.text), /Switched blue → green by cli:root · release green-v2 · 14 ms/);
+    assert.match(sw, /"action_id":"bg_rollback\.blue"/);
+    assert.match(sw, /Roll back to blue/);
+    assert.match(String(posts[1]?.args.text), /audit: root chaos stop blue -> ok/);
   });
 });

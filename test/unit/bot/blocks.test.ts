@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { USAGE } from '../../../src/commands/parse-command.js';
-import { buildAlertMessage, buttonsFor, EMPTY_INCIDENT, type IncidentView } from '../../../src/bot/blocks/alert.js';
-import { buildAuditMessage, type AuditEntry } from '../../../src/bot/blocks/audit.js';
+import { buildAlertMessage, buttonsFor, EMPTY_INCIDENT, offers, type AlertFacts, type IncidentView } from '../../../src/bot/blocks/alert.js';
+import type { Pool } from '../../../src/pool.js';
+import { buildAuditMessage } from '../../../src/bot/blocks/audit.js';
+import type { AuditEntry } from '../../../src/deploy/state-store.js';
 import { checkBlockKitLimits } from '../../../src/bot/blocks/check-limits.js';
 import { buildHelpMessage, buildUsageMessage } from '../../../src/bot/blocks/help.js';
 import type { Message } from '../../../src/bot/blocks/kit.js';
@@ -71,6 +73,14 @@ describe('Block Kit builders: golden JSON', () => {
     golden('progress-ok', buildProgressMessage({ command: 'switch green', userId: 'U_ADMIN', steps: ['lock taken', 'traffic verified'], state: 'ok', outcome: 'switched to green', durationMs: 1840 }));
   });
   it('audit line', () => golden('audit', buildAuditMessage(auditEntry())));
+  it('a switch message with Roll back, and after the click', () => {
+    const sw = alertEvent({ kind: 'switch', key: 'switch:2024-06-01T03:01:00.000Z', pool: 'green', severity: 'info', title: 'Switched blue → green', summary: 'by <@U_ADMIN> · release green-v2 · 14 ms', at: '2024-06-01T03:01:00.000Z' });
+    golden('switch', buildAlertMessage(sw, { ...EMPTY_INCIDENT, actions: [], rollbackTo: 'blue' }, { runbookUrl: undefined }));
+    golden(
+      'switch-rolled-back',
+      buildAlertMessage(sw, { ...EMPTY_INCIDENT, rollbackTo: 'blue', actions: [{ userId: 'U_ONCALL', label: 'Roll back to blue', state: 'ok', detail: 'Rolled back green -> blue: nginx serves blue (12 ms)', at: '2024-06-01T03:02:00.000Z' }] }, { runbookUrl: undefined }),
+    );
+  });
 });
 
 describe('Block Kit builders: buttons', () => {
@@ -78,7 +88,7 @@ describe('Block Kit builders: buttons', () => {
     const labels = (kind: AlertKind, pool: 'blue' | 'green' | undefined = 'blue') => buttonsFor(alertEvent({ kind, pool })).map((b) => b.text.text);
     assert.deepEqual(labels('failover'), ['Switch to green', 'Stop chaos on blue', 'Acknowledge']);
     assert.deepEqual(labels('error_rate'), ['Switch to green', 'Stop chaos on blue', 'Maintenance 1h', 'Acknowledge']);
-    assert.deepEqual(labels('post_switch_guard', 'green'), ['Roll back', 'Stop chaos on green', 'Acknowledge']);
+    assert.deepEqual(labels('post_switch_guard', 'green'), ['Roll back to blue', 'Stop chaos on green', 'Acknowledge']);
     assert.deepEqual(labels('all_down', undefined), ['Stop chaos on blue', 'Stop chaos on green', 'Acknowledge']);
     assert.deepEqual(labels('auto_failover'), ['Switch to blue', 'Stop chaos on blue', 'Acknowledge']);
     assert.deepEqual(labels('recovery'), ['Acknowledge']);
@@ -90,6 +100,32 @@ describe('Block Kit builders: buttons', () => {
     }
   });
 
+  it('fits the facts: no Switch to an unhealthy pool (the alert says why), no Stop chaos where none runs', () => {
+    const facts = (o: { chaos?: Pool[]; unhealthy?: Pool[] } = {}): AlertFacts => ({
+      chaos: (p) => (o.chaos ?? []).includes(p),
+      health: (p) => ((o.unhealthy ?? []).includes(p) ? { healthy: false, detail: 'HTTP 503' } : { healthy: true, detail: 'HTTP 200' }),
+    });
+    const failover = alertEvent({ kind: 'failover', pool: 'green' });
+    assert.deepEqual(offers(failover, EMPTY_INCIDENT, facts()).buttons.map((b) => b.text.text), ['Switch to blue', 'Acknowledge'], 'no chaos runs: no Stop chaos');
+    const down = offers(failover, EMPTY_INCIDENT, facts({ chaos: ['green'], unhealthy: ['blue'] }));
+    assert.deepEqual(down.buttons.map((b) => b.text.text), ['Stop chaos on green', 'Acknowledge']);
+    assert.deepEqual(down.notes, ['Switch to blue is not offered: blue is unhealthy (HTTP 503)']);
+    const m = buildAlertMessage(failover, EMPTY_INCIDENT, { runbookUrl: undefined, facts: facts({ unhealthy: ['blue'] }) });
+    assert.ok(JSON.stringify(m.blocks).includes('Switch to blue is not offered: blue is unhealthy (HTTP 503)'));
+    // Auto-demote: switching back is offered once the demoted pool is healthy again, resolved or not.
+    const demoted = alertEvent({ kind: 'auto_failover', pool: 'blue' });
+    assert.deepEqual(offers(demoted, EMPTY_INCIDENT, facts({ unhealthy: ['blue'] })).buttons.map((b) => b.text.text), ['Acknowledge']);
+    assert.deepEqual(offers({ ...demoted, status: 'resolved' }, EMPTY_INCIDENT, facts()).buttons.map((b) => b.text.text), ['Switch to blue']);
+  });
+
+  it('an alert raised during the post-switch guard window carries Roll back to the pool before the switch', () => {
+    const view: IncidentView = { ...EMPTY_INCIDENT, actions: [], rollbackTo: 'blue' };
+    const b = buttonsFor(alertEvent({ kind: 'failover', pool: 'green' }), view);
+    assert.deepEqual(b.map((x) => x.text.text), ['Roll back to blue', 'Switch to blue', 'Stop chaos on green', 'Acknowledge']);
+    assert.equal(b[0]!.action_id, 'bg_rollback.blue');
+    assert.deepEqual(JSON.parse(b[0]!.value ?? ''), { k: 'failover:blue', p: 'blue' });
+  });
+
   it('drops the buttons once the incident is resolved, and Acknowledge once acknowledged', () => {
     const resolved = buildAlertMessage(alertEvent({ status: 'resolved' }), EMPTY_INCIDENT, { runbookUrl: undefined });
     assert.equal(resolved.blocks.some((b) => b.type === 'actions'), false);
@@ -97,7 +133,7 @@ describe('Block Kit builders: buttons', () => {
   });
 
   it('links each alert kind to its runbook section', () => {
-    for (const kind of KINDS) {
+    for (const kind of KINDS.filter((k) => k !== 'switch')) {
       const m = buildAlertMessage(alertEvent({ kind }), EMPTY_INCIDENT, { runbookUrl: 'https://x.test/runbook.md' });
       assert.ok(JSON.stringify(m.blocks).includes(`https://x.test/runbook.md#${RUNBOOK_ANCHORS[kind]}`), kind);
     }
@@ -155,7 +191,7 @@ describe("Block Kit builders: Slack's limits with worst-case inputs", () => {
       buildProgressMessage({ command: long(5000), userId: 'U1', steps: Array.from({ length: 1000 }, () => long(1000)), state: 'failed', outcome: long(10_000), durationMs: 1 }),
       'progress',
     );
-    assertWithinLimits(buildAuditMessage({ ...auditEntry(), command: long(5000), message: long(50_000) }), 'audit');
+    assertWithinLimits(buildAuditMessage({ ...auditEntry(), op: long(5000), message: long(50_000) }), 'audit');
   });
 
   it('the check itself catches broken payloads', () => {
@@ -179,14 +215,11 @@ describe("Block Kit builders: Slack's limits with worst-case inputs", () => {
 function auditEntry(): AuditEntry {
   return {
     at: '2024-06-01T03:01:00.000Z',
-    actor: { kind: 'slack', id: 'U_ADMIN', name: 'ada' },
-    source: 'button',
-    command: 'switch green',
-    args: { pool: 'green', force: false },
+    by: { kind: 'cli', id: 'root', name: 'root' },
+    op: 'chaos_start',
+    args: { pool: 'green', mode: 'error', force: false },
     result: 'ok',
-    message: 'switched to green',
+    message: 'Chaos (error) started on green',
     durationMs: 1840,
-    channel: 'C_ALERTS',
-    stage: 'run',
   };
 }
