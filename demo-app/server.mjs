@@ -10,6 +10,14 @@ const PORT = Number(process.env.PORT ?? 3000);
 // Chaos is served only here, on a listener nginx never proxies to (compose publishes it on
 // 127.0.0.1:BLUE_PORT / GREEN_PORT for drills): no spelling of a path on PORT can reach it.
 const ADMIN_PORT = Number(process.env.ADMIN_PORT ?? 3001);
+// A release that passes its health check and fails a share of real requests: FAIL_PERCENT of the
+// requests to `/` answer 500 (evenly spread), while /healthz and /version stay fine.
+const FAIL_PERCENT = Number(process.env.FAIL_PERCENT ?? 0);
+if (!(FAIL_PERCENT >= 0 && FAIL_PERCENT <= 100)) {
+  process.stderr.write(`demo-app: FAIL_PERCENT: got ${JSON.stringify(process.env.FAIL_PERCENT)}, wants a percent (0-100)\n`);
+  process.exit(64);
+}
+let served = 0;
 
 for (const [name, value] of [['PORT', PORT], ['ADMIN_PORT', ADMIN_PORT]]) {
   if (!Number.isInteger(value) || value < 1 || value > 65535) {
@@ -84,6 +92,12 @@ const app = createServer((req, res) => {
     held.add(res);
     res.on('close', () => held.delete(res));
     return undefined;
+  }
+  if (path === '/' && FAIL_PERCENT > 0) {
+    served += 1;
+    if (Math.floor((served * FAIL_PERCENT) / 100) !== Math.floor(((served - 1) * FAIL_PERCENT) / 100)) {
+      return send(res, 500, { error: 'release failure (FAIL_PERCENT)', pool: POOL, release: RELEASE });
+    }
   }
   if (path === '/' || path === '/version') return version(res);
   return send(res, 404, { error: 'not found', path, pool: POOL, release: RELEASE });

@@ -97,3 +97,30 @@ describe('demo app: public and admin listeners', () => {
     assert.match(bad.stderr(), /ADMIN_PORT: got \d+, wants a port other than PORT/);
   });
 });
+
+describe('demo app: FAIL_PERCENT, a release that passes its health check and fails real requests', () => {
+  it('answers 500 to that share of `/`, spread evenly, while /healthz and /version stay 200', async () => {
+    const port = await freePort();
+    const app = startApp({ PORT: String(port), ADMIN_PORT: String(await freePort()), FAIL_PERCENT: '30' });
+    try {
+      await waitUp(port);
+      const statuses: number[] = [];
+      for (let i = 0; i < 100; i++) statuses.push((await rawRequest(port, 'GET', '/')).status);
+      assert.equal(statuses.filter((s) => s === 500).length, 30);
+      assert.ok(statuses.slice(0, 10).filter((s) => s === 500).length >= 2, 'spread out, not all at the end');
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await rawRequest(port, 'GET', '/healthz')).status, 200);
+        assert.equal((await rawRequest(port, 'GET', '/version')).status, 200);
+      }
+    } finally {
+      app.child.kill('SIGTERM');
+      await app.exited;
+    }
+  });
+
+  it('refuses a FAIL_PERCENT that is not a percent', async () => {
+    const app = startApp({ PORT: String(await freePort()), ADMIN_PORT: String(await freePort()), FAIL_PERCENT: '150' });
+    assert.equal(await app.exited, 64);
+    assert.match(app.stderr(), /FAIL_PERCENT: got "150", wants a percent/);
+  });
+});
