@@ -20,12 +20,18 @@ export interface OperationalAlertInput {
   explainedBy?: string[];
   at: string;
   firstAt?: string;
+  /**
+   * For alerts that report something the bot did (an auto-demote, a guard trip): the epoch ms it
+   * happened, so each one is an incident of its own (`auto_failover:blue:1764…`), never held back
+   * by the cooldown of an earlier one, and its resolution finds it.
+   */
+  occurrence?: number;
 }
 
 export function operationalAlert(a: OperationalAlertInput): AlertEvent {
   return {
     id: randomUUID(),
-    key: `${a.kind}:${a.pool ?? 'all'}`,
+    key: `${a.kind}:${a.pool ?? 'all'}${a.occurrence === undefined ? '' : `:${a.occurrence}`}`,
     kind: a.kind,
     status: a.status,
     severity: a.severity,

@@ -68,8 +68,8 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
     s.failures = p.healthy ? [] : [...s.failures, p].slice(-5);
   }
 
-  const incident = (pool: Pool, status: 'firing' | 'resolved', severity: 'warning' | 'info', title: string, summary: string, firstAt?: string) =>
-    operationalAlert({ kind: 'auto_failover', status, severity, pool, env: o.envName, title, summary, at: new Date().toISOString(), ...(firstAt ? { firstAt } : {}) });
+  const incident = (pool: Pool, status: 'firing' | 'resolved', severity: 'warning' | 'info', title: string, summary: string, firstAt: string) =>
+    operationalAlert({ kind: 'auto_failover', status, severity, pool, env: o.envName, title, summary, at: new Date().toISOString(), firstAt, occurrence: Date.parse(firstAt) });
 
   /** The demoted pool passing as many checks in a row as it failed ends the incident. */
   async function resolveDemoted(active: Pool): Promise<void> {
@@ -117,6 +117,7 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
       'warning',
       `Auto-demote: ${active} -> ${backup.pool}`,
       `${reason}. ${backup.pool} is healthy and now primary (switch took ${r.data.ms} ms); ${active} has no traffic and is no backup until it recovers. Switch back when ${active} recovers.`,
+      new Date().toISOString(),
     );
     demoted = { pool: active, at: fired.at };
     await o.raise(fired);

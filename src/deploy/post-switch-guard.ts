@@ -88,7 +88,7 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
   let current: Watch | undefined;
   let lastRecord: string | undefined;
   /** The guard incident left open for people to act on; the next switch of any kind resolves it. */
-  let tripped: { pool: Pool; from: Pool; firstAt: string } | undefined;
+  let tripped: { pool: Pool; from: Pool; firstAt: string; occurrence: number } | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const stop = () => {
@@ -157,7 +157,7 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
       summary = healed ? `${base}. Rolled back by itself (AUTO_ROLLBACK): ${r.status === 'ok' ? r.message : ''}` : `${base}. Automatic rollback did not happen: ${r.status === 'refused' ? r.reason : r.status === 'failed' ? r.message : ''}`;
     } else {
       summary = `${base}. Roll back to ${g.from}?`;
-      tripped = { pool: g.pool, from: g.from, firstAt: g.record.at };
+      tripped = { pool: g.pool, from: g.from, firstAt: g.record.at, occurrence: Date.parse(g.record.at) };
     }
     await o.raise(
       operationalAlert({
@@ -176,6 +176,7 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
         unit: v.unit,
         at: new Date(now()).toISOString(),
         firstAt: g.record.at,
+        occurrence: Date.parse(g.record.at),
       }),
     );
   }
@@ -201,6 +202,7 @@ export function createPostSwitchGuard(o: PostSwitchGuardOptions): PostSwitchGuar
               summary: `${what}: ${record.kind} by ${record.by.name ?? record.by.id} at ${record.at}`,
               at: new Date(now()).toISOString(),
               firstAt: t.firstAt,
+              occurrence: t.occurrence,
             }),
           ),
         ).catch((err: unknown) => o.log.error({ err }, 'post-switch guard resolution failed'));

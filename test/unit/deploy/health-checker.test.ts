@@ -62,12 +62,15 @@ describe('auto-demote', () => {
     assert.equal(resolved.severity, 'info');
     assert.match(resolved.summary, /blue passed 2 health checks in a row; traffic stays on green/);
 
-    // A second auto-demote of blue later is a new incident with the same key (a new message once the first resolved).
+    // A second auto-demote of blue later is a new incident (a new message).
     await h.ops.switchPool('blue', { force: false, by: { kind: 'cli', id: 'bob' } });
+    await new Promise((r) => setTimeout(r, 5)); // another millisecond: another occurrence
     h.pools.healthy.blue = false;
     await checker.checkNow();
     await checker.checkNow();
-    assert.deepEqual(h.alerts.map((a) => `${a.status}:${a.key}`), ['firing:auto_failover:blue', 'resolved:auto_failover:blue', 'firing:auto_failover:blue']);
+    assert.deepEqual(h.alerts.map((a) => `${a.status}:${a.kind}:${a.pool}`), ['firing:auto_failover:blue', 'resolved:auto_failover:blue', 'firing:auto_failover:blue']);
+    assert.match(fired.key, /^auto_failover:blue:\d+$/);
+    assert.notEqual(h.alerts[2]!.key, fired.key, 'an incident of its own: never held back by the cooldown of the first');
   });
 
   it('resets the count on a good check', async () => {
