@@ -88,6 +88,7 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
     isChaosOn: (pool) => deploy.view().chaos(pool),
     maintenance: () => deploy.view().maintenance,
     onUpstreamTrouble: (pool) => deploy.health.upstreamTrouble(pool),
+    envName: () => deploy.envName(),
   });
   const startedAt = Date.now();
 

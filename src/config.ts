@@ -78,7 +78,7 @@ export const configSchema = z.object({
   ADMIN_PORT: num(3001, { int: true, min: 1, max: 65535 }).describe(
     "Port of the pools' admin listener (chaos) inside the compose network; nginx never proxies to it",
   ),
-  ENV_NAME: z.string().default(hostname()).describe('Environment name shown in alerts [the host name]'),
+  ENV_NAME: optionalString().describe('Environment name shown in alerts and status [the compose project, else the host name]'),
 
   // Watcher and alerts
   ACCESS_LOG_PATH: z

@@ -41,6 +41,8 @@ export interface DeployView {
 
 export interface DeployLayer {
   ops: Operations;
+  /** ENV_NAME, else the compose project once Docker named it, else the host name. */
+  envName(): string;
   view(): DeployView;
   health: HealthChecker;
   guard: PostSwitchGuard;
@@ -58,13 +60,19 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   // Resolved at first use and remembered once found: a missing socket at start-up must not stop
   // the bot, and the error then reaches whoever runs the first operation.
   let project: Promise<string> | undefined;
+  let projectName: string | undefined;
   const getProject = () => {
-    project ??= resolveProject(engine, config.COMPOSE_PROJECT_NAME, selfId).catch((err: unknown) => {
-      project = undefined;
-      throw err;
-    });
+    project ??= resolveProject(engine, config.COMPOSE_PROJECT_NAME, selfId).then(
+      (p) => (projectName = p),
+      (err: unknown) => {
+        project = undefined;
+        throw err;
+      },
+    );
     return project;
   };
+  // A name a person recognises: the compose project (e.g. "shop"), not the container id.
+  const envName = () => config.ENV_NAME ?? projectName ?? hostname();
   const pools =
     deps.pools ??
     createPoolClient({
@@ -103,7 +111,9 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
       guard.onSwitched(r);
     },
     settings: {
-      envName: config.ENV_NAME,
+      get envName() {
+        return envName();
+      },
       // People's commands can wait longer for an answer than the once-a-second checker does.
       healthTimeoutMs: Math.max(2000, config.HEALTH_CHECK_TIMEOUT_MS),
       verifyTimeoutMs: config.SWITCH_VERIFY_TIMEOUT_MS,
@@ -119,7 +129,9 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     guardMs: config.POST_SWITCH_GUARD_SEC * 1000,
     thresholdPercent: config.ERROR_RATE_THRESHOLD,
     autoRollback: config.AUTO_ROLLBACK,
-    envName: config.ENV_NAME,
+    get envName() {
+      return envName();
+    },
     raise,
     log: dlog,
   });
@@ -130,7 +142,9 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     timeoutMs: Math.min(config.HEALTH_CHECK_TIMEOUT_MS, config.HEALTH_CHECK_INTERVAL_MS),
     failAfter: config.AUTO_FAILOVER_AFTER,
     enabled: config.AUTO_FAILOVER,
-    envName: config.ENV_NAME,
+    get envName() {
+      return envName();
+    },
     raise,
     log: dlog,
   });
@@ -148,6 +162,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   let expiry: NodeJS.Timeout | undefined;
   return {
     ops,
+    envName,
     health,
     guard,
     view: () => ({

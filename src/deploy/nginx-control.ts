@@ -14,7 +14,12 @@ export interface NginxControl {
   activePool(): Promise<Pool>;
   /** Flip the flag files; new requests go to `pool` from the next request on. */
   setActive(pool: Pool): Promise<void>;
-  /** Poll nginx until 3 answers in a row come from `pool`: how long it took, or what nginx did instead. */
+  /**
+   * Poll nginx until it demonstrably routes to `pool`: 3 answers in a row from it, or, when the pool
+   * answers some checks and fails others (nginx then benches it and retries on the other pool), 3
+   * checks it did not answer after one it did: the flags work, and judging the release is the
+   * post-switch guard's job. `ms` stays undefined when the pool answered no check in time.
+   */
   verifyServing(pool: Pool, timeoutMs: number): Promise<Verification>;
   /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
   testConfig(): Promise<void>;
@@ -143,7 +148,7 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
           else v.skipped++;
         }
         inRow = got?.pool === pool ? inRow + 1 : 0;
-        if (inRow >= 3) return { ...v, ms: Date.now() - started };
+        if (inRow >= 3 || (v.answered >= 1 && v.checks - v.answered >= 3)) return { ...v, ms: Date.now() - started };
         if (got?.pool !== pool) await new Promise((r) => setTimeout(r, 20));
       }
       return v;

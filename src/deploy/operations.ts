@@ -222,7 +222,9 @@ export function createOperations(deps: OperationsDeps): Operations {
     deps.onSwitched?.(record);
     const release = await releaseOf(target);
     const verb = kind === 'rollback' || kind === 'guard_rollback' ? 'Rolled back' : kind === 'failover' ? 'Failed over' : 'Switched';
-    const tail = probe.healthy ? `nginx serves ${target} (${ms} ms)` : `forced while ${target} is unhealthy (${probe.detail}); nginx serves its backup ${from} until ${target} recovers`;
+    const misses = verified.checks - verified.answered;
+    const shaky = misses > 0 && verified.ms !== undefined ? `; ${describeVerification(verified, target)} while being checked: the post-switch guard is watching` : '';
+    const tail = probe.healthy ? `nginx serves ${target} (${ms} ms)${shaky}` : `forced while ${target} is unhealthy (${probe.detail}); nginx serves its backup ${from} until ${target} recovers`;
     return ok(`${verb} ${from} -> ${target}: ${tail}`, { from, to: target, ms, changed: true, release });
   }
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -43,6 +44,8 @@ export interface WatcherDeps {
   maintenance?: () => boolean;
   /** Told (at most once a second per pool) when nginx logs a failed attempt on a pool: auto-demote probes at once. */
   onUpstreamTrouble?: (pool: Pool) => void;
+  /** The environment's name in alerts [ENV_NAME, else the host name]; the app passes the deploy layer's. */
+  envName?: () => string;
   /** Tail options for tests and benchmarks. */
   tail?: { startAt?: 'end' | 'start'; pollMs?: number; activePollMs?: number; saveEveryMs?: number; rotationGraceMs?: number };
   /** How often quiet-time checks run (window expiry, held-back alerts). */
@@ -146,7 +149,14 @@ export class Watcher {
     this.#stateFile = join(c.STATE_DIR, 'watcher-state.json');
     this.#window = new SlidingWindow({ size: c.WINDOW_SIZE, maxAgeMs: c.WINDOW_SEC * 1000 });
     this.#policy = new AlertPolicy(
-      { env: c.ENV_NAME, cooldownMs: c.ALERT_COOLDOWN_SEC * 1000, windowSize: c.WINDOW_SIZE },
+      {
+        // Read when an alert is built: the deploy layer learns the compose project after start-up.
+        get env() {
+          return deps.envName?.() ?? c.ENV_NAME ?? hostname();
+        },
+        cooldownMs: c.ALERT_COOLDOWN_SEC * 1000,
+        windowSize: c.WINDOW_SIZE,
+      },
       (a) => this.#send(a),
     );
     this.#policy.onSuppressed = (s) => {

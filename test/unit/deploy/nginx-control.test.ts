@@ -51,10 +51,20 @@ describe('nginx control', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     servers.push(server);
     const nginx = createNginxControl({ stateDir: '/nonexistent', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
-    const v = await nginx.verifyServing('green', 300);
-    assert.equal(v.ms, undefined, 'never 3 in a row');
-    assert.ok(v.failedOver['500']! > 0 && v.answered > 0, JSON.stringify(v));
+    const v = await nginx.verifyServing('green', 3000);
+    // Routed to green (it answered), failing some: the switch stands, the guard judges the release.
+    assert.equal(typeof v.ms, 'number', JSON.stringify(v));
+    assert.ok(v.failedOver['500']! >= 3 && v.answered > 0, JSON.stringify(v));
     assert.match(describeVerification(v, 'green'), /^green failed \d+ of \d+ checks with 500 \(blue answered them\)$/);
+    // A release that fails every request never counts as served.
+    n = 0;
+    const never = createServer((_req, res) => res.writeHead(200, { 'x-app-pool': 'blue', 'x-bluegreen-upstream': '500, 200' }).end('{}'));
+    await new Promise<void>((r) => never.listen(0, '127.0.0.1', r));
+    servers.push(never);
+    const nginx2 = createNginxControl({ stateDir: '/nonexistent', url: `http://127.0.0.1:${(never.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
+    const v2 = await nginx2.verifyServing('green', 200);
+    assert.equal(v2.ms, undefined);
+    assert.equal(v2.failedOver['500'], v2.checks);
     assert.equal(
       describeVerification({ ms: undefined, checks: 11, answered: 5, failedOver: { '500': 4 }, skipped: 2, noAnswer: 0 }, 'green'),
       'green failed 4 of 11 checks with 500 (blue answered them); 2 of 11 went to blue without trying green (nginx had benched it)',
