@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { z } from 'zod';
 
 // The only reader of process.env (shared/STYLE.md). Coercion and defaults live here and nowhere
@@ -215,7 +214,7 @@ export function describeConfig(): { name: ConfigKey; default: string | undefined
     const value = probe.success ? probe.data : undefined;
     let def: string | undefined;
     if (name === 'MAINTENANCE_DEFAULT') def = '1h';
-    else if (name === 'ENV_NAME' || value === undefined || (Array.isArray(value) && value.length === 0)) def = undefined;
+    else if (value === undefined || (Array.isArray(value) && value.length === 0)) def = undefined;
     else def = String(value);
     return { name, default: def, description: field.description ?? '' };
   });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config.js';
 import { createDeployLayer } from '../../../src/deploy/create-deploy-layer.js';
-import { alice, captureLogger, FakePools } from './fakes.js';
+import { alice, captureLogger, FakeEngine, FakePools } from './fakes.js';
 
 async function eventually(check: () => boolean): Promise<void> {
   const deadline = Date.now() + 3000;
@@ -82,5 +82,17 @@ describe('deploy layer from config', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it('names the environment after the compose project (not the container id) unless ENV_NAME says otherwise', async () => {
+    const dirs = { NGINX_STATE_DIR: await mkdtemp(join(tmpdir(), 'bg-flags-')), STATE_DIR: await mkdtemp(join(tmpdir(), 'bg-state-')) };
+    const layer = createDeployLayer({ config: loadConfig({ ...dirs, COMPOSE_PROJECT_NAME: 'shop', AUTO_FAILOVER: 'false' }), log: captureLogger().log, pools: new FakePools(), engine: new FakeEngine(), selfId: 'c0ffee' });
+    assert.equal(layer.envName(), hostname(), 'before Docker answered: the host name');
+    const s = await layer.ops.status();
+    assert.equal(s.status === 'ok' ? s.data?.env : undefined, 'shop');
+    assert.equal(layer.envName(), 'shop');
+    const named = createDeployLayer({ config: loadConfig({ ...dirs, ENV_NAME: 'prod-eu-1', COMPOSE_PROJECT_NAME: 'shop' }), log: captureLogger().log, pools: new FakePools(), engine: new FakeEngine() });
+    await named.ops.status();
+    assert.equal(named.envName(), 'prod-eu-1');
   });
 });
