@@ -5,6 +5,8 @@ import { loadConfig } from '../../../src/config.js';
 import { HttpServer } from '../../../src/http-server.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
+import { operationalAlert } from '../../../src/deploy/alerts.js';
+import { AlertPolicy } from '../../../src/watcher/alert-policy.js';
 import { SlackStandIn } from '../../support/slack-stand-in.js';
 import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
 
@@ -79,5 +81,24 @@ describe('Slack delivery through outages', () => {
     assert.ok(elapsed >= 950, `waited for Retry-After (${elapsed} ms)`);
     const titles = slack.callsOf('chat.postMessage').slice(before).map((c) => String(c.args.text).match(/rl \d/)?.[0]);
     assert.deepEqual(titles, ['rl 1', 'rl 2']);
+  });
+
+  it('two auto-demotes of one pool, the first resolved before the second: two messages, the resolution on the first', async () => {
+    const notifier = bot.notifier;
+    assert.ok(notifier);
+    await bot.outbox.drain();
+    const before = slack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts === undefined).length;
+    // The one pipeline: deploy control's alerts through the alert policy to the notifier.
+    const policy = new AlertPolicy({ env: 'test', cooldownMs: 300_000, windowSize: 200 }, (a) => void notifier.notify(a));
+    const demote = (status: 'firing' | 'resolved', at: string, firstAt: string) =>
+      operationalAlert({ kind: 'auto_failover', status, severity: status === 'firing' ? 'warning' : 'info', pool: 'blue', env: 'test', title: `demote ${status} ${firstAt}`, summary: 's', at, firstAt, occurrence: Date.parse(firstAt) });
+    policy.raise(demote('firing', '2024-06-01T03:00:00.000Z', '2024-06-01T03:00:00.000Z'), false);
+    policy.raise(demote('resolved', '2024-06-01T03:01:00.000Z', '2024-06-01T03:00:00.000Z'), false);
+    policy.raise(demote('firing', '2024-06-01T03:02:00.000Z', '2024-06-01T03:02:00.000Z'), false);
+    await bot.outbox.drain();
+    const posts = slack.callsOf('chat.postMessage').filter((c) => c.args.thread_ts === undefined).slice(before);
+    assert.deepEqual(posts.map((p) => String(p.args.text).match(/demote firing \S+/)?.[0]), ['demote firing 2024-06-01T03:00:00.000Z', 'demote firing 2024-06-01T03:02:00.000Z']);
+    const first = await slack.waitFor(() => notifier.incident('auto_failover:blue:1717210800000')?.ts);
+    assert.ok(slack.callsOf('chat.update').some((c) => c.args.ts === first && /RESOLVED/.test(String(c.args.text))), 'the resolution updated the first message');
   });
 });
