@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { dockerAvailable } from './support/docker.js';
 import { chaos, startStack, type Stack, type StandInState } from './support/stack.js';
-import { ALERTS, auditLines, buttonOf, buttonsOf, eventually, servedByMany, standInOf, tsOf, waitForAlert, waitForUpdate, type Button } from './support/slack-e2e.js';
+import { ALERTS, auditLines, buttonOf, buttonsOf, eventually, servedByMany, standInOf, tsOf, waitForAlert, waitForUpdate, type Button, type Call } from './support/slack-e2e.js';
 import { blockActionBody, postSigned, slashCommandBody } from '../support/slack-stand-in.js';
 
 const SECRET = 'e2e-signing-secret-6f1d0c';
@@ -203,24 +203,35 @@ describe('Slack end to end: the auto-demote alert, healed and switched back by c
     if (process.env.BLUEGREEN_E2E_KEEP !== '1') await stack.down();
   });
 
-  it('chaos on blue -> auto-demote alert -> "Stop chaos on blue", then "Switch to blue" -> traffic back on blue, one message updated in place', async () => {
+  it('chaos on blue -> auto-demote alert -> "Stop chaos on blue", then, once blue is healthy, "Switch to blue" -> traffic back on blue, one message updated in place', async () => {
     const s = standInOf(stack);
     const t0 = Date.now();
     await chaos(stack, 'blue', 'start', 'error');
-    const alert = await waitForAlert(stack, 'auto_failover:blue', 'bg_switch_to.blue', 'the auto-demote alert');
+    // Each auto-demote is an incident of its own: auto_failover:blue:<when>.
+    const isDemote = (c: Call) => c.args.channel === ALERTS && buttonsOf(c).some((b) => /"k":"auto_failover:blue:\d+"/.test(b.value));
+    const alert = await s.waitFor('the auto-demote alert', (st) => st.calls.find((c) => c.method === 'chat.postMessage' && isDemote(c)), 45_000);
     figures.chaosToAlertMs = Date.now() - t0;
     assert.deepEqual(new Set(await servedByMany(stack, 10)), new Set(['green']));
+    // Buttons fit the facts: blue is unhealthy, so no "Switch to blue" yet; the alert says why.
+    assert.deepEqual(buttonsOf(alert).map((b) => b.action_id), ['bg_stop_chaos.blue', 'bg_acknowledge']);
+    assert.match(JSON.stringify(alert.args.blocks), /Switch back to blue is not offered: blue is unhealthy/);
     const ts = tsOf(alert);
 
     const heal = await click(stack, buttonOf(alert, 'bg_stop_chaos.blue'), ADMIN, ts, 'auto-heal');
     assert.equal(heal.status, 200);
     await waitForUpdate(stack, ts, ADMIN, 'Stop chaos on blue');
-    await eventually('blue to be healthy again', async () => (await fetch(stack.poolUrl('blue', '/healthz'))).ok, 10_000);
-    // Healed is not switched: traffic stays on green until someone says so.
+    // Healed is not switched: traffic stays on green until someone says so. The incident resolves
+    // when blue passes its checks again, and its message then offers "Switch to blue".
+    const resolved = await s.waitFor(
+      'the auto-demote resolved, offering Switch to blue',
+      (st) => st.calls.find((c) => c.method === 'chat.update' && c.args.ts === ts && buttonsOf(c).some((b) => b.action_id === 'bg_switch_to.blue')),
+      20_000,
+    );
+    assert.match(String(resolved.args.text), /RESOLVED/);
     assert.deepEqual(new Set(await servedByMany(stack, 10)), new Set(['green']));
 
     const clickAt = Date.now();
-    const back = await click(stack, buttonOf(alert, 'bg_switch_to.blue'), ADMIN, ts, 'auto-back');
+    const back = await click(stack, buttonOf(resolved, 'bg_switch_to.blue'), ADMIN, ts, 'auto-back');
     assert.equal(back.status, 200);
     const updated = await waitForUpdate(stack, ts, ADMIN, 'Switch to blue');
     figures.clickToUpdateMs = Date.now() - clickAt;
@@ -230,6 +241,6 @@ describe('Slack end to end: the auto-demote alert, healed and switched back by c
     const served = await servedByMany(stack, 20);
     assert.deepEqual(new Set(served), new Set(['blue']), served.join(','));
     const st = await s.state();
-    assert.equal(st.calls.filter((c) => c.method === 'chat.postMessage' && buttonsOf(c).some((b) => b.value.includes('"k":"auto_failover:blue"'))).length, 1);
+    assert.equal(st.calls.filter((c) => c.method === 'chat.postMessage' && isDemote(c)).length, 1);
   });
 });
