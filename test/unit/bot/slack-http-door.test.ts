@@ -5,10 +5,10 @@ import { parseCommand, USAGE } from '../../../src/commands/parse-command.js';
 import { loadConfig } from '../../../src/config.js';
 import { HttpServer } from '../../../src/http-server.js';
 import { createMetrics, type Metrics } from '../../../src/metrics.js';
-import { ACTION_IDS } from '../../../src/bot/ids.js';
+import { ACTION_IDS, actionIdFor } from '../../../src/bot/ids.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
-import { blockActionPayload, postSigned, SlackStandIn, slackSignature, slashCommandBody, slashCommandPayload } from '../../support/slack-stand-in.js';
-import { ADMIN, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, rawPost, statusView } from './fixtures.js';
+import { blockActionBody, blockActionPayload, postSigned, SlackStandIn, slackSignature, slashCommandBody, slashCommandPayload } from '../../support/slack-stand-in.js';
+import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, rawPost, statusView } from './fixtures.js';
 
 // The attacker's side of the Slack HTTP door (issue #10): replays with headers spelled
 // differently, bodies of the wrong JSON type, big bodies before authentication, odd buttons. All
@@ -314,5 +314,53 @@ describe('the Slack HTTP door under attack', () => {
       assert.equal(res.status, 401);
       await stillServing('after-wrong');
     });
+  });
+
+  describe('smaller holes', () => {
+    const responsesFor = (id: string) => slack.responses.filter((r) => r.id === id).map((r) => r.body);
+    it('answers a signed slash command with no text field with help', async () => {
+      const fields = slashCommandPayload({ text: '', userId: ADMIN, channelId: OPS, responseUrl: slack.responseUrl('no-text') });
+      const { text: _dropped, ...rest } = fields;
+      const res = await postSigned({ url, secret: SECRET, body: new URLSearchParams(rest).toString() });
+      assert.equal(res.status, 200);
+      const [help] = await slack.waitFor(() => responsesFor('no-text').length > 0 && responsesFor('no-text'), 4000, 'the help answer');
+      assert.match(JSON.stringify(help), /bluegreen status/);
+      assert.equal(runner.calls.length, 0);
+    });
+
+    async function postedAlert(key: string): Promise<string> {
+      assert.ok(bot.notifier);
+      await bot.notifier.notify(alertEvent({ key, id: `evt-${key}` }));
+      return slack.waitFor(() => bot.notifier?.incident(key)?.ts);
+    }
+    const click = (actionId: string, value: string, messageTs: string, responseId: string) =>
+      postSigned({ url, secret: SECRET, body: blockActionBody({ actionId, value, userId: ADMIN, channelId: ALERTS, messageTs, responseUrl: slack.responseUrl(responseId) }) });
+
+    const mismatches: [string, string, (k: string) => string][] = [
+      ['a pool in the value that differs from the action id', actionIdFor('switchTo', 'green'), (k) => JSON.stringify({ k, p: 'blue' })],
+      ['no pool in the value of a pool button', actionIdFor('switchTo', 'green'), (k) => JSON.stringify({ k })],
+      ['a pool in the value of a button without one', ACTION_IDS.rollback, (k) => JSON.stringify({ k, p: 'green' })],
+      ['a pool button without a pool in its action id', ACTION_IDS.switchTo, (k) => JSON.stringify({ k, p: 'green' })],
+      ['a value that is a JSON array', actionIdFor('stopChaos', 'blue'), () => '[]'],
+      ['a pool that is a number', actionIdFor('stopChaos', 'blue'), (k) => JSON.stringify({ k, p: 5 })],
+      ['a value that is not JSON', actionIdFor('switchTo', 'green'), () => 'switch-to-green'],
+    ];
+    for (const [i, [name, actionId, value]] of mismatches.entries()) {
+      it(`refuses a click with ${name}: ephemeral, audited, nothing run`, async () => {
+        const key = `failover:blue:${name}`;
+        const ts = await postedAlert(key);
+        const id = `mismatch-${i}`;
+        assert.equal((await click(actionId, value(key), ts, id)).status, 200);
+        const [answer] = await slack.waitFor(() => responsesFor(id).length > 0 && responsesFor(id), 4000, 'the refusal');
+        assert.equal(answer?.response_type, 'ephemeral');
+        assert.match(String(answer?.text), /button/i);
+        await slack.waitFor(() => audits.entries.length === 1, 2000, 'the audit entry');
+        assert.equal(audits.entries[0]?.result, 'refused');
+        assert.equal(audits.entries[0]?.source, 'button');
+        await settle();
+        assert.equal(runner.calls.length, 0);
+        assert.equal(runner.active, 'blue');
+      });
+    }
   });
 });
