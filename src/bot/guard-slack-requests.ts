@@ -49,9 +49,7 @@ export function guardSlackRequests(next: Listener, opts: GuardOptions): (req: In
     if (res.headersSent) return;
     const headers: Record<string, string> = close ? { connection: 'close' } : {};
     if (reason === 'busy') headers['retry-after'] = '10';
-    // Node closes the socket after a `Connection: close` answer; destroying it as well stops a
-    // client that keeps sending a body nobody reads.
-    if (close) res.once('finish', () => req.socket.destroy());
+    if (close) lingerThenClose(req);
     res.writeHead(status, headers).end();
   }
 
@@ -108,6 +106,23 @@ export function guardSlackRequests(next: Listener, opts: GuardOptions): (req: In
     } catch (err) {
       refuse(req, res, 500, 'bolt_error', { err }, false);
     }
+  };
+}
+
+/**
+ * After a `Connection: close` answer Node calls socket.destroySoon(): it destroys the socket as soon
+ * as the answer is flushed, and with the client still sending, the kernel answers its next bytes
+ * with a reset that can beat the 413/401 to the client (it sees ECONNRESET, not the answer). Close
+ * the way nginx does instead: FIN after the answer, read nothing more (the client stalls on a full
+ * window, costing this process no memory), and drop the connection after LINGER_MS.
+ */
+const LINGER_MS = 2000;
+function lingerThenClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  socket.destroySoon = () => {
+    req.pause();
+    socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
   };
 }
 
