@@ -61,7 +61,6 @@ describe('the Slack HTTP door under attack', () => {
 
   after(async () => {
     process.off('unhandledRejection', onRejection);
-    if (process.env.DUMP_LOGS) process.stderr.write(`${logs.lines().join('\n')}\n`);
     await bot.stop();
     await http.close();
     await slack.stop();
