@@ -87,6 +87,12 @@ export function createMetrics() {
       labelNames: ['method'] as const,
       registers: r,
     }),
+    httpRequestErrors: new Counter({
+      name: 'bluegreen_http_request_errors_total',
+      help: 'Requests on the bot listener refused or failed, by route and reason (bad_headers, out_of_window, too_large, bad_signature, replay, bad_payload, busy, bolt_error, handler_error, no_ack)',
+      labelNames: ['route', 'reason'] as const,
+      registers: r,
+    }),
     lockWait: new Histogram({
       name: 'bluegreen_operation_lock_wait_seconds',
       help: 'Time operations waited for the operation lock',

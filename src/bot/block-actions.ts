@@ -2,7 +2,7 @@ import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { z } from 'zod';
 import type { Command } from '../commands/command.js';
 import type { Actor } from '../deploy/result.js';
-import { actionKeyOf, ACTION_ID_PATTERN, type ActionKey } from './ids.js';
+import { ACTION_ID_PATTERN, parseActionId, type ActionKey } from './ids.js';
 import { actionLine, type IncidentAction } from './blocks/alert.js';
 import type { RespondFn } from './respond-progress.js';
 import { formatCommand } from './format-command.js';
@@ -42,22 +42,22 @@ export function registerBlockActions(app: App, s: Surface): void {
     const startedAt = s.now();
     const userId = body.user.id;
     const channel = body.channel?.id;
-    const key = actionKeyOf(action.action_id);
     const log = s.log.child({ action: action.action_id, user: userId, channel });
     if (!s.clicks.first(`${action.action_ts}:${userId}:${action.action_id}:${body.message?.ts ?? ''}`)) {
       log.info({ actionTs: action.action_ts }, 'duplicate click ignored');
       return;
     }
     const reply = respond as unknown as RespondFn;
-    const parsed = buttonValue.safeParse(safeJson(action.value));
-    if (key === undefined || !parsed.success) {
-      log.warn({ value: action.value }, 'button with an unreadable value');
-      await reply({ response_type: 'ephemeral', replace_original: false, text: 'This button is not understood by this version of bluegreen.' });
+    const actor: Actor = { kind: 'slack', id: userId, name: body.user.name ?? body.user.username };
+    const button = readButton(action.action_id, action.value);
+    if ('problem' in button) {
+      log.warn({ value: action.value, problem: button.problem }, 'button refused');
+      await reply({ response_type: 'ephemeral', replace_original: false, text: `:no_entry: This button is not one bluegreen made (${button.problem}): nothing was run.` });
+      await audit(s, { actor, source: 'button', cmd: action.action_id, result: 'refused', message: `button refused: ${button.problem}`, startedAt, channel, stage: 'authorize' });
       return;
     }
-    const { k: incidentKey, p: pool } = parsed.data;
+    const { key, incidentKey, pool } = button;
     const label = LABELS[key](pool);
-    const actor: Actor = { kind: 'slack', id: userId, name: body.user.name ?? body.user.username };
 
     if (key === 'acknowledge') {
       const decision = await s.authz.check(userId, channel, false);
@@ -100,6 +100,19 @@ export function registerBlockActions(app: App, s: Surface): void {
     }
     await audit(s, { actor, source: 'button', cmd, result: result.status, message: resultMessage(result), startedAt, channel, stage: 'run' });
   });
+}
+
+/**
+ * The action and pool a click asks for. The action_id decides both; the value carries the incident
+ * key and must name the same pool, so a value edited (or built) apart from its action_id is refused.
+ */
+function readButton(actionId: string, value: string | undefined): { key: ActionKey; incidentKey: string; pool: 'blue' | 'green' | undefined } | { problem: string } {
+  const id = parseActionId(actionId);
+  if (id === undefined) return { problem: `unknown action ${actionId}` };
+  const parsed = buttonValue.safeParse(safeJson(value));
+  if (!parsed.success) return { problem: 'its value is not {"k": incident, "p"?: pool}' };
+  if (parsed.data.p !== id.pool) return { problem: `its value names pool ${parsed.data.p ?? 'none'}, its action ${id.pool ?? 'none'}` };
+  return { key: id.key, incidentKey: parsed.data.k, pool: id.pool };
 }
 
 function safeJson(text: string | undefined): unknown {

@@ -26,8 +26,25 @@ export function actionIdFor(key: ActionKey, pool?: 'blue' | 'green'): string {
 export const ACTION_ID_PATTERN = /^bg_(rollback|switch_to|stop_chaos|maintenance_1h|acknowledge)(\.(blue|green))?$/;
 
 export function actionKeyOf(actionId: string): ActionKey | undefined {
-  const base = actionId.replace(/\.(blue|green)$/, '');
-  return (Object.keys(ACTION_IDS) as ActionKey[]).find((k) => ACTION_IDS[k] === base);
+  return parseActionId(actionId)?.key;
+}
+
+/** The buttons that act on one pool: their action_id carries it, and only it decides the pool. */
+export const POOL_ACTIONS: ReadonlySet<ActionKey> = new Set<ActionKey>(['switchTo', 'stopChaos', 'rollback']);
+/** Pool buttons an older version posted without their pool ("Roll back"), still understood. */
+const POOL_OPTIONAL: ReadonlySet<ActionKey> = new Set<ActionKey>(['rollback']);
+
+/**
+ * An action_id as actionIdFor() builds it: the key and, for POOL_ACTIONS, the pool. Undefined for
+ * anything else, including a pool button without its pool or a pool on a button that takes none.
+ */
+export function parseActionId(actionId: string): { key: ActionKey; pool: 'blue' | 'green' | undefined } | undefined {
+  const m = /^(.*?)(?:\.(blue|green))?$/.exec(actionId);
+  const key = (Object.keys(ACTION_IDS) as ActionKey[]).find((k) => ACTION_IDS[k] === m?.[1]);
+  if (key === undefined) return undefined;
+  const pool = m?.[2] as 'blue' | 'green' | undefined;
+  if (POOL_ACTIONS.has(key) !== (pool !== undefined) && !(pool === undefined && POOL_OPTIONAL.has(key))) return undefined;
+  return { key, pool };
 }
 
 /** The slash command, as registered in slack-manifest.yaml. */

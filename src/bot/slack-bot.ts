@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
 import { slackMode, type Config } from '../config.js';
 import type { HttpServer } from '../http-server.js';
@@ -10,7 +11,7 @@ import { Dedupe } from './dedupe.js';
 import type { IncidentStore } from './incident-store.js';
 import { Outbox, type ApiCall, type OutboxOptions } from './outbox.js';
 import type { BotDeps } from './ports.js';
-import { guardReplays } from './replay-guard.js';
+import { guardSlackRequests, MAX_SLACK_BODY_BYTES, type RefusalReason } from './guard-slack-requests.js';
 import { SlackNotifier, type NotifierFacts } from './slack-notifier.js';
 import { registerSlashCommand } from './slash-command.js';
 import type { Surface } from './surface.js';
@@ -76,18 +77,42 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
     });
     receiver = socket;
   } else {
+    const refused = (reason: RefusalReason) => o.metrics?.httpRequestErrors.inc({ route: SLACK_EVENTS_PATH, reason });
+    // Errors inside Bolt's receiver are answered, logged and counted here; none may end the
+    // process (src/main.ts exits on an unhandled rejection).
+    const failed = (response: ServerResponse, status: number, reason: RefusalReason, err: unknown) => {
+      refused(reason);
+      log.error({ err, reason, status }, 'slack request failed inside Bolt');
+      if (response.headersSent) return false;
+      response.writeHead(status).end();
+      return true;
+    };
     const httpReceiver = new HTTPReceiver({
       signingSecret: config.SLACK_SIGNING_SECRET as string,
       endpoints: SLACK_EVENTS_PATH,
       logger,
       processBeforeResponse: false,
+      // The guard reads at most this much; Bolt never sees more.
+      bodyLimit: MAX_SLACK_BODY_BYTES,
+      dispatchErrorHandler: ({ error, response }) => void failed(response, 500, 'bolt_error', error),
+      processEventErrorHandler: async ({ error, response }) => failed(response, 500, 'bolt_error', error),
+      unhandledRequestHandler: ({ response }) => {
+        refused('no_ack');
+        log.warn('a Slack request was not acknowledged within 3 s');
+        if (!response.headersSent) response.writeHead(404).end();
+      },
     });
     receiver = httpReceiver;
     // Mounted on the bot's listener (BOT_PORT) instead of Bolt opening a second port.
     http.route(
       'POST',
       SLACK_EVENTS_PATH,
-      guardReplays(httpReceiver.requestListener, { signingSecret: config.SLACK_SIGNING_SECRET as string, log, ...(o.now ? { now: o.now } : {}) }),
+      guardSlackRequests(httpReceiver.requestListener, {
+        signingSecret: config.SLACK_SIGNING_SECRET as string,
+        log,
+        onRefused: refused,
+        ...(o.now ? { now: o.now } : {}),
+      }),
     );
   }
 
@@ -102,6 +127,7 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
   });
   app.error(async (err) => {
     const original = (err as { original?: unknown }).original;
+    if (mode === 'http') o.metrics?.httpRequestErrors.inc({ route: SLACK_EVENTS_PATH, reason: 'handler_error' });
     log.error({ err: original ?? err, code: err.code }, 'slack handler failed');
   });
 

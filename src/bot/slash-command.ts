@@ -17,7 +17,8 @@ import { audit, resultMessage, type Surface } from './surface.js';
 export function registerSlashCommand(app: App, s: Surface): void {
   app.command(SLASH_COMMAND, async ({ command, ack, respond }) => {
     const startedAt = s.now();
-    const parsed = s.deps.parse(command.text);
+    // Slack omits `text` when nothing follows the command; Bolt passes the field through as is.
+    const parsed = s.deps.parse(typeof command.text === 'string' ? command.text : '');
     if ('error' in parsed) {
       const m = buildUsageMessage(parsed.error, parsed.usage);
       await ack({ response_type: 'ephemeral', text: m.text, blocks: m.blocks });

@@ -4,10 +4,10 @@
 // 127.0.0.1 port). Requests to the bot are signed as Slack signs them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { dockerAvailable } from './support/docker.js';
+import { dockerAvailable, run } from './support/docker.js';
 import { chaos, startStack, type Stack, type StandInState } from './support/stack.js';
 import { ALERTS, auditLines, buttonOf, buttonsOf, eventually, servedByMany, standInOf, tsOf, waitForAlert, waitForUpdate, type Button, type Call } from './support/slack-e2e.js';
-import { blockActionBody, postSigned, slashCommandBody } from '../support/slack-stand-in.js';
+import { blockActionBody, postSigned, slackSignature, slashCommandBody } from '../support/slack-stand-in.js';
 
 const SECRET = 'e2e-signing-secret-6f1d0c';
 const TOKEN = 'xoxb-e2e-slack-token-93ab';
@@ -123,6 +123,58 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
     assert.equal((entry.args as { via?: string }).via, 'slash_command');
     // Nothing ran: no switch of anyone's is in the audit log.
     assert.equal((await auditLines(stack)).filter((e) => e.op === 'switch' && e.result !== 'refused').length, 0);
+  });
+
+  it("refuses an admin's switch replayed with its timestamp or signature spelled differently: traffic does not move again", async () => {
+    const s = standIn();
+    const body = slashCommandBody({ text: 'switch green', userId: ADMIN, channelId: OPS, responseUrl: s.responseUrl('replayed-switch') });
+    const ts = Math.floor(Date.now() / 1000);
+    const sig = slackSignature(SECRET, ts, body);
+    assert.equal((await postSigned({ url: events, secret: SECRET, body, timestampSec: ts })).status, 200);
+    await s.waitFor('the switch to green', (st) => responsesFor(st, 'replayed-switch').some((b) => /switch green: ok/.test(String(b.text))), 30_000);
+    assert.deepEqual(new Set(await servedByMany(stack, 10)), new Set(['green']));
+    // Back to blue, so that the captured request running again would show: traffic on green.
+    await command('switch blue', ADMIN, 'replay-back');
+    await s.waitFor('the switch back to blue', (st) => responsesFor(st, 'replay-back').some((b) => /switch blue: ok/.test(String(b.text))), 30_000);
+    // Each of these passes Bolt's own check with the captured signature.
+    const spellings = [
+      { ts: `0${ts}`, sig },
+      { ts: `${ts}.0`, sig },
+      { ts: `+${ts}`, sig },
+      { ts: `${ts}e0`, sig },
+      { ts: `0x${ts.toString(16)}`, sig },
+      { ts: String(ts), sig: `${sig}=x` },
+      { ts: String(ts), sig },
+    ];
+    for (const again of spellings) {
+      const res = await fetch(events, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': again.ts, 'x-slack-signature': again.sig },
+        body,
+      });
+      assert.equal(res.status, 401, `${again.ts} ${again.sig.slice(-6)}`);
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(new Set(await servedByMany(stack, 10)), new Set(['blue']), 'the replays did not switch traffic again');
+    const greens = (await auditLines(stack)).filter((e) => e.op === 'switch' && e.result === 'ok' && (e.args as { pool?: string }).pool === 'green');
+    assert.equal(greens.length, 1, JSON.stringify(greens));
+  });
+
+  it('answers 400 to a signed payload=null and a JSON null body, and the bot container keeps running', async () => {
+    const inspect = async () => {
+      const id = (await stack.compose('ps', '-q', 'bot')).stdout.trim();
+      const r = await run('docker', ['inspect', '-f', '{{.State.StartedAt}} {{.RestartCount}} {{.State.Running}}', id]);
+      return r.stdout.trim();
+    };
+    const before = await inspect();
+    assert.match(before, / 0 true$/);
+    assert.equal((await postSigned({ url: events, secret: SECRET, body: 'payload=null' })).status, 400);
+    assert.equal((await postSigned({ url: events, secret: SECRET, body: 'null', headers: { 'content-type': 'application/json' } })).status, 400);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(await inspect(), before, 'same start time, no restart');
+    assert.equal((await fetch(`http://127.0.0.1:${stack.ports.bot}/healthz`)).status, 200);
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.bot}/metrics`)).text();
+    assert.match(metrics, /bluegreen_http_request_errors_total\{route="\/slack\/events",reason="bad_payload"\} 2/);
   });
 
   it('chaos on blue -> failover alert with buttons -> admin clicks "Switch to green" -> traffic moves, the alert is updated in place', async () => {

@@ -1,5 +1,7 @@
+import { lstatSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeCommand, run, type RunResult } from './docker.js';
 
@@ -167,6 +169,24 @@ function standInClient(controlPort: number): StandInClient {
 }
 
 /**
+ * The stand-in runs this checkout's sources from a bind mount of the repo. In a git worktree whose
+ * node_modules is a symlink to another checkout's, that link dangles inside the container: an
+ * override file mounts the link's target at the same path, so it resolves there too.
+ */
+function linkedNodeModules(): string | undefined {
+  const modules = join(ROOT, 'node_modules');
+  try {
+    if (!lstatSync(modules).isSymbolicLink()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const target = realpathSync(modules);
+  const file = join(mkdtempSync(join(tmpdir(), 'bg-compose-')), 'node-modules.compose.yml');
+  writeFileSync(file, `services:\n  standin:\n    volumes:\n      - ${JSON.stringify(`${target}:${target}:ro`)}\n`);
+  return file;
+}
+
+/**
  * Brings up a fresh compose project on free 127.0.0.1 ports (any leftover of the same project is
  * torn down first, volumes included) and waits until nginx serves through the active pool.
  */
@@ -175,7 +195,11 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
   const ports: StackPorts = { nginx: await freePort(), blue: await freePort(), green: await freePort(), bot: await freePort() };
   const controlPort = opts.standIn ? await freePort() : 0;
   const composeFiles = [resolve(ROOT, 'docker-compose.yml')];
-  if (opts.standIn) composeFiles.push(resolve(ROOT, 'test/e2e/support/standin.compose.yml'));
+  if (opts.standIn) {
+    composeFiles.push(resolve(ROOT, 'test/e2e/support/standin.compose.yml'));
+    const linked = linkedNodeModules();
+    if (linked) composeFiles.push(linked);
+  }
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     COMPOSE_PROJECT_NAME: opts.project,

@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
 import type { Command } from '../../../src/commands/command.js';
 import type { Actor, OpResult } from '../../../src/deploy/result.js';
@@ -112,4 +113,75 @@ export function capturedLogger(level = 'debug'): { log: Logger; lines: () => str
   });
   const log = createLogger({ level, destination });
   return { log, lines: () => chunks.join('').split('\n').filter((l) => l.length > 0) };
+}
+
+/** A raw answer from the bot's listener: status, headers and whether the server closed the connection. */
+export interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** The server closed the socket (it was not left on keep-alive with half a body unread). */
+  closed: boolean;
+  ms: number;
+}
+
+/**
+ * One POST on its own socket, with full control over what is sent: header lines as given (an
+ * array value sends the header twice), the body in `chunks` written `gapMs` apart, and a
+ * `contentLength` that may promise more than is ever sent. Resolves on the answer (or rejects
+ * after `timeoutMs`), without waiting for the body to be sent in full.
+ */
+export function rawPost(p: {
+  url: string;
+  headers: Record<string, string | string[]>;
+  chunks?: (string | Buffer)[];
+  gapMs?: number;
+  contentLength?: number;
+  timeoutMs?: number;
+}): Promise<RawAnswer> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const chunks = p.chunks ?? [];
+    const length = p.contentLength ?? chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+    const req = httpRequest(p.url, { method: 'POST', agent: false, headers: { ...p.headers, 'content-length': String(length) } });
+    let stop = false;
+    const timer = setTimeout(() => {
+      stop = true;
+      req.destroy();
+      reject(new Error(`no answer within ${p.timeoutMs ?? 3000} ms`));
+    }, p.timeoutMs ?? 3000);
+    req.on('error', () => undefined); // EPIPE / ECONNRESET while still writing: the answer decides
+    req.on('response', (res) => {
+      stop = true;
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('error', () => undefined);
+      const done = (closed: boolean) => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8'), closed, ms: Date.now() - started });
+      };
+      res.on('end', () => {
+        // Give the server a moment to close the socket, then report whether it did.
+        const s = res.socket;
+        if (s.destroyed || s.readableEnded) return done(true);
+        const t = setTimeout(() => done(false), 500);
+        s.once('close', () => {
+          clearTimeout(t);
+          done(true);
+        });
+        s.once('end', () => {
+          clearTimeout(t);
+          done(true);
+        });
+      });
+    });
+    void (async () => {
+      for (const c of chunks) {
+        if (stop || req.destroyed) return;
+        req.write(c);
+        if (p.gapMs) await new Promise((r) => setTimeout(r, p.gapMs));
+      }
+      if (p.contentLength === undefined && !req.destroyed) req.end();
+    })();
+  });
 }

@@ -241,6 +241,20 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
       assert.equal(runner.calls.length, 1);
     });
 
+    it('"Roll back to blue" runs a rollback that must lead to blue; a value naming another pool is refused', async () => {
+      const ts = await postedAlert('post_switch_guard:green:1717210000000');
+      runner.previous = 'blue';
+      runner.active = 'green';
+      const value = (p: string) => JSON.stringify({ k: 'post_switch_guard:green:1717210000000', p });
+      await click({ actionId: actionIdFor('rollback', 'blue'), value: value('green'), userId: ADMIN, messageTs: ts, responseId: 'rb-bad' });
+      await slack.waitFor(() => responsesFor('rb-bad').length > 0, 2000, 'the refusal');
+      assert.equal(runner.calls.length, 0, 'a value that disagrees with the action id runs nothing');
+      await click({ actionId: actionIdFor('rollback', 'blue'), value: value('blue'), userId: ADMIN, messageTs: ts, responseId: 'rb-ok' });
+      await slack.waitFor(() => runner.calls.length === 1, 2000, 'the rollback');
+      assert.deepEqual(runner.calls[0]?.cmd, { name: 'rollback', to: 'blue' });
+      await slack.waitFor(() => slack.callsOf('chat.update').find((c) => c.args.ts === ts && /pressed \*Roll back to blue\* — ok/.test(JSON.stringify(c.args.blocks))));
+    });
+
     it('Acknowledge marks the incident without running anything', async () => {
       const ts = await postedAlert('latency:green');
       await click({ actionId: ACTION_IDS.acknowledge, value: JSON.stringify({ k: 'latency:green' }), userId: VIEWER, messageTs: ts, responseId: 'ack' });
