@@ -124,6 +124,21 @@ export class FakeNginx implements NginxControl {
     const got = this.serves ? this.serves(this.active) : this.active;
     return got === pool ? 5 : undefined;
   }
+  page = false;
+  /** What verification sees of the page after a flag change; default: the flag. */
+  pageServed: ((flag: boolean) => boolean) | undefined;
+  async maintenancePage() {
+    return this.page;
+  }
+  async setMaintenancePage(on: boolean) {
+    await new Promise((r) => setImmediate(r));
+    this.page = on;
+  }
+  async verifyPage(on: boolean) {
+    await new Promise((r) => setImmediate(r));
+    const got = this.pageServed ? this.pageServed(this.page) : this.page;
+    return got === on ? 4 : undefined;
+  }
   configError: Error | undefined;
   async testConfig() {
     if (this.configError) throw this.configError;
