@@ -46,7 +46,7 @@ async function run(cmd: Command, { ops, by, drill, progress }: RunDeps): Promise
       if ('show' in cmd) return ops.showMaintenance();
       if ('extendMs' in cmd) return ops.extendMaintenance(cmd.extendMs, { by });
       return cmd.on
-        ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs, page: cmd.page === true, reason: cmd.reason })
+        ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs, page: cmd.page, reason: cmd.reason })
         : ops.setMaintenance(false, { by });
     case 'chaos':
       return cmd.action === 'start' ? ops.startChaos(cmd.pool, cmd.mode, { force: cmd.force, by }) : ops.stopChaos(cmd.pool, by);

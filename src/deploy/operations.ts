@@ -109,9 +109,10 @@ export interface Operations {
   startChaos(pool: Pool, mode: ChaosMode, opts: { force: boolean; by: Actor }): Promise<OpResult>;
   stopChaos(pool: Pool, by: Actor): Promise<OpResult>;
   /**
-   * On: quiet mode (non-critical alerts held back) until now + durationMs [the default length],
-   * with the maintenance page when `page`, exactly as asked (on again without `page` takes the
-   * page down). Off: ends both.
+   * On: quiet mode (non-critical alerts held back) until now + durationMs [the default length].
+   * `page` true puts the maintenance page up, false takes it down, undefined keeps it as it is: an
+   * `on` typed (or a button pressed) to lengthen quiet mode never lets users into a site that is
+   * half-way through its maintenance. Off: ends both.
    */
   setMaintenance(
     on: boolean,
@@ -331,12 +332,12 @@ export function createOperations(deps: OperationsDeps): Operations {
       });
     },
 
-    setMaintenance(on, { by, durationMs, page = false, reason }) {
-      const args = on ? { on, durationMs, page, ...(reason ? { reason } : {}) } : { on };
+    setMaintenance(on, { by, durationMs, page, reason }) {
+      const args = on ? { on, durationMs, ...(page === undefined ? {} : { page }), ...(reason ? { reason } : {}) } : { on };
       return audited('maintenance', args, by, async () => {
         const before = (await store.read()).maintenance;
         const flagBefore = await nginx.maintenancePage();
-        const wantPage = on && page;
+        const wantPage = on && (page ?? (before.on && before.page));
         // The flag first: if it cannot be written, nothing is recorded. If the record then fails,
         // the flag goes back, so nginx never shows a page the bot does not know about (no expiry).
         if (wantPage !== flagBefore) await nginx.setMaintenancePage(wantPage);

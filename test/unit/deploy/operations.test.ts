@@ -201,16 +201,25 @@ describe('maintenance with a reason, the page, extend, off, show', () => {
     assert.equal(h.nginx.page, false);
   });
 
-  it('on again is taken as typed: without --page the page comes down, quiet mode and the reason stay', async () => {
+  it('on again without page (typed, or the Maintenance 1h button) keeps the page up; page false takes it down', async () => {
     let t = T0;
     const h = await harness({ now: () => t });
     await h.ops.setMaintenance(true, { by: alice, durationMs: 60_000, page: true, reason: 'db upgrade' });
     t += 30_000;
     const r = await h.ops.setMaintenance(true, { by: alice, durationMs: 60_000 });
-    assert.match(r.status === 'ok' ? r.message : '', /the maintenance page is down, the pools serve again/);
-    const m = (await h.store.read()).maintenance;
-    assert.deepEqual([m.on, m.page, m.reason, m.since, m.until], [true, false, 'db upgrade', '2026-01-01T00:00:00.000Z', '2026-01-01T00:01:30.000Z']);
-    assert.equal(h.nginx.page, false);
+    assert.match(r.status === 'ok' ? r.message : '', /until 2026-01-01T00:01:30.000Z \(db upgrade\): non-critical alerts are held back; the maintenance page stays up$/);
+    let m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.on, m.page, m.reason, m.since, m.until], [true, true, 'db upgrade', '2026-01-01T00:00:00.000Z', '2026-01-01T00:01:30.000Z']);
+    assert.equal(h.nginx.page, true);
+    const down = await h.ops.setMaintenance(true, { by: alice, page: false });
+    assert.match(down.status === 'ok' ? down.message : '', /the maintenance page is down, the pools serve again/);
+    m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.on, m.page, h.nginx.page], [true, false, false]);
+    // After an off, a plain on is quiet mode only.
+    await h.ops.setMaintenance(true, { by: alice, page: true });
+    await h.ops.setMaintenance(false, { by: alice });
+    await h.ops.setMaintenance(true, { by: alice });
+    assert.deepEqual([(await h.store.read()).maintenance.page, h.nginx.page], [false, false]);
   });
 
   it('extend moves until from the current end; refused when maintenance is off', async () => {
