@@ -1,5 +1,7 @@
 #!/bin/sh
 # Renders /etc/nginx/nginx.conf from env, makes sure the active-pool flag exists, then runs nginx.
+# The maintenance-page flag (STATE_DIR/maintenance-page) is the bot's alone: left as it is, so the
+# page survives an nginx restart.
 # POSIX sh only: runs on the official images (alpine/debian) and on the busybox stand-in.
 set -eu
 
@@ -11,6 +13,7 @@ FAIL_TIMEOUT=${FAIL_TIMEOUT:-5s}
 PROXY_CONNECT_TIMEOUT=${PROXY_CONNECT_TIMEOUT:-250ms}
 PROXY_READ_TIMEOUT=${PROXY_READ_TIMEOUT:-800ms}
 PROXY_NEXT_UPSTREAM_TIMEOUT=${PROXY_NEXT_UPSTREAM_TIMEOUT:-5s}
+MAINTENANCE_RETRY_AFTER=${MAINTENANCE_RETRY_AFTER:-300}
 STATE_DIR=/etc/nginx/bluegreen
 LOG_DIR=/var/log/bluegreen
 TEMPLATE=/etc/bluegreen/nginx.conf.template
@@ -18,7 +21,7 @@ TEMPLATE=/etc/bluegreen/nginx.conf.template
 fail() { echo "bluegreen-nginx: $*" >&2; exit 64; }
 
 case "$ACTIVE_POOL" in blue|green) ;; *) fail "ACTIVE_POOL: got '$ACTIVE_POOL', wants blue or green" ;; esac
-for v in PORT APP_PORT MAX_FAILS; do
+for v in PORT APP_PORT MAX_FAILS MAINTENANCE_RETRY_AFTER; do
   eval "val=\$$v"
   case "$val" in ''|*[!0-9]*) fail "$v: got '$val', wants a whole number" ;; esac
 done
@@ -27,7 +30,7 @@ for v in FAIL_TIMEOUT PROXY_CONNECT_TIMEOUT PROXY_READ_TIMEOUT PROXY_NEXT_UPSTRE
   echo "$val" | grep -Eq '^[0-9]+(ms|s|m)?$' || fail "$v: got '$val', wants an nginx time such as 500ms, 2s"
 done
 
-mkdir -p "$STATE_DIR" "$LOG_DIR" /tmp/nginx
+mkdir -p "$STATE_DIR" "$LOG_DIR" /tmp/nginx /etc/bluegreen/maintenance-page
 # The flag file is the upstream choice. It lives on a volume, so it survives nginx restarts; only
 # create it when no choice has been recorded yet (the bot rewrites it on switch).
 if [ ! -e "$STATE_DIR/active-blue" ] && [ ! -e "$STATE_DIR/active-green" ]; then
@@ -45,6 +48,7 @@ sed \
   -e "s|@PROXY_CONNECT_TIMEOUT@|$PROXY_CONNECT_TIMEOUT|g" \
   -e "s|@PROXY_READ_TIMEOUT@|$PROXY_READ_TIMEOUT|g" \
   -e "s|@PROXY_NEXT_UPSTREAM_TIMEOUT@|$PROXY_NEXT_UPSTREAM_TIMEOUT|g" \
+  -e "s|@MAINTENANCE_RETRY_AFTER@|$MAINTENANCE_RETRY_AFTER|g" \
   -e "s|@STATE_DIR@|$STATE_DIR|g" \
   -e "s|@LOG_DIR@|$LOG_DIR|g" \
   "$TEMPLATE" > /etc/nginx/nginx.conf

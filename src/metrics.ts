@@ -42,6 +42,11 @@ export function createMetrics() {
       labelNames: ['pool'] as const,
       registers: r,
     }),
+    maintenancePage: new Counter({
+      name: 'bluegreen_maintenance_page_requests_total',
+      help: 'Requests nginx answered with the maintenance page (503 by design): not counted in bluegreen_requests_total, nor as errors',
+      registers: r,
+    }),
     failovers: new Counter({
       name: 'bluegreen_failovers_total',
       help: 'Failovers seen: traffic served by the backup pool',

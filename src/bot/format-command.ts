@@ -1,4 +1,5 @@
 import type { Command } from '../commands/command.js';
+import { formatDuration } from '../commands/parse-command.js';
 
 /** A command as a person would type it, for audit lines and progress messages. */
 export function formatCommand(cmd: Command): string {
@@ -6,7 +7,10 @@ export function formatCommand(cmd: Command): string {
     case 'switch':
       return `switch ${cmd.pool}${cmd.force ? ' --force' : ''}`;
     case 'maintenance':
-      return cmd.on ? `maintenance on${cmd.durationMs === undefined ? '' : ` for ${Math.round(cmd.durationMs / 60_000)}m`}` : 'maintenance off';
+      if ('show' in cmd) return 'maintenance';
+      if ('extendMs' in cmd) return `maintenance extend ${formatDuration(cmd.extendMs)}`;
+      if (!cmd.on) return 'maintenance off';
+      return `maintenance on${cmd.durationMs === undefined ? '' : ` for ${formatDuration(cmd.durationMs)}`}${cmd.page ? ' --page' : ''}${cmd.reason ? ` ${cmd.reason}` : ''}`;
     case 'chaos':
       return cmd.action === 'start' ? `chaos start ${cmd.pool} ${cmd.mode}${cmd.force ? ' --force' : ''}` : `chaos stop ${cmd.pool}`;
     case 'deploy':

@@ -7,16 +7,27 @@ export type Command =
   | { name: 'switch'; pool: Pool; force: boolean }
   /** `to`: the pool a "Roll back to <pool>" button promised; refused if the last switch leads elsewhere. */
   | { name: 'rollback'; to?: Pool }
-  | { name: 'maintenance'; on: true; durationMs: number | undefined }
-  | { name: 'maintenance'; on: false }
+  | MaintenanceCommand
   | { name: 'chaos'; action: 'start'; pool: Pool; mode: 'error' | 'timeout'; force: boolean }
   | { name: 'chaos'; action: 'stop'; pool: Pool }
   | { name: 'deploy'; pool: Pool; image: string; releaseId: string | undefined }
   | { name: 'drill' };
 
+/**
+ * `maintenance on [for 30m] [--page] [reason…]` · `maintenance extend 30m` · `maintenance off` ·
+ * `maintenance` (show). `page` and `reason` are optional so `{name, on: true, durationMs}` (quiet
+ * mode, as buttons build it) stays a whole command.
+ */
+export type MaintenanceCommand =
+  | { name: 'maintenance'; on: true; durationMs: number | undefined; page?: boolean; reason?: string | undefined }
+  | { name: 'maintenance'; on: false }
+  | { name: 'maintenance'; extendMs: number }
+  | { name: 'maintenance'; show: true };
+
 export type CommandName = Command['name'];
 
 /** Commands that change the running system; only admins may run them. */
 export function isMutating(cmd: Command): boolean {
+  if (cmd.name === 'maintenance') return !('show' in cmd);
   return cmd.name !== 'help' && cmd.name !== 'status';
 }

@@ -13,7 +13,7 @@ export const USAGE: Readonly<Record<CommandName, string>> = {
   status: 'status',
   switch: 'switch blue|green [--force]',
   rollback: 'rollback',
-  maintenance: 'maintenance on [for 30m] | maintenance off',
+  maintenance: 'maintenance on [for 30m] [--page] [reason…] | maintenance extend 30m | maintenance off | maintenance',
   chaos: 'chaos start blue|green [error|timeout] [--force] | chaos stop blue|green',
   deploy: 'deploy blue|green <image> [release-id]',
   drill: 'drill',
@@ -69,11 +69,83 @@ function tokenize(text: string): string[] {
     .filter((t) => t.length > 0);
 }
 
-function parseWords(name: CommandName, args: string[], force: boolean): Command {
+/** Longest maintenance, and longest reason kept with it. */
+const MAX_MAINTENANCE_MS = 7 * 24 * 3_600_000;
+const MAX_REASON = 300;
+
+function maintenanceDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new Problem(`expected a duration such as 30m or 2h, got ${quote(text)}`);
+  if (ms > MAX_MAINTENANCE_MS) throw new Problem(`maintenance can last at most 7d, got ${quote(text)}`);
+  return ms;
+}
+
+/** A duration as the grammar reads it back: the largest unit that divides it (3600000 -> 1h, 90 min -> 90m). */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** The words after the duration, without the quotes people put around them ("db upgrade"). */
+function reasonOf(words: string[]): string | undefined {
+  const text = words
+    .join(' ')
+    .replace(/^(["'\u201c\u2018])(.*)(["'\u201d\u2019])$/s, (all, open: string, body: string, close: string) =>
+      (open === close || (open === '\u201c' && close === '\u201d') || (open === '\u2018' && close === '\u2019')) ? body : all,
+    )
+    .trim();
+  if (text === '') return undefined;
+  if (text.length > MAX_REASON) throw new Problem(`the reason can be at most ${MAX_REASON} characters, got ${text.length}`);
+  return text;
+}
+
+function parseMaintenance(args: string[], page: boolean): Command {
+  const name = 'maintenance';
+  const what = args[0]?.toLowerCase();
+  const noPage = (sub: string) => {
+    if (page) throw new Problem(`--page applies to "maintenance on", not to "${sub}"`);
+  };
+  if (what === undefined) {
+    noPage('maintenance');
+    return { name, show: true };
+  }
+  if (what === 'off') {
+    noPage('maintenance off');
+    noMore(args.slice(1));
+    return { name, on: false };
+  }
+  if (what === 'extend') {
+    noPage('maintenance extend');
+    // "extend 30m", "extend by 30m" and "extend for 30m" all read naturally.
+    const rest = ['by', 'for'].includes(args[1]?.toLowerCase() ?? '') ? args.slice(2) : args.slice(1);
+    if (rest[0] === undefined) throw new Problem('extend needs a duration (e.g. maintenance extend 30m)');
+    noMore(rest.slice(1));
+    return { name, extendMs: maintenanceDuration(rest[0]) };
+  }
+  if (what !== 'on') throw new Problem(`expected on, off or extend, got ${quote(args[0])}`);
+  // "on for 30m" and the shorter "on 30m" both read naturally; the words after it are the reason.
+  let rest = args.slice(1);
+  let durationMs: number | undefined;
+  if (rest[0]?.toLowerCase() === 'for') {
+    if (rest[1] === undefined) throw new Problem('missing duration after "for" (e.g. 30m, 2h)');
+    durationMs = maintenanceDuration(rest[1]);
+    rest = rest.slice(2);
+  } else if (rest[0] !== undefined && /^\d/.test(rest[0])) {
+    durationMs = maintenanceDuration(rest[0]);
+    rest = rest.slice(1);
+  }
+  const reason = reasonOf(rest);
+  return { name, on: true, durationMs, ...(page ? { page: true } : {}), ...(reason === undefined ? {} : { reason }) };
+}
+
+function parseWords(name: CommandName, args: string[], force: boolean, page: boolean): Command {
   const lower = (s: string | undefined) => s?.toLowerCase();
   const forbidForce = () => {
     if (force) throw new Problem(`--force does not apply to ${name}`);
   };
+  if (page && name !== 'maintenance') throw new Problem(`--page applies to "maintenance on", not to ${name}`);
   switch (name) {
     case 'help':
     case 'status':
@@ -87,25 +159,9 @@ function parseWords(name: CommandName, args: string[], force: boolean): Command 
       noMore(args.slice(1));
       return { name, pool: p, force };
     }
-    case 'maintenance': {
+    case 'maintenance':
       forbidForce();
-      const what = lower(args[0]);
-      if (what === 'off') {
-        noMore(args.slice(1));
-        return { name, on: false };
-      }
-      if (what !== 'on') throw new Problem(`expected on or off, got ${quote(args[0])}`);
-      if (args.length === 1) return { name, on: true, durationMs: undefined };
-      // "on for 30m" and the shorter "on 30m" both read naturally.
-      const rest = lower(args[1]) === 'for' ? args.slice(2) : args.slice(1);
-      const text = rest[0];
-      if (text === undefined) throw new Problem('missing duration after "for" (e.g. 30m, 2h)');
-      noMore(rest.slice(1));
-      const ms = parseDuration(text);
-      if (ms === undefined || ms <= 0) throw new Problem(`expected a duration such as 30m or 2h, got ${quote(text)}`);
-      if (ms > 7 * 24 * 3_600_000) throw new Problem(`maintenance can last at most 7d, got ${quote(text)}`);
-      return { name, on: true, durationMs: ms };
-    }
+      return parseMaintenance(args, page);
     case 'chaos': {
       const action = lower(args[0]);
       if (action !== 'start' && action !== 'stop') throw new Problem(`expected start or stop, got ${quote(args[0])}`);
@@ -132,14 +188,16 @@ function parseWords(name: CommandName, args: string[], force: boolean): Command 
 
 /**
  * Parse the text after `/bluegreen` (or the CLI's joined argv). Empty text is `help`. A flag may
- * appear anywhere (`switch --force green`); only `--force` is known.
+ * appear anywhere (`switch --force green`); `--force` and `--page` are known.
  */
 export function parseCommand(text: string): ParseResult {
   const tokens = tokenize(text);
   let force = false;
+  let page = false;
   const words: string[] = [];
   for (const t of tokens) {
     if (t.toLowerCase() === '--force' || t === '-f') force = true;
+    else if (t.toLowerCase() === '--page') page = true;
     else if (t.startsWith('-') && t.length > 1) {
       const name = words[0]?.toLowerCase();
       const known = COMMAND_NAMES.find((n) => n === name);
@@ -150,7 +208,7 @@ export function parseCommand(text: string): ParseResult {
   const name = COMMAND_NAMES.find((n) => n === head);
   if (!name) return { error: `unknown command ${quote(words[0])}`, usage: usageOf() };
   try {
-    return { ok: parseWords(name, words.slice(1), force) };
+    return { ok: parseWords(name, words.slice(1), force, page) };
   } catch (err) {
     if (err instanceof Problem) return { error: `${name}: ${err.message}`, usage: usageOf(name) };
     throw err;

@@ -1,11 +1,16 @@
-import type { StatusReport } from '../deploy/operations.js';
+import type { MaintenanceReport, StatusReport } from '../deploy/operations.js';
 import type { OpResult } from '../deploy/result.js';
 
 // Plain-text rendering of results for the CLI (Slack renders Block Kit in src/bot). Pure.
 
 function ago(iso: string | undefined, now: number): string {
   if (!iso) return '';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return clock(now - Date.parse(iso));
+}
+
+/** 2h5m, 4m10s, 7s; never negative. */
+function clock(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   return h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${s % 60}s` : `${s}s`;
@@ -27,7 +32,9 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
     );
   }
   const m = r.maintenance;
-  lines.push(`maintenance: ${m.on ? `on until ${m.until} (by ${m.by?.name ?? m.by?.id ?? '?'})` : 'off'}`);
+  lines.push(
+    `maintenance: ${m.on ? `on until ${m.until} (by ${m.by?.name ?? m.by?.id ?? '?'})${m.page ? ' · MAINTENANCE PAGE UP' : ''}${m.reason ? ` · ${m.reason}` : ''}` : 'off'}`,
+  );
   const sw = r.lastSwitch;
   lines.push(`last switch: ${sw ? `${sw.from} -> ${sw.to} (${sw.kind}) by ${sw.by.name ?? sw.by.id} at ${sw.at}, ${ago(sw.at, now)} ago` : 'none'}`);
   const fo = r.lastFailover;
@@ -37,10 +44,29 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
   return lines.join('\n');
 }
 
-export function renderText(result: OpResult<unknown>, commandName?: string): string {
+/** `bluegreen maintenance`: the record, one fact a line. */
+export function renderMaintenance(m: MaintenanceReport, now = Date.now()): string {
+  const lines = [`maintenance: ${m.on ? 'on (non-critical alerts held back)' : 'off'}`];
+  if (m.on) {
+    lines.push(`  by      ${m.by?.name ?? m.by?.id ?? '?'}`);
+    if (m.reason) lines.push(`  reason  ${m.reason}`);
+    lines.push(`  since   ${m.since ?? '?'}${m.since ? ` (${ago(m.since, now)} ago)` : ''}`);
+    lines.push(`  until   ${m.until ?? '?'}${m.until ? ` (in ${clock(Date.parse(m.until) - now)})` : ''}`);
+    lines.push(`  page    ${m.page ? 'up: nginx answers public requests with 503 and the maintenance page' : 'down: the pools serve'}`);
+  }
+  if (m.pageFlag !== m.page) lines.push(`  note    nginx's maintenance-page flag is ${m.pageFlag ? 'there' : 'missing'}, so the page is ${m.pageFlag ? 'up' : 'down'}`);
+  return lines.join('\n');
+}
+
+function isMaintenanceReport(d: unknown): d is MaintenanceReport {
+  return typeof d === 'object' && d !== null && 'pageFlag' in d;
+}
+
+export function renderText(result: OpResult<unknown>, commandName?: string, now = Date.now()): string {
   switch (result.status) {
     case 'ok':
-      if (commandName === 'status' && result.data) return renderStatus(result.data as StatusReport);
+      if (commandName === 'status' && result.data) return renderStatus(result.data as StatusReport, now);
+      if (commandName === 'maintenance' && isMaintenanceReport(result.data)) return renderMaintenance(result.data, now);
       return result.message;
     case 'refused':
       return `refused: ${result.reason}`;

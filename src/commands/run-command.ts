@@ -43,7 +43,11 @@ async function run(cmd: Command, { ops, by, drill, progress }: RunDeps): Promise
     case 'rollback':
       return ops.rollback(by, { ...(progress ? { progress } : {}), ...(cmd.to ? { expect: cmd.to } : {}) });
     case 'maintenance':
-      return cmd.on ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs }) : ops.setMaintenance(false, { by });
+      if ('show' in cmd) return ops.showMaintenance();
+      if ('extendMs' in cmd) return ops.extendMaintenance(cmd.extendMs, { by });
+      return cmd.on
+        ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs, page: cmd.page, reason: cmd.reason })
+        : ops.setMaintenance(false, { by });
     case 'chaos':
       return cmd.action === 'start' ? ops.startChaos(cmd.pool, cmd.mode, { force: cmd.force, by }) : ops.stopChaos(cmd.pool, by);
     case 'deploy':

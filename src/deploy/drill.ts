@@ -169,6 +169,8 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
       `drill needs both pools healthy and without chaos first: ${unfit.map((p) => `${p.pool} ${p.healthy ? '' : `unhealthy (${p.healthDetail})`}${p.chaos ? ` chaos ${p.chaos}` : ''}`.trim()).join('; ')}`,
     );
   }
+  // Behind the page nginx asks no pool: the drill would measure the page, not a failover.
+  if (st.data.maintenance.page) return refused('the maintenance page is up: the drill would only see the page. End it first: maintenance off');
   if (st.data.maintenance.on) notes.push('maintenance is on: non-critical alerts are held back (counted as detected, not alerted)');
 
   const scrape = async (): Promise<string | undefined> => {

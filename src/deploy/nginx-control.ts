@@ -21,6 +21,15 @@ export interface NginxControl {
    * post-switch guard's job. `ms` stays undefined when the pool answered no check in time.
    */
   verifyServing(pool: Pool, timeoutMs: number): Promise<Verification>;
+  /** Whether the maintenance-page flag is there: nginx answers every public request with the page. */
+  maintenancePage(): Promise<boolean>;
+  /** Write or remove the maintenance-page flag; nginx reads it per request (no reload). */
+  setMaintenancePage(on: boolean): Promise<void>;
+  /**
+   * Poll nginx until `consecutive` answers in a row are the page (on) or come from a pool (off);
+   * resolves with ms taken or undefined at the deadline.
+   */
+  verifyPage(on: boolean, timeoutMs: number): Promise<number | undefined>;
   /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
   testConfig(): Promise<void>;
   /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
@@ -37,6 +46,8 @@ export interface NginxControlOptions {
 }
 
 const flag = (dir: string, pool: Pool) => join(dir, `active-${pool}`);
+/** nginx/nginx.conf.template: `if (-f …/maintenance-page) { return 503; }` in the public location. */
+export const MAINTENANCE_PAGE_FLAG = 'maintenance-page';
 
 /** What a switch's check through nginx saw. */
 export interface Verification {
@@ -93,6 +104,24 @@ export async function probePool(url: string, timeoutMs: number): Promise<{ pool:
   }
 }
 
+/**
+ * One request through nginx: 'page' when nginx answered with the maintenance page (503 and no
+ * X-App-Pool: every answer of a pool carries it), 'pool' when a pool answered, undefined for no answer.
+ */
+export async function probePage(url: string, timeoutMs: number): Promise<'page' | 'pool' | undefined> {
+  try {
+    const res = await fetch(new URL('/version', url), {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { 'x-bluegreen-probe': 'maintenance-verify' },
+    });
+    await res.arrayBuffer();
+    if (res.headers.get('x-app-pool') !== null) return 'pool';
+    return res.status === 503 ? 'page' : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createNginxControl(opts: NginxControlOptions): NginxControl {
   const fetchTimeoutMs = opts.fetchTimeoutMs ?? 1000;
 
@@ -130,6 +159,43 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
           cause: err,
         });
       }
+    },
+
+    async maintenancePage() {
+      return exists(join(opts.stateDir, MAINTENANCE_PAGE_FLAG));
+    },
+
+    async setMaintenancePage(on) {
+      const path = join(opts.stateDir, MAINTENANCE_PAGE_FLAG);
+      try {
+        if (on) {
+          await mkdir(opts.stateDir, { recursive: true });
+          const fh = await open(path, 'a');
+          await fh.close();
+        } else {
+          await unlink(path).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'ENOENT') throw err;
+          });
+        }
+      } catch (err) {
+        throw new BluegreenError('STATE_IO', `cannot ${on ? 'write' : 'remove'} the maintenance-page flag in ${opts.stateDir}`, {
+          hint: 'is the nginx_state volume mounted writable in the bot?',
+          cause: err,
+        });
+      }
+    },
+
+    async verifyPage(on, timeoutMs) {
+      const started = Date.now();
+      const want = on ? 'page' : 'pool';
+      let inRow = 0;
+      while (Date.now() - started < timeoutMs) {
+        const got = await probePage(opts.url, Math.min(fetchTimeoutMs, timeoutMs));
+        inRow = got === want ? inRow + 1 : 0;
+        if (inRow >= 3) return Date.now() - started;
+        if (got !== want) await new Promise((r) => setTimeout(r, 20));
+      }
+      return undefined;
     },
 
     async verifyServing(pool, timeoutMs) {

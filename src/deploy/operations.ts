@@ -96,6 +96,15 @@ function isSwitchData(d: unknown): d is SwitchData {
 
 export type SwitchKind = SwitchRecord['kind'];
 
+/** `maintenance` (show): the recorded state and nginx's truth about the page. */
+export interface MaintenanceReport extends MaintenanceState {
+  /** The maintenance-page flag file is there: nginx answers public requests with the page. */
+  pageFlag: boolean;
+}
+
+/** Longest maintenance from now, also after an extension (the grammar's limit). */
+const MAX_MAINTENANCE_MS = 7 * 24 * 3_600_000;
+
 /** Told each step of a long operation as it happens (the CLI prints it, Slack updates a message). */
 export type Step = (step: string) => void;
 const quiet: Step = () => undefined;
@@ -110,8 +119,21 @@ export interface Operations {
   rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string; progress?: Step; expect?: Pool }): Promise<OpResult<SwitchData>>;
   startChaos(pool: Pool, mode: ChaosMode, opts: { force: boolean; by: Actor }): Promise<OpResult>;
   stopChaos(pool: Pool, by: Actor): Promise<OpResult>;
-  setMaintenance(on: boolean, opts: { by: Actor; durationMs?: number | undefined }): Promise<OpResult<MaintenanceState>>;
-  /** Ends maintenance whose time is up; called by a timer. */
+  /**
+   * On: quiet mode (non-critical alerts held back) until now + durationMs [the default length].
+   * `page` true puts the maintenance page up, false takes it down, undefined keeps it as it is: an
+   * `on` typed (or a button pressed) to lengthen quiet mode never lets users into a site that is
+   * half-way through its maintenance. Off: ends both.
+   */
+  setMaintenance(
+    on: boolean,
+    opts: { by: Actor; durationMs?: number | undefined; page?: boolean | undefined; reason?: string | undefined },
+  ): Promise<OpResult<MaintenanceState>>;
+  /** Moves the end of the maintenance under way; refused when maintenance is off. */
+  extendMaintenance(ms: number, opts: { by: Actor }): Promise<OpResult<MaintenanceState>>;
+  /** Maintenance as recorded, and whether nginx's page flag is there. */
+  showMaintenance(): Promise<OpResult<MaintenanceReport>>;
+  /** Ends maintenance whose time is up, page included; called by a timer. */
   expireMaintenance(): Promise<boolean>;
   /**
    * MAINTENANCE_MODE=true at the first start: maintenance on for the default length, unless anyone
@@ -129,6 +151,8 @@ export interface Operations {
 }
 
 const who = (a: Actor) => a.name ?? a.id;
+const offState = (by: Actor): MaintenanceState => ({ on: false, since: undefined, until: undefined, by, reason: undefined, page: false });
+const span = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 360_000) / 10} h`);
 
 export function createOperations(deps: OperationsDeps): Operations {
   const { engine, nginx, pools, store, lock, settings, log } = deps;
@@ -237,6 +261,15 @@ export function createOperations(deps: OperationsDeps): Operations {
     }
   }
 
+  /** After the page flag changed: nginx confirms it, or the result says it did not. */
+  async function pageChange(on: boolean): Promise<string> {
+    const ms = await nginx.verifyPage(on, settings.verifyTimeoutMs);
+    if (ms === undefined) {
+      return `; the maintenance-page flag is ${on ? 'set' : 'removed'}, but nginx did not confirm it within ${settings.verifyTimeoutMs} ms (is nginx up, and does it share NGINX_STATE_DIR with the bot?)`;
+    }
+    return on ? `; nginx serves the maintenance page (${Math.round(ms)} ms)` : `; the maintenance page is down, the pools serve again (${Math.round(ms)} ms)`;
+  }
+
   async function poolStatus(pool: Pool, active: Pool, containers: Map<Pool, ContainerInfo> | Error): Promise<PoolStatus> {
     const [probe, chaos] = await Promise.all([pools.health(pool, settings.healthTimeoutMs), pools.chaos(pool).catch(() => undefined)]);
     const c = containers instanceof Error ? undefined : containers.get(pool);
@@ -341,17 +374,74 @@ export function createOperations(deps: OperationsDeps): Operations {
       });
     },
 
-    setMaintenance(on, { by, durationMs }) {
-      return audited('maintenance', { on, durationMs }, by, async () => {
-        const ms = durationMs ?? settings.maintenanceDefaultMs;
+    setMaintenance(on, { by, durationMs, page, reason }) {
+      const args = on ? { on, durationMs, ...(page === undefined ? {} : { page }), ...(reason ? { reason } : {}) } : { on };
+      return audited('maintenance', args, by, async () => {
+        const before = (await store.read()).maintenance;
+        const flagBefore = await nginx.maintenancePage();
+        const wantPage = on && (page ?? (before.on && before.page));
+        // The flag first: if it cannot be written, nothing is recorded. If the record then fails,
+        // the flag goes back, so nginx never shows a page the bot does not know about (no expiry).
+        if (wantPage !== flagBefore) await nginx.setMaintenancePage(wantPage);
+        let state: DeployState;
+        try {
+          state = await store.update((s) => {
+            const cur = s.maintenance;
+            s.maintenance = on
+              ? {
+                  on: true,
+                  since: cur.on ? cur.since : iso(),
+                  until: new Date(now() + (durationMs ?? settings.maintenanceDefaultMs)).toISOString(),
+                  by,
+                  reason: reason ?? (cur.on ? cur.reason : undefined),
+                  page: wantPage,
+                }
+              : offState(by);
+          });
+        } catch (err) {
+          if (wantPage !== flagBefore) await nginx.setMaintenancePage(flagBefore).catch(() => undefined);
+          throw err;
+        }
+        const m = state.maintenance;
+        const pageNote = wantPage !== flagBefore ? await pageChange(wantPage) : wantPage ? '; the maintenance page stays up' : '';
+        if (!on) {
+          return ok(before.on || flagBefore ? `Maintenance off: alerts are live again${pageNote}` : `Maintenance was already off; nothing changed${pageNote}`, m);
+        }
+        return ok(`Maintenance on until ${m.until}${m.reason ? ` (${m.reason})` : ''}: non-critical alerts are held back${pageNote}`, m);
+      });
+    },
+
+    extendMaintenance(ms, { by }) {
+      return audited('maintenance', { extendMs: ms }, by, async () => {
+        const cur = (await store.read()).maintenance;
+        if (!cur.on || cur.until === undefined) return refused('maintenance is off: there is nothing to extend. Start it with: maintenance on for 30m');
+        const until = Math.max(Date.parse(cur.until), now()) + ms;
+        if (until - now() > MAX_MAINTENANCE_MS) {
+          return refused(`maintenance can last at most 7 days from now; extending by ${span(ms)} would end it at ${new Date(until).toISOString()}`);
+        }
         const state = await store.update((s) => {
-          s.maintenance = on
-            ? { on: true, since: s.maintenance.on ? s.maintenance.since : iso(), until: new Date(now() + ms).toISOString(), by }
-            : { on: false, since: undefined, until: undefined, by };
+          s.maintenance.until = new Date(until).toISOString();
         });
         const m = state.maintenance;
-        return ok(on ? `Maintenance on until ${m.until}: alerts are suppressed` : 'Maintenance off: alerts are live again', m);
+        return ok(`Maintenance extended by ${span(ms)}: now until ${m.until}${m.page ? '; the maintenance page stays up' : ''}`, m);
       });
+    },
+
+    async showMaintenance() {
+      try {
+        const [state, pageFlag] = await Promise.all([store.read(), nginx.maintenancePage()]);
+        const m = state.maintenance;
+        const by = m.by ? who(m.by) : 'someone';
+        const text = m.on
+          ? `Maintenance on since ${m.since} until ${m.until}, by ${by}${m.reason ? ` (${m.reason})` : ''}; maintenance page ${m.page ? 'up' : 'down'}`
+          : 'Maintenance is off';
+        // The flag is nginx's truth; say so when it and the record disagree (a hand-made flag).
+        const mismatch = pageFlag !== m.page ? `; nginx's maintenance-page flag is ${pageFlag ? 'there' : 'missing'} although the record says the page is ${m.page ? 'up' : 'down'}` : '';
+        return ok(`${text}${mismatch}`, { ...m, pageFlag });
+      } catch (err) {
+        if (err instanceof BluegreenError) return failed(`maintenance failed: ${err.message}`, err.hint);
+        throw err;
+      }
     },
 
     async seedMaintenance() {
@@ -362,17 +452,23 @@ export function createOperations(deps: OperationsDeps): Operations {
     },
 
     async expireMaintenance() {
-      const state = await store.read();
-      const until = state.maintenance.until ? Date.parse(state.maintenance.until) : undefined;
-      if (!state.maintenance.on || until === undefined || until > now()) return false;
+      const due = (m: MaintenanceState) => m.on && m.until !== undefined && Date.parse(m.until) <= now();
+      if (!due((await store.read()).maintenance)) return false;
       const auto: Actor = { kind: 'auto', id: 'maintenance-timer', name: 'maintenance timer' };
+      let ended: MaintenanceState | undefined;
       const r = await audited('maintenance', { on: false, expired: true }, auto, async () => {
+        // Read again under the lock: an extend or an off may have come first.
+        const cur = (await store.read()).maintenance;
+        if (!due(cur)) return refused('maintenance was extended or ended meanwhile; nothing expired');
+        if (cur.page || (await nginx.maintenancePage())) await nginx.setMaintenancePage(false);
         await store.update((s) => {
-          s.maintenance = { on: false, since: undefined, until: undefined, by: auto };
+          s.maintenance = offState(auto);
         });
-        return ok(`Maintenance ended: it expired at ${state.maintenance.until}`);
+        ended = cur;
+        return ok(`Maintenance ended: it expired at ${cur.until}${cur.page ? '; the maintenance page is down' : ''}`);
       });
-      if (r.status === 'ok') {
+      if (r.status === 'ok' && ended) {
+        const m: MaintenanceState = ended;
         await deps.raise(
           operationalAlert({
             kind: 'maintenance_expired',
@@ -381,9 +477,9 @@ export function createOperations(deps: OperationsDeps): Operations {
             pool: undefined,
             env: settings.envName,
             title: 'Maintenance ended',
-            summary: `Maintenance started by ${state.maintenance.by ? who(state.maintenance.by) : 'someone'} expired at ${state.maintenance.until}; alerts are live again.`,
+            summary: `Maintenance started by ${m.by ? who(m.by) : 'someone'}${m.reason ? ` (${m.reason})` : ''} expired at ${m.until}; alerts are live again${m.page ? ' and the maintenance page is down' : ''}.`,
             at: iso(),
-            firstAt: state.maintenance.since ?? iso(),
+            firstAt: m.since ?? iso(),
           }),
         );
       }

@@ -16,11 +16,19 @@ export interface SwitchRecord {
   reason?: string;
 }
 
+/**
+ * Maintenance as commands left it. `on` is quiet mode (non-critical alerts held back); `page` is
+ * the maintenance page on top of it (nginx's flag file, nginx-control.ts). Off: every field but
+ * `by` (who ended it, or undefined when nobody ever started one) is cleared.
+ */
 export interface MaintenanceState {
   on: boolean;
   since: string | undefined;
   until: string | undefined;
   by: Actor | undefined;
+  /** Why, as the operator typed it. */
+  reason: string | undefined;
+  page: boolean;
 }
 
 export interface DeployState {
@@ -49,7 +57,7 @@ export const emptyState = (): DeployState => ({
   previousPool: undefined,
   lastSwitch: undefined,
   lastFailover: undefined,
-  maintenance: { on: false, since: undefined, until: undefined, by: undefined },
+  maintenance: { on: false, since: undefined, until: undefined, by: undefined, reason: undefined, page: false },
   releases: {},
 });
 
@@ -80,7 +88,10 @@ export function createStateStore(dir: string): StateStore {
       throw io('read state.json', err);
     }
     try {
-      return { ...emptyState(), ...(JSON.parse(text) as Partial<DeployState>) };
+      const saved = JSON.parse(text) as Partial<DeployState>;
+      const empty = emptyState();
+      // Files written before reason/page existed lack them: fill them in.
+      return { ...empty, ...saved, maintenance: { ...empty.maintenance, ...saved.maintenance, page: saved.maintenance?.page === true } };
     } catch {
       // A torn file cannot happen with rename, but a hand edit can: start clean rather than crash.
       return emptyState();

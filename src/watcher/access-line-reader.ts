@@ -11,9 +11,10 @@ import { MAX_LINE_BYTES, parseAccessBytes, type AccessEvent, type MalformedReaso
  * {"time":"2026-11-22T20:53:10+00:00","remote_addr":"172.18.0.1","request_id":"a1a1a1a1b2b2b2b2c3c3c3c3d4d4d4d4",
  *  "method":"GET","uri":"/","status":200,"body_bytes_sent":62,"request_time":0.005,
  *  "upstream_addr":"172.18.0.3:3000, 172.18.0.4:3000","upstream_status":"500, 200",
- *  "upstream_response_time":"0.002, 0.003","pool":"green","release":"green-2026.11.22-1"}
+ *  "upstream_response_time":"0.002, 0.003","pool":"green","release":"green-2026.11.22-1","page":"-"}
  *
- * and hands anything else (escapes, other key order or spacing, odd numbers or times) to
+ * (`"page":"maintenance"` on the maintenance page's 503s; lines without `page`, written before it
+ * existed, are read too) and hands anything else (escapes, other key order or spacing, odd numbers or times) to
  * parseAccessBytes(). It works on the Buffer the tail read into: a JIT-compiled loop over bytes
  * costs ~1 ns a byte, a third of charCodeAt on a decoded string, and no string is made. The fast
  * path also finds the line's end (its `"}` then a newline), so a block of lines needs no
@@ -39,6 +40,8 @@ export class AccessLineReader {
   /** nginx found no live server: upstream_addr holds the group name (e.g. `blue_primary`). */
   noLiveUpstream = false;
   nonUtf8 = false;
+  /** nginx answered with the maintenance page (`"page":"maintenance"`): no pool was asked. */
+  maintenancePage = false;
   /** Lines handed to parseAccessBytes() (not in nginx's exact shape): the slow path, for tests and tuning. */
   parsedLines = 0;
   /** The last line read is buf[start, end); buf[end] is its newline (or end is the block's end). */
@@ -128,6 +131,7 @@ export class AccessLineReader {
     this.pool = ev.pool;
     this.release = ev.release;
     this.nonUtf8 = ev.nonUtf8 === true;
+    this.maintenancePage = ev.page === 'maintenance';
     this.attempts = ev.upstreamStatus.length;
     let failures = 0;
     let lastFailed = false;
@@ -224,8 +228,18 @@ export class AccessLineReader {
     if (q < 0 || v.getFloat64(q, true) !== RELEASE_0 || v.getFloat64(q + 5, true) !== RELEASE_5) return -1;
     const relS = q + 13;
     q = quote(b, relS);
+    if (q < 0) return -1;
+    const relE = q;
+    let page = false;
+    if (b[q + 1] === 44) {
+      if (v.getFloat64(q, true) !== PAGE_0 || v.getFloat64(q + 2, true) !== PAGE_2) return -1;
+      const pageS = q + 10;
+      q = quote(b, pageS);
+      if (q < 0) return -1;
+      page = q - pageS === 11 && v.getFloat64(pageS, true) === MAINTENANCE_0 && v.getFloat64(pageS + 3, true) === MAINTENANCE_3;
+    }
     const end = q + 2;
-    if (q < 0 || b[q + 1] !== 125 || (end !== this.#limit && b[end] !== 10)) return -1;
+    if (b[q + 1] !== 125 || (end !== this.#limit && b[end] !== 10)) return -1;
 
     const time = this.#time(b, v, timeS);
     if (time < 0) return -1;
@@ -240,7 +254,8 @@ export class AccessLineReader {
         : len === 5 && b[poolS] === 103 && b[poolS + 1] === 114 && b[poolS + 2] === 101 && b[poolS + 3] === 101 && b[poolS + 4] === 110
           ? 'green'
           : undefined;
-    this.release = this.#release(b, v, relS, q);
+    this.release = this.#release(b, v, relS, relE);
+    this.maintenancePage = page;
     this.failedPool = blame(this.pool, this.#lastFailed, this.#earlierFailed);
     return end;
   }
@@ -434,6 +449,8 @@ const [UPSTREAM_STATUS_0, UPSTREAM_STATUS_8, UPSTREAM_STATUS_13] = words('","ups
 const [UPSTREAM_RESPONSE_TIME_0, UPSTREAM_RESPONSE_TIME_8, UPSTREAM_RESPONSE_TIME_16, UPSTREAM_RESPONSE_TIME_20] = words('","upstream_response_time":"', [0, 8, 16, 20]);
 const [POOL_0, POOL_2] = words('","pool":"', [0, 2]);
 const [RELEASE_0, RELEASE_5] = words('","release":"', [0, 5]);
+const [PAGE_0, PAGE_2] = words('","page":"', [0, 2]);
+const [MAINTENANCE_0, MAINTENANCE_3] = words('maintenance', [0, 3]);
 
 /** The words of a key at the given offsets; throws on a wrong offset list, so the code above cannot drift from the text. */
 function words(text: string, offsets: number[]): number[] {

@@ -20,6 +20,11 @@ export interface AccessEvent {
   /** Pool and release from the last attempt's `X-App-Pool` / `X-Release-Id`. */
   pool: Pool | undefined;
   release: string | undefined;
+  /**
+   * A page nginx answered with itself instead of a pool (`maintenance`: the maintenance page's
+   * 503); absent when the line's optional `page` field is `-` or missing (logs older than it).
+   */
+  page?: string;
   /** Set when the line held bytes that are not UTF-8 (a raw byte in the URI): decoded lossily. */
   nonUtf8?: true;
 }
@@ -41,7 +46,11 @@ export function isMalformed(p: ParsedLine): p is MalformedReason {
  * {"time":"2026-11-22T20:53:10+00:00","remote_addr":"172.18.0.1","request_id":"a1a1…","method":"GET",
  *  "uri":"/","status":200,"body_bytes_sent":62,"request_time":0.005,
  *  "upstream_addr":"172.18.0.3:3000, 172.18.0.4:3000","upstream_status":"500, 200",
- *  "upstream_response_time":"0.002, 0.003","pool":"green","release":"green-2026.11.22-1"}
+ *  "upstream_response_time":"0.002, 0.003","pool":"green","release":"green-2026.11.22-1","page":"-"}
+ * and one of the maintenance page (nginx answered itself; `page` says with what):
+ * {"time":"2026-11-30T13:22:41+00:00","remote_addr":"127.0.0.1","request_id":"abbe…","method":"POST",
+ *  "uri":"/orders","status":503,"body_bytes_sent":795,"request_time":0.000,"upstream_addr":"-",
+ *  "upstream_status":"-","upstream_response_time":"-","pool":"-","release":"-","page":"maintenance"}
  */
 export function parseAccessLine(line: string | Buffer): ParsedLine {
   const buf = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
@@ -64,7 +73,10 @@ function parseIsoTime(text: string): number {
 
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Every field of shared/SPEC.md "nginx access log", in the order nginx writes them. */
+/**
+ * Every field of shared/SPEC.md "nginx access log", in the order nginx writes them. nginx writes
+ * `page` after them; it is optional here, so logs written before it still parse.
+ */
 export const ACCESS_LOG_FIELDS = [
   'time',
   'remote_addr',
@@ -106,6 +118,7 @@ function parseSlow(buf: Buffer, start: number, end: number): ParsedLine {
   const strings = [o.remote_addr, o.request_id, o.method, o.uri, o.upstream_addr, o.upstream_status];
   if (!strings.every((v) => typeof v === 'string')) return 'bad_field';
   for (const v of [o.upstream_response_time, o.pool, o.release]) if (typeof v !== 'string') return 'bad_field';
+  if (o.page !== undefined && typeof o.page !== 'string') return 'bad_field';
 
   const ev: AccessEvent = {
     time,
@@ -122,6 +135,7 @@ function parseSlow(buf: Buffer, start: number, end: number): ParsedLine {
     pool: o.pool === 'blue' || o.pool === 'green' ? o.pool : undefined,
     release: o.release === '-' || o.release === '' ? undefined : (o.release as string),
   };
+  if (typeof o.page === 'string' && o.page !== '-' && o.page !== '') ev.page = o.page;
   if (nonUtf8) ev.nonUtf8 = true;
   return ev;
 }

@@ -76,6 +76,8 @@ export interface WatcherSnapshot {
     nonUtf8: number;
     /** Lines whose processing threw (a bug): logged at error level and skipped. */
     failed: number;
+    /** Requests nginx answered with the maintenance page: outside the window and every error count. */
+    maintenancePage: number;
   };
   lagBytes: number;
   openIncidents: string[];
@@ -130,6 +132,8 @@ export class Watcher {
   #pendingRequests = new Int32Array(18);
   #pendingUpstream = new Int32Array(3);
   #pendingRetried = new Int32Array(2);
+  #pendingPage = 0;
+  #pageLines = 0;
   /** Cumulative per pool (blue, green): answered, failed attempts, sent straight to the other pool while active. */
   #served = [0, 0];
   #failedAttempts = [0, 0];
@@ -239,7 +243,7 @@ export class Watcher {
       upstreamErrorRatePct: round(w.upstreamErrorRate()),
       latencyMs: { p50: w.percentileMs(0.5), p95: w.percentileMs(0.95), p99: w.percentileMs(0.99) },
       pools: { blue: pool('blue'), green: pool('green') },
-      lines: { read: this.#linesRead, malformed: this.#malformed, byReason: { ...this.#byReason }, nonUtf8: this.#nonUtf8, failed: this.#lineErrors },
+      lines: { read: this.#linesRead, malformed: this.#malformed, byReason: { ...this.#byReason }, nonUtf8: this.#nonUtf8, failed: this.#lineErrors, maintenancePage: this.#pageLines },
       lagBytes: this.#tail.lagBytes,
       openIncidents: this.#policy.openKeys(),
       explained: this.#detectors.explainedKeys(),
@@ -322,6 +326,13 @@ export class Watcher {
 
   #line(r: AccessLineReader): void {
     if (r.nonUtf8) this.#nonUtf8++;
+    // The maintenance page's 503s are what an operator asked for, not a pool failing: counted on
+    // their own, kept out of the window, the error counts and the detectors (no alert, no streak).
+    if (r.maintenancePage) {
+      this.#pageLines++;
+      this.#pendingPage++;
+      return;
+    }
     this.#window.push(r);
     if (r.status >= 500) this.#clientErrors++;
     else if (r.pool !== undefined) {
@@ -449,6 +460,7 @@ export class Watcher {
     if (!m) {
       this.#pendingLines = 0;
       this.#pendingMalformed = 0;
+      this.#pendingPage = 0;
       return;
     }
     if (this.#pendingLines) m.linesRead.inc(this.#pendingLines);
@@ -468,6 +480,10 @@ export class Watcher {
         m.upstreamErrors.inc({ pool: POOL_LABELS[i]! }, up[i]);
         up[i] = 0;
       }
+    }
+    if (this.#pendingPage) {
+      m.maintenancePage.inc(this.#pendingPage);
+      this.#pendingPage = 0;
     }
     const retried = this.#pendingRetried;
     for (let i = 0; i < 2; i++) {

@@ -38,7 +38,9 @@ export function describeOperation(e: LoggedEntry): string {
     case 'chaos_stop':
       return `chaos stop ${str(a.pool)}`;
     case 'maintenance':
-      return a.expired === true ? 'maintenance ended (expired)' : a.on === true ? 'maintenance on' : 'maintenance off';
+      if (a.expired === true) return 'maintenance ended (expired)';
+      if (typeof a.extendMs === 'number') return `maintenance extend ${Math.round(a.extendMs / 60_000)}m`;
+      return a.on === true ? `maintenance on${a.page === true ? ' --page' : ''}${typeof a.reason === 'string' ? ` "${a.reason}"` : ''}` : 'maintenance off';
     case 'deploy':
       return `deploy ${str(a.pool)} ${str(a.image)}${a.releaseId ? ` ${str(a.releaseId)}` : ''}`;
     default:

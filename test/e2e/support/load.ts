@@ -89,3 +89,68 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     durationSec: (Date.now() - started) / 1000,
   };
 }
+
+/** One request of runSampledLoad, as the client saw it. */
+export interface Sample {
+  /** Date.now() when the request was sent, and when its answer (or error) was complete. */
+  start: number;
+  end: number;
+  /** 0 when the request failed at the connection level (no HTTP answer). */
+  status: number;
+  pool: string | null;
+  retryAfter: string | null;
+  error?: string;
+}
+
+export interface SampledLoadOptions {
+  url: string;
+  /** Requests per second over all workers. */
+  rate: number;
+  /** Bounded in count... */
+  amount: number;
+  /** ...and in time (seconds). */
+  maxSeconds: number;
+  /** Concurrent workers, each on its own schedule [20]. */
+  connections?: number;
+  /** Runs while the load runs; the load stops when it resolves (or at the bounds). */
+  during: (samples: readonly Sample[]) => Promise<void>;
+}
+
+/**
+ * A fixed-rate load that keeps every request's start time, status and headers, so a test can ask
+ * what requests sent after a given moment got (autocannon counts, it does not keep requests).
+ * fetch keeps connections alive, as browsers and the autocannon loads do.
+ */
+export async function runSampledLoad(opts: SampledLoadOptions): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  const workers = opts.connections ?? 20;
+  const gapMs = (1000 * workers) / opts.rate;
+  const deadline = Date.now() + opts.maxSeconds * 1000;
+  let sent = 0;
+  let stop = false;
+  const worker = async (k: number) => {
+    let next = Date.now() + (k * gapMs) / workers;
+    while (!stop && sent < opts.amount && Date.now() < deadline) {
+      const wait = next - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      next += gapMs;
+      sent++;
+      const start = Date.now();
+      try {
+        const res = await fetch(opts.url, { signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        samples.push({ start, end: Date.now(), status: res.status, pool: res.headers.get('x-app-pool'), retryAfter: res.headers.get('retry-after') });
+      } catch (err) {
+        samples.push({ start, end: Date.now(), status: 0, pool: null, retryAfter: null, error: (err as Error).message });
+      }
+    }
+  };
+  const running = Array.from({ length: workers }, (_, k) => worker(k));
+  try {
+    await opts.during(samples);
+  } finally {
+    stop = true;
+    await Promise.all(running);
+  }
+  return samples.sort((a, b) => a.start - b.start);
+}

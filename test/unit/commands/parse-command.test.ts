@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCommand, usageOf } from '../../../src/commands/parse-command.js';
+import { formatCommand } from '../../../src/bot/format-command.js';
+import { formatDuration, parseCommand, usageOf } from '../../../src/commands/parse-command.js';
 
 function ok(text: string) {
   const r = parseCommand(text);
@@ -66,12 +67,59 @@ describe('parseCommand', () => {
     assert.match(error('maintenance on for').error, /missing duration/);
     assert.match(error('maintenance on for soon').error, /expected a duration such as 30m/);
     assert.match(error('maintenance on for 30d').error, /at most 7d/);
-    assert.match(error('maintenance maybe').error, /expected on or off, got "maybe"/);
+    assert.match(error('maintenance maybe').error, /expected on, off or extend, got "maybe"/);
     assert.match(error('deploy green').error, /missing image/);
     assert.match(error('deploy green "app;rm"').error, /expected an image/);
     assert.match(error('deploy green app:1 rel$(x)').error, /expected a release id/);
     assert.match(error('status --force').error, /--force does not apply to status/);
     assert.match(error('switch green --now').error, /unknown option "--now"/);
+  });
+
+  it('reads maintenance: on with a length, the page and a reason; extend; off; show', () => {
+    const on = (text: string) => ok(text) as Record<string, unknown>;
+    assert.deepEqual(on('maintenance on --page for 10m "db upgrade"'), { name: 'maintenance', on: true, durationMs: 600_000, page: true, reason: 'db upgrade' });
+    assert.deepEqual(on('maintenance on for 30m --page'), { name: 'maintenance', on: true, durationMs: 1_800_000, page: true });
+    assert.deepEqual(on('maintenance --page on'), { name: 'maintenance', on: true, durationMs: undefined, page: true });
+    assert.deepEqual(on('maintenance on 2h moving the database to new disks'), {
+      name: 'maintenance',
+      on: true,
+      durationMs: 7_200_000,
+      reason: 'moving the database to new disks',
+    });
+    // Reason words keep their case; Slack's smart quotes are taken off like straight ones.
+    assert.deepEqual(on('maintenance on \u201cDB Upgrade\u201d'), { name: 'maintenance', on: true, durationMs: undefined, reason: 'DB Upgrade' });
+    assert.deepEqual(on('maintenance on for 3s'), { name: 'maintenance', on: true, durationMs: 3000 });
+    assert.deepEqual(on('maintenance extend 30m'), { name: 'maintenance', extendMs: 1_800_000 });
+    assert.deepEqual(on('maintenance extend by 1h'), { name: 'maintenance', extendMs: 3_600_000 });
+    assert.deepEqual(on('maintenance'), { name: 'maintenance', show: true });
+    assert.deepEqual(on('MAINTENANCE OFF'), { name: 'maintenance', on: false });
+  });
+
+  it('writes maintenance commands back as they parse (audit lines, progress)', () => {
+    for (const text of ['maintenance', 'maintenance off', 'maintenance on', 'maintenance on for 3s', 'maintenance extend 1h', 'maintenance on for 90m --page db upgrade']) {
+      const cmd = ok(text);
+      assert.equal(formatCommand(cmd), text);
+      assert.deepEqual(ok(formatCommand(cmd)), cmd);
+    }
+    assert.deepEqual([formatDuration(3_600_000), formatDuration(90 * 60_000), formatDuration(1500), formatDuration(86_400_000)], ['1h', '90m', '1500ms', '1d']);
+  });
+
+  it('refuses maintenance it cannot read, naming the problem', () => {
+    const e = error('maintenance extend');
+    assert.match(e.error, /^maintenance: extend needs a duration \(e\.g\. maintenance extend 30m\)$/);
+    assert.equal(e.usage, usageOf('maintenance'));
+    assert.match(error('maintenance extend soon').error, /expected a duration such as 30m or 2h, got "soon"/);
+    assert.match(error('maintenance extend 30m more').error, /unexpected "more"/);
+    assert.match(error('maintenance extend 8d').error, /at most 7d/);
+    assert.match(error('maintenance on 3x db').error, /expected a duration such as 30m or 2h, got "3x"/);
+    assert.match(error('maintenance on for 0m').error, /expected a duration/);
+    assert.match(error('maintenance off --page').error, /--page applies to "maintenance on", not to "maintenance off"/);
+    assert.match(error('maintenance --page').error, /--page applies to "maintenance on"/);
+    assert.match(error('maintenance extend 30m --page').error, /--page applies to "maintenance on"/);
+    assert.match(error('switch green --page').error, /--page applies to "maintenance on", not to switch/);
+    assert.match(error('maintenance on --pages').error, /unknown option "--pages"/);
+    assert.match(error('maintenance on --force').error, /--force does not apply to maintenance/);
+    assert.match(error(`maintenance on for 1h ${'x'.repeat(301)}`).error, /reason can be at most 300 characters, got 301/);
   });
 
   it('answers an unknown command with the full usage', () => {

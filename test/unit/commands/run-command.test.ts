@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCommand } from '../../../src/commands/parse-command.js';
+import { isMutating } from '../../../src/commands/command.js';
+import { renderText } from '../../../src/commands/render-text.js';
 import { runCommand } from '../../../src/commands/run-command.js';
 import { alice, harness } from '../deploy/fakes.js';
 
@@ -33,6 +35,38 @@ describe('runCommand', () => {
     assert.deepEqual(
       (await h.store.readAudit()).map((a) => a.op),
       ['switch', 'rollback', 'chaos_start', 'chaos_stop', 'maintenance', 'maintenance', 'deploy'],
+    );
+  });
+
+  it('maps maintenance on --page with a reason, extend, show and off; show is not a change', async () => {
+    const t = Date.parse('2026-01-01T00:00:00Z');
+    const h = await harness({ now: () => t });
+    assert.equal((await run('maintenance extend 30m', h)).status, 'refused');
+    assert.equal((await run('maintenance on --page for 10m "db upgrade"', h)).status, 'ok');
+    assert.equal(h.nginx.page, true);
+    assert.equal((await run('maintenance extend 30m', h)).status, 'ok');
+    const show = await run('maintenance', h);
+    assert.equal(show.status, 'ok');
+    assert.equal(
+      renderText(show, 'maintenance', t),
+      [
+        'maintenance: on (non-critical alerts held back)',
+        '  by      alice',
+        '  reason  db upgrade',
+        '  since   2026-01-01T00:00:00.000Z (0s ago)',
+        '  until   2026-01-01T00:40:00.000Z (in 40m0s)',
+        '  page    up: nginx answers public requests with 503 and the maintenance page',
+      ].join('\n'),
+    );
+    assert.equal(isMutating({ name: 'maintenance', show: true }), false);
+    assert.equal((await run('maintenance off', h)).status, 'ok');
+    assert.equal(h.nginx.page, false);
+    assert.equal(renderText(await run('maintenance', h), 'maintenance', t), 'maintenance: off');
+    const m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.on, m.page], [false, false]);
+    assert.deepEqual(
+      (await h.store.readAudit()).map((a) => `${a.op}:${a.result}`),
+      ['maintenance:refused', 'maintenance:ok', 'maintenance:ok', 'maintenance:ok'],
     );
   });
 });

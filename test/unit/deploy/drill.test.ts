@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDrillReport, sumSamples, type DrillReport } from '../../../src/deploy/drill.js';
+import { formatDrillReport, runDrill, sumSamples, type DrillReport } from '../../../src/deploy/drill.js';
 import { createMetrics } from '../../../src/metrics.js';
+import { alice, harness } from './fakes.js';
 
 describe('drill: reading the bot through /metrics', () => {
   it('sums alert counters by kind and status from real prom-client output', async () => {
@@ -50,5 +51,16 @@ describe('drill report', () => {
     assert.match(text, /recover\s+0\.88 s/);
     assert.match(text, /note: x/);
     assert.match(formatDrillReport({ ...r, restoredActive: false }, false), /FAILED[\s\S]*NOT restored to blue/);
+  });
+});
+
+describe('drill behind the maintenance page', () => {
+  it('is refused: nginx asks no pool while the page is up, so there is no failover to measure', async () => {
+    const h = await harness();
+    await h.ops.setMaintenance(true, { by: alice, page: true });
+    const r = await runDrill({ ops: h.ops, by: alice, nginxUrl: 'http://127.0.0.1:9', metricsUrl: undefined });
+    assert.equal(r.status, 'refused');
+    assert.match(r.status === 'refused' ? r.reason : '', /the maintenance page is up.*maintenance off/);
+    assert.equal(h.pools.chaosMode.blue, null);
   });
 });

@@ -262,6 +262,21 @@ export class FakeNginx implements NginxControl {
       ? { ms: undefined, checks: 11, answered: 7, failedOver: { [this.failedWith]: 4 }, skipped: 0, noAnswer: 0 }
       : { ms: undefined, checks: 10, answered: 0, failedOver: {}, skipped: 10, noAnswer: 0 };
   }
+  page = false;
+  /** What verification sees of the page after a flag change; default: the flag. */
+  pageServed: ((flag: boolean) => boolean) | undefined;
+  async maintenancePage() {
+    return this.page;
+  }
+  async setMaintenancePage(on: boolean) {
+    await new Promise((r) => setImmediate(r));
+    this.page = on;
+  }
+  async verifyPage(on: boolean) {
+    await new Promise((r) => setImmediate(r));
+    const got = this.pageServed ? this.pageServed(this.page) : this.page;
+    return got === on ? 4 : undefined;
+  }
   configError: Error | undefined;
   async testConfig() {
     if (this.configError) throw this.configError;

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createNginxControl, describeVerification, nginxProblem } from '../../../src/deploy/nginx-control.js';
+import { createNginxControl, describeVerification, MAINTENANCE_PAGE_FLAG, nginxProblem, probePage } from '../../../src/deploy/nginx-control.js';
 import { FakeEngine } from './fakes.js';
 
-// A tiny stand-in that routes like nginx's `if (-f …/active-green)`: per request, from the flags.
+// A tiny stand-in that routes like nginx's `if (-f …/active-green)`: per request, from the flags;
+// and answers like the maintenance page (503, no X-App-Pool) while its flag is there.
 async function flagRouter(dir: string): Promise<{ server: Server; url: string }> {
   const server = createServer((_req, res) => {
+    if (existsSync(join(dir, 'maintenance-page'))) return void res.writeHead(503, { 'retry-after': '300' }).end('{"status":"maintenance"}');
     const pool = existsSync(join(dir, 'active-green')) ? 'green' : 'blue';
     res.writeHead(200, { 'x-app-pool': pool }).end(JSON.stringify({ pool }));
   });
@@ -69,6 +71,40 @@ describe('nginx control', () => {
       describeVerification({ ms: undefined, checks: 11, answered: 5, failedOver: { '500': 4 }, skipped: 2, noAnswer: 0 }, 'green'),
       'green failed 4 of 11 checks with 500 (blue answered them); 2 of 11 went to blue without trying green (nginx had benched it)',
     );
+  });
+
+  it('writes and removes the maintenance-page flag, and verifies what nginx answers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
+    const { server, url } = await flagRouter(dir);
+    servers.push(server);
+    const nginx = createNginxControl({ stateDir: dir, url, engine: new FakeEngine(), project: async () => 'proj' });
+    assert.equal(await nginx.maintenancePage(), false);
+    await nginx.setMaintenancePage(true);
+    await nginx.setMaintenancePage(true); // twice is once
+    assert.ok(existsSync(join(dir, MAINTENANCE_PAGE_FLAG)));
+    assert.equal(await nginx.maintenancePage(), true);
+    assert.equal(await probePage(url, 1000), 'page');
+    assert.equal(typeof (await nginx.verifyPage(true, 1000)), 'number');
+    assert.equal(await nginx.verifyPage(false, 150), undefined, 'times out while the page is up');
+    // The active pool is untouched by the page.
+    assert.equal(await nginx.activePool(), 'blue');
+    await nginx.setMaintenancePage(false);
+    await nginx.setMaintenancePage(false); // removing a missing flag is fine
+    assert.equal(existsSync(join(dir, MAINTENANCE_PAGE_FLAG)), false);
+    assert.equal(await probePage(url, 1000), 'pool');
+    assert.equal(typeof (await nginx.verifyPage(false, 1000)), 'number');
+    assert.equal(await probePage('http://127.0.0.1:9', 200), undefined, 'no answer is neither');
+  });
+
+  it('reports a flag it cannot write as STATE_IO with a hint', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
+    await writeFile(join(dir, 'a-file'), '');
+    const nginx = createNginxControl({ stateDir: join(dir, 'a-file', 'state'), url: 'http://127.0.0.1:9', engine: new FakeEngine(), project: async () => 'proj' });
+    await assert.rejects(nginx.setMaintenancePage(true), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'STATE_IO');
+      assert.match(err.message, /cannot write the maintenance-page flag/);
+      return true;
+    });
   });
 
   it('reports nginx -t failures in nginx words and does not reload', async () => {

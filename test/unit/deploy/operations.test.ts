@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BluegreenError } from '../../../src/errors.js';
 import { alice, harness, type Harness } from './fakes.js';
 
@@ -196,6 +198,155 @@ describe('maintenance', () => {
 });
 
 const green = (h: Harness) => h.engine.containers.find((c) => c.service === 'app_green')!;
+describe('maintenance with a reason, the page, extend, off, show', () => {
+  const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+  it('on --page with a reason: records who, why, since, until, sets the page flag, verified, audited', async () => {
+    const t = T0;
+    const h = await harness({ now: () => t });
+    const r = await h.ops.setMaintenance(true, { by: alice, durationMs: 10 * 60_000, page: true, reason: 'db upgrade' });
+    assert.equal(r.status, 'ok', JSON.stringify(r));
+    assert.match(r.status === 'ok' ? r.message : '', /^Maintenance on until 2026-01-01T00:10:00.000Z \(db upgrade\): non-critical alerts are held back; nginx serves the maintenance page \(4 ms\)$/);
+    assert.equal(h.nginx.page, true);
+    const m = (await h.store.read()).maintenance;
+    assert.deepEqual(m, { on: true, since: '2026-01-01T00:00:00.000Z', until: '2026-01-01T00:10:00.000Z', by: alice, reason: 'db upgrade', page: true });
+    const [entry] = await h.store.readAudit();
+    assert.deepEqual([entry?.op, entry?.args, entry?.result], ['maintenance', { on: true, durationMs: 600_000, page: true, reason: 'db upgrade' }, 'ok']);
+  });
+
+  it('says so when nginx does not confirm the page, keeping the flag (nginx reads it when it is back)', async () => {
+    const h = await harness();
+    h.nginx.pageServed = () => false;
+    const r = await h.ops.setMaintenance(true, { by: alice, page: true });
+    assert.equal(r.status, 'ok');
+    assert.match(r.status === 'ok' ? r.message : '', /flag is set, but nginx did not confirm it within 100 ms/);
+    assert.equal(h.nginx.page, true);
+  });
+
+  it('does not leave a page up that the record does not know about', async () => {
+    const h = await harness();
+    h.store.update = () => Promise.reject(new BluegreenError('STATE_IO', 'cannot write state.json'));
+    const r = await h.ops.setMaintenance(true, { by: alice, page: true });
+    assert.equal(r.status, 'failed');
+    assert.equal(h.nginx.page, false);
+  });
+
+  it('on again without page (typed, or the Maintenance 1h button) keeps the page up; page false takes it down', async () => {
+    let t = T0;
+    const h = await harness({ now: () => t });
+    await h.ops.setMaintenance(true, { by: alice, durationMs: 60_000, page: true, reason: 'db upgrade' });
+    t += 30_000;
+    const r = await h.ops.setMaintenance(true, { by: alice, durationMs: 60_000 });
+    assert.match(r.status === 'ok' ? r.message : '', /until 2026-01-01T00:01:30.000Z \(db upgrade\): non-critical alerts are held back; the maintenance page stays up$/);
+    let m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.on, m.page, m.reason, m.since, m.until], [true, true, 'db upgrade', '2026-01-01T00:00:00.000Z', '2026-01-01T00:01:30.000Z']);
+    assert.equal(h.nginx.page, true);
+    const down = await h.ops.setMaintenance(true, { by: alice, page: false });
+    assert.match(down.status === 'ok' ? down.message : '', /the maintenance page is down, the pools serve again/);
+    m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.on, m.page, h.nginx.page], [true, false, false]);
+    // After an off, a plain on is quiet mode only.
+    await h.ops.setMaintenance(true, { by: alice, page: true });
+    await h.ops.setMaintenance(false, { by: alice });
+    await h.ops.setMaintenance(true, { by: alice });
+    assert.deepEqual([(await h.store.read()).maintenance.page, h.nginx.page], [false, false]);
+  });
+
+  it('extend moves until from the current end; refused when maintenance is off', async () => {
+    let t = T0;
+    const h = await harness({ now: () => t });
+    const refusedWhenOff = await h.ops.extendMaintenance(30 * 60_000, { by: alice });
+    assert.equal(refusedWhenOff.status, 'refused');
+    assert.match(refusedWhenOff.status === 'refused' ? refusedWhenOff.reason : '', /maintenance is off: there is nothing to extend/);
+    await h.ops.setMaintenance(true, { by: alice, durationMs: 10 * 60_000, page: true });
+    t += 5 * 60_000;
+    const r = await h.ops.extendMaintenance(30 * 60_000, { by: alice });
+    assert.equal(r.status, 'ok');
+    assert.match(r.status === 'ok' ? r.message : '', /extended by 30 min: now until 2026-01-01T00:40:00.000Z; the maintenance page stays up/);
+    const m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.until, m.page, m.by?.id], ['2026-01-01T00:40:00.000Z', true, 'alice']);
+    const tooLong = await h.ops.extendMaintenance(7 * 24 * 3_600_000, { by: alice });
+    assert.equal(tooLong.status, 'refused');
+    const audit = await h.store.readAudit();
+    assert.deepEqual(audit.map((a) => `${a.result}:${JSON.stringify(a.args)}`), [
+      'refused:{"extendMs":1800000}',
+      'ok:{"on":true,"durationMs":600000,"page":true}',
+      'ok:{"extendMs":1800000}',
+      'refused:{"extendMs":604800000}',
+    ]);
+  });
+
+  it('off ends quiet mode and the page; off when already off changes nothing', async () => {
+    const h = await harness();
+    await h.ops.setMaintenance(true, { by: alice, page: true, reason: 'db upgrade' });
+    const r = await h.ops.setMaintenance(false, { by: alice });
+    assert.match(r.status === 'ok' ? r.message : '', /^Maintenance off: alerts are live again; the maintenance page is down, the pools serve again/);
+    assert.equal(h.nginx.page, false);
+    assert.deepEqual((await h.store.read()).maintenance, { on: false, since: undefined, until: undefined, by: alice, reason: undefined, page: false });
+    const again = await h.ops.setMaintenance(false, { by: alice });
+    assert.match(again.status === 'ok' ? again.message : '', /^Maintenance was already off; nothing changed$/);
+  });
+
+  it('expiry ends the page too and says so in the alert', async () => {
+    let t = T0;
+    const h = await harness({ now: () => t });
+    await h.ops.setMaintenance(true, { by: alice, durationMs: 3000, page: true, reason: 'db upgrade' });
+    t += 2000;
+    assert.equal(await h.ops.expireMaintenance(), false);
+    assert.equal(h.nginx.page, true);
+    t += 1000;
+    assert.equal(await h.ops.expireMaintenance(), true);
+    assert.equal(h.nginx.page, false);
+    const m = (await h.store.read()).maintenance;
+    assert.deepEqual([m.on, m.page, m.by?.id], [false, false, 'maintenance-timer']);
+    assert.match(h.alerts[0]?.summary ?? '', /started by alice \(db upgrade\) expired at 2026-01-01T00:00:03.000Z; alerts are live again and the maintenance page is down/);
+  });
+
+  it('expiry does not end a maintenance extended meanwhile', async () => {
+    let t = T0;
+    const h = await harness({ now: () => t });
+    await h.ops.setMaintenance(true, { by: alice, durationMs: 1000, page: true });
+    t += 1000;
+    const read = h.store.read.bind(h.store);
+    let reads = 0;
+    // The extend lands between the timer's first look and its look under the lock.
+    h.store.read = async () => {
+      const seen = await read();
+      if (++reads === 1) {
+        await h.store.update((x) => {
+          x.maintenance.until = new Date(t + 60_000).toISOString();
+        });
+      }
+      return seen;
+    };
+    assert.equal(await h.ops.expireMaintenance(), false);
+    assert.equal(h.nginx.page, true);
+    assert.equal(h.alerts.length, 0);
+  });
+
+  it('show returns the record and the page flag, and says when they disagree', async () => {
+    const h = await harness({ now: () => T0 });
+    const off = await h.ops.showMaintenance();
+    assert.equal(off.status === 'ok' ? off.message : '', 'Maintenance is off');
+    await h.ops.setMaintenance(true, { by: alice, durationMs: 60_000, page: true, reason: 'db upgrade' });
+    const on = await h.ops.showMaintenance();
+    assert.equal(on.status, 'ok');
+    assert.equal(on.status === 'ok' ? on.message : '', 'Maintenance on since 2026-01-01T00:00:00.000Z until 2026-01-01T00:01:00.000Z, by alice (db upgrade); maintenance page up');
+    assert.deepEqual(on.status === 'ok' && on.data && [on.data.page, on.data.pageFlag, on.data.reason], [true, true, 'db upgrade']);
+    h.nginx.page = false;
+    const odd = await h.ops.showMaintenance();
+    assert.match(odd.status === 'ok' ? odd.message : '', /flag is missing although the record says the page is up/);
+    // Showing is not a change: nothing audited beyond the one "on".
+    assert.equal((await h.store.readAudit()).length, 1);
+  });
+
+  it('reads a state file written before reason and page existed', async () => {
+    const h = await harness();
+    await writeFile(join(h.dir, 'state.json'), JSON.stringify({ maintenance: { on: true, since: 'a', until: '2999-01-01T00:00:00.000Z', by: alice } }));
+    const m = (await h.store.read()).maintenance;
+    assert.deepEqual(m, { on: true, since: 'a', until: '2999-01-01T00:00:00.000Z', by: alice, reason: undefined, page: false });
+  });
+});
 
 describe('deploy', () => {
   it('refuses the active pool', async () => {

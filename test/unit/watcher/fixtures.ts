@@ -26,6 +26,8 @@ export function accessLine(o: {
   pool?: string;
   release?: string;
   uri?: string;
+  /** The `page` field nginx writes since the maintenance page (omitted: a line from before it). */
+  page?: string;
 } = {}): string {
   const t = new Date(Math.floor((o.time ?? Date.parse('2026-11-22T20:53:00Z')) / 1000) * 1000).toISOString().replace('.000Z', '+00:00');
   const status = o.status ?? 200;
@@ -46,5 +48,6 @@ export function accessLine(o: {
     upstream_response_time: urt,
     pool,
     release: o.release ?? (pool === '-' ? '-' : `${pool}-2026.11.22-1`),
+    ...(o.page === undefined ? {} : { page: o.page }),
   });
 }

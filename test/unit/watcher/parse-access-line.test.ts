@@ -93,6 +93,28 @@ describe('parseAccessLine', () => {
   });
 });
 
+describe('parseAccessLine on the maintenance page (nginx 1.22, this template)', () => {
+  const [normal, page, json, head, refused, post, del, after] = fixtureLines('maintenance-page').map(event);
+
+  it('marks the 503s nginx answered with the page, and nothing else', () => {
+    for (const p of [page, json, head, post, del]) {
+      assert.deepEqual([p!.status, p!.page, p!.upstreamStatus, p!.pool, p!.release], [503, 'maintenance', [], undefined, undefined]);
+    }
+    for (const p of [normal, refused, after]) assert.equal(p!.page, undefined);
+    assert.deepEqual([refused!.status, after!.status, after!.pool], [403, 200, 'blue']);
+  });
+
+  it('logs the method the client sent, though nginx serves the page as a GET', () => {
+    assert.deepEqual([head!.method, post!.method, del!.method, after!.method], ['HEAD', 'POST', 'DELETE', 'POST']);
+  });
+
+  it('takes lines without the page field (written before it) and refuses a page that is not a string', () => {
+    const old = fixtureLines('maintenance-page')[1]!.replace(',"page":"maintenance"', '');
+    assert.equal(event(old).page, undefined);
+    assert.equal(parseAccessLine(fixtureLines('maintenance-page')[1]!.replace('"page":"maintenance"', '"page":1')), 'bad_field');
+  });
+});
+
 describe('parseAccessLine on lines captured from the stack', () => {
   const lines = capturedLines();
   const ev = (i: number) => event(lines[i]!);
@@ -189,12 +211,13 @@ function readerView(ev: AccessEvent) {
     failedPool: ev.pool === undefined ? undefined : lastFailed ? ev.pool : earlierFailed ? other : undefined,
     noLiveUpstream: ev.upstreamAddr.some((a) => !a.includes(':')),
     nonUtf8: ev.nonUtf8 === true,
+    maintenancePage: ev.page === 'maintenance',
   };
 }
 
 function fieldsOf(r: AccessLineReader) {
-  const { time, status, requestTime, pool, release, attempts, attemptFailures, failedPool, noLiveUpstream, nonUtf8 } = r;
-  return { time, status, requestTime, pool, release, attempts, attemptFailures, failedPool, noLiveUpstream, nonUtf8 };
+  const { time, status, requestTime, pool, release, attempts, attemptFailures, failedPool, noLiveUpstream, nonUtf8, maintenancePage } = r;
+  return { time, status, requestTime, pool, release, attempts, attemptFailures, failedPool, noLiveUpstream, nonUtf8, maintenancePage };
 }
 
 /** The reader and the parser agree on this line: same reason, or the same fields. */
@@ -211,7 +234,7 @@ function assertAgree(r: AccessLineReader, line: Buffer): void {
 }
 
 describe('AccessLineReader (hot path)', () => {
-  const all = [...['healthy-blue', 'retried', 'timeout', 'no-live-upstreams'].flatMap((n) => fixtureLines(n)), ...capturedLines()];
+  const all = [...['healthy-blue', 'retried', 'timeout', 'no-live-upstreams', 'maintenance-page'].flatMap((n) => fixtureLines(n)), ...capturedLines()];
 
   it('agrees with parseAccessLine on every fixture line, read in a block between other lines', () => {
     const r = new AccessLineReader();
@@ -236,7 +259,7 @@ describe('AccessLineReader (hot path)', () => {
     const r = new AccessLineReader();
     const swaps = [0x22, 0x5c, 0x30, 0x39, 0x20, 0x2c, 0x3a, 0x2d, 0x2e, 0x7d, 0x78, 0xff, 0x0d, 0x09];
     let checked = 0;
-    for (const line of capturedLines()) {
+    for (const line of [...capturedLines(), ...fixtureLines('maintenance-page').slice(0, 2)]) {
       const bytes = Buffer.from(line);
       for (let cut = 0; cut <= bytes.length; cut++) {
         assertAgree(r, bytes.subarray(0, cut));

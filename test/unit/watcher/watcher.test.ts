@@ -183,6 +183,30 @@ describe('Watcher', () => {
     await w.stop();
   });
 
+  it("the maintenance page's 503s are counted on their own: no error, no alert, not in the window", async () => {
+    const t = setup();
+    const metrics = createMetrics();
+    const w = t.make({ metrics });
+    await w.start();
+    const page = line({ status: 503, upstreamAddr: '-', upstreamStatus: '-', pool: '-', release: '-', page: 'maintenance' });
+    t.write([...Array<string>(30).fill(ok), ...Array<string>(300).fill(page), ...Array<string>(5).fill(ok)]);
+    await until(() => w.snapshot().lines.read === 335);
+    await w.poke();
+    await sleep(50);
+    const s = w.snapshot();
+    assert.deepEqual([s.lines.malformed, s.lines.maintenancePage, s.window.requests, s.errorRatePct], [0, 300, 35, 0]);
+    assert.deepEqual([s.pools.blue.clientErrors, s.openIncidents, t.alerts], [0, [], []]);
+    assert.equal(w.attemptCounts('blue').clientErrors, 0);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^bluegreen_maintenance_page_requests_total 300$/m);
+    assert.doesNotMatch(text, /^bluegreen_requests_total\{[^}]*status_class="5xx"[^}]*\}/m);
+    assert.doesNotMatch(text, /^bluegreen_alerts_total\{/m);
+    // The same 503s without the page's mark are nginx failing: they do raise the error rate.
+    t.write(Array<string>(300).fill(line({ status: 503, upstreamAddr: '-', upstreamStatus: '-', pool: '-', release: '-', page: '-' })));
+    await until(() => t.keys().includes('firing:error_rate:all'));
+    await w.stop();
+  });
+
   it('follows the active pool as the deploy layer changes it', async () => {
     const t = setup();
     const w = t.make();
