@@ -89,6 +89,7 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
     maintenance: () => deploy.view().maintenance,
     onUpstreamTrouble: (pool) => deploy.health.upstreamTrouble(pool),
     envName: () => deploy.envName(),
+    onHeldBack: (held) => notifier?.heldBack(held),
   });
   const startedAt = Date.now();
 

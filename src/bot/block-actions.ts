@@ -15,6 +15,8 @@ const LABELS: Record<ActionKey, (pool: string | undefined) => string> = {
   switchTo: (p) => `Switch to ${p}`,
   stopChaos: (p) => `Stop chaos on ${p}`,
   maintenance1h: () => 'Maintenance 1h',
+  maintenanceEnd: () => 'End now',
+  maintenanceExtend: () => 'Extend 30m',
   acknowledge: () => 'Acknowledge',
 };
 
@@ -29,6 +31,10 @@ function commandFor(key: Exclude<ActionKey, 'acknowledge'>, pool: 'blue' | 'gree
       return pool ? { name: 'chaos', action: 'stop', pool } : undefined;
     case 'maintenance1h':
       return { name: 'maintenance', on: true, durationMs: 3_600_000 };
+    case 'maintenanceEnd':
+      return { name: 'maintenance', on: false };
+    case 'maintenanceExtend':
+      return { name: 'maintenance', extendMs: 30 * 60_000 };
   }
 }
 

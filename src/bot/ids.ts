@@ -8,6 +8,8 @@ export const ACTION_IDS = {
   switchTo: 'bg_switch_to',
   stopChaos: 'bg_stop_chaos',
   maintenance1h: 'bg_maintenance_1h',
+  maintenanceEnd: 'bg_maintenance_end',
+  maintenanceExtend: 'bg_maintenance_extend',
   acknowledge: 'bg_acknowledge',
 } as const;
 
@@ -23,7 +25,7 @@ export function actionIdFor(key: ActionKey, pool?: 'blue' | 'green'): string {
 }
 
 /** The pattern Bolt's action listener matches: every id above (with an optional pool) and nothing else. */
-export const ACTION_ID_PATTERN = /^bg_(rollback|switch_to|stop_chaos|maintenance_1h|acknowledge)(\.(blue|green))?$/;
+export const ACTION_ID_PATTERN = /^bg_(rollback|switch_to|stop_chaos|maintenance_1h|maintenance_end|maintenance_extend|acknowledge)(\.(blue|green))?$/;
 
 export function actionKeyOf(actionId: string): ActionKey | undefined {
   return parseActionId(actionId)?.key;
@@ -61,6 +63,7 @@ export const RUNBOOK_ANCHORS: Readonly<Record<AlertKind, string>> = {
   auto_failover: 'auto-failover',
   maintenance_expired: 'maintenance-expired',
   switch: 'switch-messages',
+  maintenance: 'planned-maintenance',
 };
 
 /** `${RUNBOOK_URL}#anchor`, or just `runbook.md#anchor` when no base URL is configured. */

@@ -4,6 +4,7 @@ import type { Pool } from '../pool.js';
 import type { AlertEvent, Notifier } from '../watcher/alert.js';
 import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type AlertFacts, type IncidentAction, type IncidentView } from './blocks/alert.js';
 import { actorText, buildAuditMessage } from './blocks/audit.js';
+import { heldBackSummary, type MaintenanceView } from './blocks/maintenance.js';
 import { escapeMrkdwn, humanDuration, type Message } from './blocks/kit.js';
 import type { IncidentStore, SavedIncident } from './incident-store.js';
 import type { Outbox } from './outbox.js';
@@ -53,6 +54,8 @@ export class SlackNotifier implements Notifier {
   readonly name = 'slack';
   readonly #o: SlackNotifierOptions;
   readonly #incidents = new Map<string, Incident>();
+  /** The announcement of the maintenance window now on, if any. */
+  #maintenanceKey: string | undefined;
   #dirty = false;
   #saving: Promise<void> | undefined;
 
@@ -106,6 +109,8 @@ export class SlackNotifier implements Notifier {
       this.#incidents.set(inc.key, { ...inc, view: { ...inc.view, actions } });
       restored += 1;
     }
+    // A maintenance window announced before the restart and not over yet: its message goes on.
+    for (const inc of this.#incidents.values()) if (inc.alert.kind === 'maintenance' && inc.view.maintenance && !inc.view.maintenance.ended) this.#maintenanceKey = inc.key;
     this.#o.log.info({ restored }, 'incident messages restored');
     return restored;
   }
@@ -149,6 +154,10 @@ export class SlackNotifier implements Notifier {
    */
   audit(entry: AuditEntry): void {
     const log = this.#o.log.child({ audit: entry.op });
+    if (entry.op === 'maintenance' && entry.result === 'ok' && entry.maintenance) {
+      this.#announceMaintenance(entry, log);
+      return;
+    }
     const sw = entry.switch;
     if (!sw || entry.result !== 'ok') {
       this.postToChannel(buildAuditMessage(entry)).catch((err: unknown) => log.error({ err }, 'audit line could not be posted'));
@@ -185,6 +194,83 @@ export class SlackNotifier implements Notifier {
     };
     const view: IncidentView = { ...EMPTY_INCIDENT, actions: [], ...(ROLLBACK_OFFERED.has(entry.op) ? { rollbackTo: sw.from } : {}) };
     this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view }, log);
+  }
+
+  /**
+   * Maintenance is announced in the channel once per window: who, why, until when, what it holds
+   * back; the same message is updated when the window is extended or changed and when it ends
+   * (command, button or timer), with a summary of the alerts it held back.
+   */
+  #announceMaintenance(entry: AuditEntry, log: Logger): void {
+    const m = entry.maintenance!;
+    const current = this.#maintenanceKey ? this.#incidents.get(this.#maintenanceKey) : undefined;
+    const view = current?.view.maintenance;
+    const who = actorText(entry.by);
+    if (m.on) {
+      if (current && view && !view.ended) {
+        const extended = typeof entry.args.extendMs === 'number';
+        current.view = {
+          ...current.view,
+          maintenance: { ...view, until: m.until, page: m.page, reason: m.reason, ...(extended ? { extendedBy: who } : {}) },
+        };
+        this.#update(current);
+        this.#reply(current, `:hourglass: ${extended ? 'Extended' : 'Changed'} by ${who}: now until ${m.until ?? '?'}${m.page ? ' (maintenance page up)' : ''}`);
+        return;
+      }
+      const since = m.since ?? entry.at;
+      const key = `maintenance:${Date.parse(since)}`;
+      const alert: AlertEvent = {
+        id: key,
+        key,
+        kind: 'maintenance',
+        status: 'firing',
+        severity: 'info',
+        pool: undefined,
+        release: undefined,
+        env: '',
+        title: 'Maintenance',
+        summary: m.reason ?? '',
+        observed: undefined,
+        threshold: undefined,
+        unit: undefined,
+        windowSize: 0,
+        samples: 0,
+        sampleLines: [],
+        explainedBy: [],
+        at: entry.at,
+        firstAt: since,
+      };
+      const maintenance: MaintenanceView = { by: m.by ? actorText(m.by) : who, reason: m.reason, since, until: m.until, page: m.page, extendedBy: undefined, ended: undefined, heldBack: [] };
+      this.#maintenanceKey = key;
+      this.#post({ key, channel: this.#o.channel, ts: undefined, alert, view: { ...EMPTY_INCIDENT, actions: [], maintenance } }, log);
+      return;
+    }
+    if (!current || !view || view.ended) {
+      // Ended, but this process never announced it (e.g. a window older than the saved messages).
+      this.postToChannel(buildAuditMessage(entry)).catch((err: unknown) => log.error({ err }, 'audit line could not be posted'));
+      return;
+    }
+    const expired = entry.args.expired === true;
+    current.view = { ...current.view, maintenance: { ...view, ended: { at: entry.at, by: who, expired } } };
+    this.#maintenanceKey = undefined;
+    this.#update(current);
+    this.#reply(current, `:white_check_mark: Maintenance ${expired ? 'ended by itself' : `ended by ${who}`}. ${heldBackSummary(view.heldBack)}`);
+  }
+
+  /** An alert the alert policy held back because of maintenance: counted on the window's announcement. */
+  heldBack(held: { key: string; at: string }): void {
+    const inc = this.#maintenanceKey ? this.#incidents.get(this.#maintenanceKey) : undefined;
+    const view = inc?.view.maintenance;
+    if (!inc || !view || view.ended) return;
+    const [kind = 'alert', p] = held.key.split(':');
+    const pool = p === 'blue' || p === 'green' ? p : undefined;
+    const rows = [...view.heldBack];
+    const i = rows.findIndex((r) => r.kind === kind && r.pool === pool);
+    if (i >= 0) rows[i] = { ...rows[i]!, count: rows[i]!.count + 1, last: held.at };
+    else rows.push({ kind, pool, count: 1, first: held.at, last: held.at });
+    inc.view = { ...inc.view, maintenance: { ...view, heldBack: rows } };
+    // Saved at once (a restart keeps the count); shown on the message when the window changes or ends.
+    this.#persist();
   }
 
   /** An alert raised during the post-switch guard window about the pool switched to offers Roll back. */

@@ -90,6 +90,10 @@ export interface SwitchData {
   release?: string | undefined;
 }
 
+function isMaintenanceState(d: unknown): d is MaintenanceState {
+  return typeof d === 'object' && d !== null && 'on' in d && 'page' in d && 'until' in d;
+}
+
 function isSwitchData(d: unknown): d is SwitchData {
   return typeof d === 'object' && d !== null && 'from' in d && 'to' in d && 'changed' in d;
 }
@@ -174,6 +178,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     const message = result.status === 'refused' ? result.reason : result.message;
     log.info({ op, args, by, result: result.status, durationMs }, message);
     const moved = result.status === 'ok' && isSwitchData(result.data) && result.data.changed ? result.data : undefined;
+    const maintenance = op === 'maintenance' && result.status === 'ok' && isMaintenanceState(result.data) ? result.data : undefined;
     try {
       await store.audit({
         at: iso(),
@@ -184,6 +189,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         message,
         durationMs,
         ...(moved ? { switch: { from: moved.from, to: moved.to, ms: moved.ms, release: moved.release } } : {}),
+        ...(maintenance ? { maintenance } : {}),
       });
     } catch (err) {
       log.error({ err, op }, 'audit write failed');
@@ -465,7 +471,7 @@ export function createOperations(deps: OperationsDeps): Operations {
           s.maintenance = offState(auto);
         });
         ended = cur;
-        return ok(`Maintenance ended: it expired at ${cur.until}${cur.page ? '; the maintenance page is down' : ''}`);
+        return ok(`Maintenance ended: it expired at ${cur.until}${cur.page ? '; the maintenance page is down' : ''}`, offState(auto));
       });
       if (r.status === 'ok' && ended) {
         const m: MaintenanceState = ended;

@@ -51,6 +51,8 @@ export interface AuditEntry {
   durationMs: number;
   /** A switch that moved traffic (switch, rollback, failover, guard_rollback): what the channel's switch message shows. */
   switch?: { from: Pool; to: Pool; ms: number; release: string | undefined };
+  /** Maintenance as an on, extend or off left it: what the channel's announcement shows. */
+  maintenance?: MaintenanceState;
 }
 
 export const emptyState = (): DeployState => ({

@@ -13,7 +13,9 @@ export type AlertKind =
   | 'auto_failover'
   | 'maintenance_expired'
   /** Not an alert: a switch's own message in the channel (the audit log), with its Roll back button. */
-  | 'switch';
+  | 'switch'
+  /** Not an alert: a maintenance window's announcement, with End now and Extend 30m. */
+  | 'maintenance';
 
 export type Severity = 'info' | 'warning' | 'critical';
 

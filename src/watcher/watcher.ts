@@ -44,6 +44,8 @@ export interface WatcherDeps {
   maintenance?: () => boolean;
   /** Told (at most once a second per pool) when nginx logs a failed attempt on a pool: auto-demote probes at once. */
   onUpstreamTrouble?: (pool: Pool) => void;
+  /** Told of each alert maintenance held back (the maintenance announcement counts them). */
+  onHeldBack?: (held: Suppressed) => void;
   /** The environment's name in alerts [ENV_NAME, else the host name]; the app passes the deploy layer's. */
   envName?: () => string;
   /** Tail options for tests and benchmarks. */
@@ -166,6 +168,7 @@ export class Watcher {
     this.#policy.onSuppressed = (s) => {
       this.#d.metrics?.alerts.inc({ kind: s.key.split(':')[0] ?? 'unknown', status: 'suppressed' });
       this.#log.info({ suppressed: s }, 'alert held back');
+      if (s.reason === 'maintenance') this.#d.onHeldBack?.(s);
     };
     this.#detectors = new Detectors(
       {

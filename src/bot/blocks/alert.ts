@@ -1,6 +1,7 @@
 import { otherPool, type Pool } from '../../pool.js';
 import type { AlertEvent, AlertKind, Severity } from '../../watcher/alert.js';
 import { ACTION_IDS, actionIdFor, runbookLink } from '../ids.js';
+import { buildMaintenanceMessage, type MaintenanceView } from './maintenance.js';
 import {
   clip,
   escapeMrkdwn,
@@ -24,6 +25,8 @@ export interface IncidentView {
    * during the post-switch guard window about the pool just switched to.
    */
   rollbackTo?: Pool;
+  /** A maintenance announcement's window (alert kind `maintenance`). */
+  maintenance?: MaintenanceView;
   resolvedAt: string | undefined;
   acknowledgedBy: string | undefined;
   /** Most recent last; only the last few are shown, the thread keeps all. */
@@ -69,6 +72,7 @@ export interface AlertMessageOptions {
 /** The one message of an incident: facts, samples, runbook link, what people did, fitting buttons. */
 export function buildAlertMessage(alert: AlertEvent, incident: IncidentView, opts: AlertMessageOptions): Message {
   if (alert.kind === 'switch') return buildSwitchMessage(alert, incident);
+  if (alert.kind === 'maintenance' && incident.maintenance) return buildMaintenanceMessage(alert.key, incident.maintenance, opts.runbookUrl);
   const resolved = alert.status === 'resolved' || incident.resolvedAt !== undefined;
   const icon = resolved ? ':white_check_mark:' : SEVERITY_ICON[alert.severity];
   const prefix = resolved ? 'RESOLVED' : alert.severity.toUpperCase();
@@ -243,6 +247,7 @@ export function offers(alert: AlertEvent, incident: IncidentView, facts: AlertFa
     auto_failover: () => (p ? [...switchTo(p, `Switch back to ${p}`), ...stopChaos(p)] : []),
     maintenance_expired: () => [maintenanceButton(k)],
     switch: () => [],
+    maintenance: () => [],
   };
   const kindButtons = byKind[alert.kind]();
   const rollback = incident.rollbackTo && !kindButtons.some((b) => b.action_id.startsWith(ACTION_IDS.rollback)) ? [rollbackButton(k, incident.rollbackTo)] : [];

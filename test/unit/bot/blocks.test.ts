@@ -5,6 +5,7 @@ import { USAGE } from '../../../src/commands/parse-command.js';
 import { buildAlertMessage, buttonsFor, EMPTY_INCIDENT, offers, type AlertFacts, type IncidentView } from '../../../src/bot/blocks/alert.js';
 import type { Pool } from '../../../src/pool.js';
 import { buildAuditMessage } from '../../../src/bot/blocks/audit.js';
+import { buildMaintenanceMessage, type MaintenanceView } from '../../../src/bot/blocks/maintenance.js';
 import type { AuditEntry } from '../../../src/deploy/state-store.js';
 import { checkBlockKitLimits } from '../../../src/bot/blocks/check-limits.js';
 import { buildHelpMessage, buildUsageMessage } from '../../../src/bot/blocks/help.js';
@@ -73,6 +74,16 @@ describe('Block Kit builders: golden JSON', () => {
     golden('progress-ok', buildProgressMessage({ command: 'switch green', userId: 'U_ADMIN', steps: ['lock taken', 'traffic verified'], state: 'ok', outcome: 'switched to green', durationMs: 1840 }));
   });
   it('audit line', () => golden('audit', buildAuditMessage(auditEntry())));
+  it('a maintenance announcement, on with the page, and over with what it held back', () => {
+    const v: MaintenanceView = { by: '<@U_ADMIN>', reason: 'db upgrade', since: '2024-06-01T03:00:00.000Z', until: '2024-06-01T04:00:00.000Z', page: true, extendedBy: undefined, ended: undefined, heldBack: [] };
+    golden('maintenance-on', buildMaintenanceMessage('maintenance:1717210800000', v, undefined));
+    const held = [{ kind: 'failover', pool: 'blue' as const, count: 5, first: '2024-06-01T03:01:00.000Z', last: '2024-06-01T03:07:00.000Z' }];
+    golden('maintenance-over', buildMaintenanceMessage('maintenance:1717210800000', { ...v, heldBack: held, ended: { at: '2024-06-01T03:42:00.000Z', by: '<@U_ONCALL>', expired: false } }, undefined));
+    const long = 'x'.repeat(5000);
+    const worst = { ...v, by: long, reason: long, extendedBy: long, heldBack: Array.from({ length: 300 }, (_, i) => ({ kind: `${long}${i}`, pool: undefined, count: i, first: v.since, last: v.since })) };
+    assertWithinLimits(buildMaintenanceMessage(`maintenance:${long}`.slice(0, 200), worst, `https://example.com/${long}`), 'maintenance');
+  });
+
   it('a switch message with Roll back, and after the click', () => {
     const sw = alertEvent({ kind: 'switch', key: 'switch:2024-06-01T03:01:00.000Z', pool: 'green', severity: 'info', title: 'Switched blue → green', summary: 'by <@U_ADMIN> · release green-v2 · 14 ms', at: '2024-06-01T03:01:00.000Z' });
     golden('switch', buildAlertMessage(sw, { ...EMPTY_INCIDENT, actions: [], rollbackTo: 'blue' }, { runbookUrl: undefined }));

@@ -40,7 +40,7 @@ describe('runbook.md', () => {
   });
 
   it('has a section for every alert kind the bot can link to', () => {
-    assert.equal(KINDS.length, 9);
+    assert.equal(KINDS.length, 10);
     for (const kind of KINDS) {
       const link = runbookLink(undefined, kind);
       const [file, anchor] = link.split('#');
@@ -58,7 +58,8 @@ describe('runbook.md', () => {
   });
 
   it('every alert section says what it means, what to do first, how to investigate, recover and escalate', () => {
-    for (const kind of KINDS) {
+    // The maintenance announcement links to "Planned maintenance": how-to, not an alert's section.
+    for (const kind of KINDS.filter((k) => k !== 'maintenance')) {
       const body = bySlug.get(RUNBOOK_ANCHORS[kind])!;
       for (const part of ['**What it means.**', '**First.**', '**Investigate.**', '**Recover.**', '**Escalate**']) {
         assert.ok(body.includes(part), `runbook #${RUNBOOK_ANCHORS[kind]} lacks ${part}`);
