@@ -233,6 +233,49 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
     const [status] = await s.waitFor('the second status answer', (st) => responsesFor(st, 'status-2').length > 0 && responsesFor(st, 'status-2'), 20_000);
     assert.match(JSON.stringify(status?.blocks), /\*Active pool:\* `green`/);
   });
+
+  it('quiet mode from Slack: the failover is held back, all pools down still pages, End now ends it and the announcement says what was held back', async () => {
+    const s = standIn();
+    const since = (await s.state()).now;
+    const res = await command('maintenance on for 10m e2e quiet window', ADMIN, 'maint-on');
+    assert.equal(res.status, 200);
+    const announcement = await s.waitFor(
+      'the maintenance announcement',
+      (st) => st.calls.find((c) => c.method === 'chat.postMessage' && c.at >= since && c.args.channel === ALERTS && buttonsOf(c).some((b) => b.action_id === 'bg_maintenance_end')),
+      20_000,
+    );
+    assert.match(JSON.stringify(announcement.args.blocks), /Maintenance on\* until .*started by <@U_E2E_ADMIN> — _e2e quiet window_/);
+
+    // Chaos on the active pool (green): the backup serves, a failover that maintenance holds back.
+    await chaos(stack, 'green', 'start', 'error');
+    await servedByMany(stack, 40);
+    await eventually('the failover held back', async () => {
+      const r = await fetch(`http://127.0.0.1:${stack.ports.bot}/metrics`);
+      return /bluegreen_alerts_total\{kind="failover",status="suppressed"\} [1-9]/.test(await r.text());
+    });
+    // Both pools down is critical: it pages through maintenance.
+    await chaos(stack, 'blue', 'start', 'error');
+    await servedByMany(stack, 10);
+    const down = await s.waitFor('the all-pools-down alert', (st) => st.calls.find((c) => c.method === 'chat.postMessage' && c.at >= since && /all_down/.test(JSON.stringify(c.args.blocks))), 30_000);
+    assert.ok(down);
+    const failoverPosts = (await s.state()).calls.filter((c) => c.method === 'chat.postMessage' && c.at >= since && c.args.thread_ts === undefined && /"k":"failover:green/.test(JSON.stringify(c.args.blocks)));
+    assert.equal(failoverPosts.length, 0, 'the failover was held back');
+    await chaos(stack, 'blue', 'stop');
+    await chaos(stack, 'green', 'stop');
+
+    const ts = tsOf(announcement);
+    const ended = await click(stack, buttonOf(announcement, 'bg_maintenance_end'), ADMIN, ts, 'maint-end');
+    assert.equal(ended.status, 200);
+    const over = await s.waitFor(
+      'the announcement updated: over, with what was held back',
+      (st) => st.calls.find((c) => c.method === 'chat.update' && c.args.ts === ts && /Maintenance over/.test(JSON.stringify(c.args.blocks))),
+      20_000,
+    );
+    const text = JSON.stringify(over.args.blocks);
+    assert.match(text, /ended by <@U_E2E_ADMIN>/);
+    assert.match(text, /Held back \d+ alerts?:.*failover green ×\d+/);
+    assert.doesNotMatch(text, /bg_maintenance_end/);
+  });
 });
 
 describe('Slack end to end: the auto-demote alert, healed and switched back by clicks', { skip: docker ? false : 'no Docker engine' }, () => {
