@@ -20,7 +20,7 @@ export function statusViewOf(r: StatusReport): StatusView {
       retried5m: p.stats?.retried5m,
       chaos: p.chaos ?? undefined,
     })),
-    maintenance: { on: r.maintenance.on, until: r.maintenance.until, by: who(r.maintenance.by) },
+    maintenance: { on: r.maintenance.on, until: r.maintenance.until, by: who(r.maintenance.by), reason: r.maintenance.reason, page: r.maintenance.page },
     lastSwitch: r.lastSwitch ? { at: r.lastSwitch.at, from: r.lastSwitch.from, to: r.lastSwitch.to, by: who(r.lastSwitch.by) ?? '?' } : undefined,
     lastFailover: r.lastFailover ? { at: r.lastFailover.at, from: r.lastFailover.from, to: r.lastFailover.to } : undefined,
     lock: r.lock ? { holder: who(r.lock.by) ?? '?', operation: r.lock.op, since: r.lock.since } : undefined,

@@ -6,7 +6,7 @@ export interface StatusView {
   env: string;
   active: Pool;
   pools: PoolStatusView[];
-  maintenance: { on: boolean; until: string | undefined; by: string | undefined };
+  maintenance: { on: boolean; until: string | undefined; by: string | undefined; reason?: string | undefined; page?: boolean };
   lastSwitch: { at: string; from: Pool; to: Pool; by: string } | undefined;
   lastFailover: { at: string; from: Pool; to: Pool } | undefined;
   lock: { holder: string; operation: string; since: string } | undefined;
@@ -55,7 +55,9 @@ export function buildStatusMessage(s: StatusView): Message {
   blocks.push({ type: 'divider' });
   const m = s.maintenance;
   const facts = [
-    md(`*Maintenance*\n${m.on ? `on${m.until ? ` until ${slackDate(m.until)}` : ''}${m.by ? ` (by ${escapeMrkdwn(clip(m.by, 100))})` : ''}` : 'off'}`),
+    md(
+      `*Maintenance*\n${m.on ? `on${m.until ? ` until ${slackDate(m.until)}` : ''}${m.by ? ` (by ${escapeMrkdwn(clip(m.by, 100))})` : ''}${m.reason ? `: ${escapeMrkdwn(clip(m.reason, 300))}` : ''}${m.page ? '\n:no_entry: maintenance page up' : ''}` : 'off'}`,
+    ),
     md(`*Last switch*\n${s.lastSwitch ? `${s.lastSwitch.from} → ${s.lastSwitch.to} by ${escapeMrkdwn(clip(s.lastSwitch.by, 100))}, ${slackDate(s.lastSwitch.at)}` : 'none recorded'}`),
     md(`*Last failover*\n${s.lastFailover ? `${s.lastFailover.from} → ${s.lastFailover.to}, ${slackDate(s.lastFailover.at)}` : 'none seen'}`),
     md(`*Lock*\n${s.lock ? `held by ${escapeMrkdwn(clip(s.lock.holder, 100))} for ${escapeMrkdwn(clip(s.lock.operation, 100))} since ${slackDate(s.lock.since)}` : 'free'}`),

@@ -58,7 +58,7 @@ describe('Block Kit builders: golden JSON', () => {
       'status-maintenance',
       buildStatusMessage(
         statusView({
-          maintenance: { on: true, until: '2024-06-01T04:00:00.000Z', by: 'U_ADMIN' },
+          maintenance: { on: true, until: '2024-06-01T04:00:00.000Z', by: 'U_ADMIN', reason: 'db upgrade', page: true },
           lock: { holder: 'slack:U_ADMIN', operation: 'switch green', since: '2024-06-01T03:00:00.000Z' },
           lastFailover: { at: '2024-06-01T02:30:00.000Z', from: 'blue', to: 'green' },
         }),
