@@ -66,6 +66,11 @@ export class SlackNotifier implements Notifier {
   async notify(alert: AlertEvent): Promise<void> {
     const existing = this.#incidents.get(alert.key);
     const log = this.#o.log.child({ incident: alert.key });
+    // The window's announcement says it ended (updated in place from the audit log): no second message.
+    if (alert.kind === 'maintenance_expired' && this.#maintenanceKey !== undefined) {
+      log.debug('maintenance expiry shown on its announcement');
+      return;
+    }
     if (!existing || (existing.view.resolvedAt !== undefined && alert.status === 'firing')) {
       if (alert.status === 'resolved' && !existing) {
         // A resolution for an incident this process never posted (e.g. after a restart).

@@ -6,7 +6,7 @@ import type { AuditEntry } from '../../../src/deploy/state-store.js';
 import { HttpServer } from '../../../src/http-server.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import { SlackStandIn } from '../../support/slack-stand-in.js';
-import { AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
+import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
 
 // The maintenance announcement: one message per window, from the audit log (Slack, CLI or timer),
 // updated in place when extended and when it ends, with what it held back.
@@ -69,6 +69,8 @@ describe('maintenance announcement', () => {
     assert.ok(extended, 'updated in place when extended');
     assert.match(JSON.stringify(extended.args.blocks), /Held back 3 alerts/);
 
+    // The expiry notice the timer raises is shown on the announcement, not as a message of its own.
+    await n.notify(alertEvent({ kind: 'maintenance_expired', key: 'maintenance_expired:all', status: 'resolved' }));
     n.audit(entry({ on: false, expired: true }, { on: false, since: undefined, until: undefined, by: { kind: 'auto', id: 'maintenance-timer' }, reason: undefined, page: false }, { kind: 'auto', id: 'maintenance-timer', name: 'maintenance timer' }));
     await bot.outbox.drain();
     const ended = slack.callsOf('chat.update').filter((c) => c.args.ts === ts).at(-1);
