@@ -2,7 +2,8 @@ import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
 import type { Pool } from '../pool.js';
-import type { Actor } from './result.js';
+import type { Actor } from '../shared/actor.js';
+import type { AuditEntry } from '../shared/audit-entry.js';
 
 // What the deploy layer remembers across restarts of the bot and of nginx, on the bot's volume.
 // The active pool is NOT here: nginx's flag files are the truth (nginx-control.ts).
@@ -39,18 +40,6 @@ export interface DeployState {
   maintenance: MaintenanceState;
   /** Last image and release deployed to each pool through `deploy`. */
   releases: Partial<Record<Pool, { image: string; releaseId: string | undefined; at: string; by: Actor }>>;
-}
-
-export interface AuditEntry {
-  at: string;
-  by: Actor;
-  op: string;
-  args: Record<string, unknown>;
-  result: 'ok' | 'refused' | 'failed';
-  message: string;
-  durationMs: number;
-  /** A switch that moved traffic (switch, rollback, failover, guard_rollback): what the channel's switch message shows. */
-  switch?: { from: Pool; to: Pool; ms: number; release: string | undefined };
 }
 
 export const emptyState = (): DeployState => ({

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { AlertEvent, Notifier } from './alert.js';
+import type { AlertEvent, Notifier } from '../shared/alert.js';
 
 /** Turns an alert into the JSON body an incoming webhook takes; the Slack layer may supply a richer one. */
 export type RenderAlert = (alert: AlertEvent) => unknown;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createMetrics } from '../../../src/metrics.js';
-import type { AlertEvent } from '../../../src/watcher/alert.js';
+import type { AlertEvent } from '../../../src/shared/alert.js';
 import { WebhookNotifier, renderSimple } from '../../../src/watcher/webhook-notifier.js';
 
 function alert(n: number, over: Partial<AlertEvent> = {}): AlertEvent {
