@@ -30,9 +30,6 @@ export interface DeliveryStats {
   lastLatencyMs: number | undefined;
 }
 
-/** Every alert goes through one queue: the webhook posts to one channel. */
-const QUEUE = 'webhook';
-
 /**
  * Slack incoming webhook (alerts only, no buttons: the mode without a bot token). Alerts go through
  * the same `Outbox` as the Slack bot's messages, in one ordered queue, one at a time, so a
@@ -54,7 +51,7 @@ export class WebhookNotifier implements Notifier {
     this.#render = render;
     this.#log = log;
     this.#outbox = new Outbox({
-      name: 'webhook',
+      name: this.name,
       call: postToWebhook(url, fetch, timeoutMs),
       judge: judgeWebhookError,
       log,
@@ -76,11 +73,12 @@ export class WebhookNotifier implements Notifier {
     });
   }
 
+  /** Queues the alert; every alert shares one queue, as the webhook posts to one channel. */
   notify(alert: AlertEvent): Promise<void> {
     const queuedAt = Date.now();
     this.#waiting.add(alert);
     this.#outbox
-      .send(QUEUE, () => ({ method: 'POST', args: this.#render(alert) }))
+      .send(this.name, () => ({ method: 'POST', args: this.#render(alert) }))
       .then(
         () => {
           this.stats.lastLatencyMs = Date.now() - queuedAt;
