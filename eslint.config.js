@@ -16,6 +16,16 @@ export default tseslint.config(
     },
   },
   {
+    // The shared words are imported by every home and import none of them (src/shared/README.md).
+    files: ['src/shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/watcher/*', '**/deploy/*', '**/bot/*', '**/commands/*'], message: 'src/shared imports nothing from the homes that use it.' }] },
+      ],
+    },
+  },
+  {
     files: ['src/config.ts', 'test/**', 'bench/**', 'scripts/**', 'demo-app/**', 'eslint.config.js'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import type { Notifier } from '../src/watcher/alert.js';
+import type { Notifier } from '../src/shared/alert.js';
 import { Watcher } from '../src/watcher/watcher.js';
 import { makeLine } from './watcher-lines.js';
 

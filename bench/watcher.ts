@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import type { AlertEvent, Notifier } from '../src/watcher/alert.js';
+import type { AlertEvent, Notifier } from '../src/shared/alert.js';
 import { Watcher } from '../src/watcher/watcher.js';
 import { makeLine } from './watcher-lines.js';
 

@@ -9,10 +9,10 @@ import { createSlackSurface } from './bot/create-slack-surface.js';
 import { createAuditFeed } from './deploy/audit-feed.js';
 import { auditFileOf, createStateStore } from './deploy/state-store.js';
 import type { NotifierFacts } from './bot/slack-notifier.js';
-import type { AlertEvent, Notifier } from './watcher/alert.js';
-import { createLogNotifier } from './watcher/log-notifier.js';
+import type { AlertEvent, Notifier } from './shared/alert.js';
+import { createLogNotifier } from './bot/log-notifier.js';
 import { Watcher } from './watcher/watcher.js';
-import { WebhookNotifier } from './watcher/webhook-notifier.js';
+import { WebhookNotifier } from './bot/webhook-notifier.js';
 
 export interface AppDeps {
   config: Config;

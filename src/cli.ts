@@ -7,7 +7,8 @@ import { helpText, runCommand } from './commands/run-command.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeployLayer } from './deploy/create-deploy-layer.js';
 import { runDrill } from './deploy/drill.js';
-import { ok, type Actor, type OpResult } from './deploy/result.js';
+import { ok, type OpResult } from './shared/op-result.js';
+import type { Actor } from './shared/actor.js';
 import { createLogger } from './log.js';
 
 // `bluegreen <command> [--json]`: the same grammar and operations as /bluegreen in Slack, talking to

@@ -1,7 +1,7 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { z } from 'zod';
 import type { Command } from '../commands/command.js';
-import type { Actor } from '../deploy/result.js';
+import type { Actor } from '../shared/actor.js';
 import { ACTION_ID_PATTERN, parseActionId, type ActionKey } from './ids.js';
 import { actionLine, type IncidentAction } from './blocks/alert.js';
 import type { RespondFn } from './respond-progress.js';

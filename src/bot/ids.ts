@@ -1,4 +1,4 @@
-import type { AlertKind } from '../watcher/alert.js';
+import type { AlertKind } from '../shared/alert.js';
 
 // Every Block Kit action_id the bot emits or listens to. Handlers match on these and nothing else,
 // so a renamed button cannot silently stop working.

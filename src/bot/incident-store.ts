@@ -1,5 +1,5 @@
 import { readJsonFile, writeJsonFileAtomic } from '../watcher/state-file.js';
-import type { AlertEvent } from '../watcher/alert.js';
+import type { AlertEvent } from '../shared/alert.js';
 import type { IncidentView } from './blocks/alert.js';
 
 /** An incident's one Slack message, as kept across restarts so a later click still updates it. */

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
-import { isBlocksRejected, judgeSlackError } from './slack-errors.js';
+import { isBlocksRejected, judgeSlackError, type Verdict } from './slack-errors.js';
 
-/** One Web API call, e.g. ('chat.postMessage', {channel, text, blocks}). */
+/** One Web API call, e.g. ('chat.postMessage', {channel, text, blocks}), or one post to an incoming webhook. */
 export type ApiCall = (method: string, args: Record<string, unknown>) => Promise<Record<string, unknown>>;
 
 /**
@@ -21,6 +21,10 @@ interface Item {
 export interface OutboxOptions {
   call: ApiCall;
   log: Logger;
+  /** Who the calls go to, in log lines ('slack' unless told). */
+  name?: string;
+  /** Whether a failed call is worth retrying, and when; Slack Web API errors (judgeSlackError) unless told. */
+  judge?: (err: unknown) => Verdict;
   /** Least time between two calls to one channel; Slack allows about one message per second. */
   minIntervalMs?: number;
   /** First retry delay when Slack gives no Retry-After; doubles up to maxBackoffMs. */
@@ -35,9 +39,11 @@ export interface OutboxOptions {
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * One ordered queue per channel. A message waits for every earlier message of its channel; errors
- * and 429s are retried (honouring Retry-After) for as long as the process lives; only a call Slack
- * will never accept (channel_not_found, invalid_auth…) is given up, and logged.
+ * One ordered queue per channel: the one delivery queue of every outbound notifier (the Slack Web
+ * API, and the incoming webhook with one queue). A message waits for every earlier message of its
+ * channel; errors and 429s are retried (honouring Retry-After) for as long as the process lives;
+ * only a call the other end will never accept (channel_not_found, invalid_auth, a 400…) is given
+ * up, and logged.
  */
 export class Outbox {
   readonly #opts: Required<Omit<OutboxOptions, 'onRetry' | 'onResult'>> & Pick<OutboxOptions, 'onRetry' | 'onResult'>;
@@ -49,6 +55,8 @@ export class Outbox {
 
   constructor(opts: OutboxOptions) {
     this.#opts = {
+      name: 'slack',
+      judge: judgeSlackError,
       minIntervalMs: 1000,
       backoffMs: 1000,
       maxBackoffMs: 30_000,
@@ -75,10 +83,14 @@ export class Outbox {
     return n;
   }
 
-  /** Resolves when every queue is empty. */
+  /** Resolves when every queue is empty, or, after stop(), once no call is in flight. */
   drain(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
+    if (this.#settled()) return Promise.resolve();
     return new Promise((r) => this.#idle.push(r));
+  }
+
+  #settled(): boolean {
+    return this.pending === 0 || (this.#stopped && this.#running.size === 0);
   }
 
   /** Stop retrying; queued messages are abandoned (process shutdown). */
@@ -88,7 +100,7 @@ export class Outbox {
 
   async #pump(channel: string): Promise<void> {
     this.#running.add(channel);
-    const { call, log, minIntervalMs, backoffMs, maxBackoffMs, sleep, now } = this.#opts;
+    const { call, log, name, judge, minIntervalMs, backoffMs, maxBackoffMs, sleep, now } = this.#opts;
     const q = this.#queues.get(channel) ?? [];
     let backoff = backoffMs;
     while (q.length > 0 && !this.#stopped) {
@@ -119,29 +131,29 @@ export class Outbox {
         // Let the sender's .then() (e.g. keeping the ts of a post) run before the next item is built.
         await new Promise<void>((r) => setImmediate(r));
       } catch (err) {
-        const verdict = judgeSlackError(err);
+        const verdict = judge(err);
         if (verdict.retry) {
           const delay = verdict.afterMs ?? backoff;
           backoff = Math.min(backoff * 2, maxBackoffMs);
           this.#opts.onRetry?.(request.method, verdict.why);
-          log.warn({ channel, method: request.method, why: verdict.why, retryInMs: delay, queued: q.length }, 'slack call failed; will retry');
+          log.warn({ channel, method: request.method, why: verdict.why, retryInMs: delay, queued: q.length }, `${name} call failed; will retry`);
           await sleep(delay);
           continue;
         }
         if (!item.textOnly && isBlocksRejected(verdict.why)) {
           // Better a plain alert than none: send the fallback text alone.
-          log.error({ channel, method: request.method, why: verdict.why }, 'slack rejected the blocks; sending text only');
+          log.error({ channel, method: request.method, why: verdict.why }, `${name} rejected the blocks; sending text only`);
           item.textOnly = true;
           continue;
         }
         q.shift();
         this.#opts.onResult?.(request.method, 'failed');
-        log.error({ channel, method: request.method, why: verdict.why }, 'slack refused the call; giving up on this message');
+        log.error({ channel, method: request.method, why: verdict.why }, `${name} refused the call; giving up on this message`);
         item.reject(new Error(`${request.method} to ${channel} failed: ${verdict.why}`));
       }
     }
     this.#running.delete(channel);
-    if (this.pending === 0) for (const r of this.#idle.splice(0)) r();
+    if (this.#settled()) for (const r of this.#idle.splice(0)) r();
   }
 }
 

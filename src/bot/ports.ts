@@ -1,14 +1,13 @@
 import type { Command, CommandName } from '../commands/command.js';
-import type { Actor, OpResult } from '../deploy/result.js';
+import type { Actor } from '../shared/actor.js';
+import type { Progress } from '../shared/progress.js';
+import type { OpResult } from '../shared/op-result.js';
 import type { AuditEntry } from './blocks/audit.js';
 import type { HelpEntry } from './blocks/help.js';
 import type { StatusView } from './blocks/status.js';
 
 // What the Slack surface needs from the rest of the bot, as small interfaces it owns. app.ts
 // passes the real grammar, runner, status and audit log; unit tests pass small fakes.
-
-/** One step of a long operation, e.g. "nginx -t ok". */
-export type Progress = (step: string) => void;
 
 export type ParseCommand = (text: string) => { ok: Command } | { error: string; usage: string };
 

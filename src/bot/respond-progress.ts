@@ -1,4 +1,4 @@
-import type { OpResult } from '../deploy/result.js';
+import type { OpResult } from '../shared/op-result.js';
 import { buildProgressMessage, type ProgressView } from './blocks/progress.js';
 import type { Block } from './blocks/kit.js';
 

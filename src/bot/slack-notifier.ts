@@ -1,7 +1,7 @@
-import type { AuditEntry } from '../deploy/state-store.js';
+import type { AuditEntry } from '../shared/audit-entry.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../pool.js';
-import type { AlertEvent, Notifier } from '../watcher/alert.js';
+import type { AlertEvent, Notifier } from '../shared/alert.js';
 import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type AlertFacts, type IncidentAction, type IncidentView } from './blocks/alert.js';
 import { actorText, buildAuditMessage } from './blocks/audit.js';
 import { heldBackSummary, type MaintenanceView } from './blocks/maintenance.js';

@@ -1,6 +1,6 @@
 import type { App } from '@slack/bolt';
 import { isMutating } from '../commands/command.js';
-import type { Actor } from '../deploy/result.js';
+import type { Actor } from '../shared/actor.js';
 import { buildHelpMessage, buildUsageMessage } from './blocks/help.js';
 import { buildStatusMessage } from './blocks/status.js';
 import { formatCommand } from './format-command.js';

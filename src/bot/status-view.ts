@@ -1,4 +1,4 @@
-import type { Actor } from '../deploy/result.js';
+import type { Actor } from '../shared/actor.js';
 import type { StatusReport } from '../deploy/operations.js';
 import type { StatusView } from './blocks/status.js';
 

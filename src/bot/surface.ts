@@ -1,5 +1,6 @@
 import type { Command } from '../commands/command.js';
-import type { Actor, OpResult } from '../deploy/result.js';
+import type { Actor } from '../shared/actor.js';
+import type { OpResult } from '../shared/op-result.js';
 import type { Logger } from '../log.js';
 import type { AuditEntry } from './blocks/audit.js';
 import type { Authorizer } from './authorizer.js';

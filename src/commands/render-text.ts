@@ -1,5 +1,5 @@
 import type { MaintenanceReport, StatusReport } from '../deploy/operations.js';
-import type { OpResult } from '../deploy/result.js';
+import type { OpResult } from '../shared/op-result.js';
 
 // Plain-text rendering of results for the CLI (Slack renders Block Kit in src/bot). Pure.
 

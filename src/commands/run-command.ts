@@ -1,8 +1,9 @@
 import type { Operations } from '../deploy/operations.js';
-import { ok, type Actor, type OpResult } from '../deploy/result.js';
+import { ok, type OpResult } from '../shared/op-result.js';
+import type { Actor } from '../shared/actor.js';
 import { isMutating, type Command } from './command.js';
 import { usageOf } from './parse-command.js';
-import type { Progress } from './progress.js';
+import type { Progress } from '../shared/progress.js';
 
 // The one runner: a parsed command to a deploy operation. Slack and the CLI call this and render
 // the OpResult their own way. Authorization is the caller's job (the Slack layer checks admins).

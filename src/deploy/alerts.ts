@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '../pool.js';
-import type { AlertEvent, AlertKind, Severity } from '../watcher/alert.js';
+import type { AlertEvent, AlertKind, Severity } from '../shared/alert.js';
 
 // Alerts this layer raises itself (auto-demote, post-switch guard, maintenance expiry), shaped as the
 // watcher's AlertEvent so every notifier renders them the same way.

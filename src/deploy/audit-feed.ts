@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import type { AuditEntry } from './state-store.js';
+import type { AuditEntry } from '../shared/audit-entry.js';
 
 // Every operation appends one line to STATE_DIR/audit.jsonl, whichever process ran it: the bot, a
 // `bluegreen` CLI run with `docker compose exec`, the bot's own auto-demote and guard. The bot follows

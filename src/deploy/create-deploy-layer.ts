@@ -4,7 +4,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Pool } from '../pool.js';
-import type { AlertEvent } from '../watcher/alert.js';
+import type { AlertEvent } from '../shared/alert.js';
 import type { ContainerEngine } from './container-engine.js';
 import { createDockerEngine, resolveProject } from './docker-engine.js';
 import { createHealthChecker, type HealthChecker } from './health-checker.js';

@@ -1,7 +1,8 @@
 import { otherPool, type Pool } from '../pool.js';
 import type { Operations } from './operations.js';
 import type { ChaosMode } from './pool-client.js';
-import { failed, ok, refused, type Actor, type OpResult } from './result.js';
+import { failed, ok, refused, type OpResult } from '../shared/op-result.js';
+import type { Actor } from '../shared/actor.js';
 
 // `bluegreen drill`: the chaos -> failover -> alert -> recovery cycle against the live stack, with
 // bounded traffic through nginx, timed from the outside. What each time means:

@@ -1,10 +1,10 @@
 import type { Logger } from '../log.js';
 import { otherPool, type Pool } from '../pool.js';
-import type { AlertEvent } from '../watcher/alert.js';
+import type { AlertEvent } from '../shared/alert.js';
 import { operationalAlert } from './alerts.js';
 import type { Operations } from './operations.js';
 import type { PoolClient, PoolProbe } from './pool-client.js';
-import type { Actor } from './result.js';
+import type { Actor } from '../shared/actor.js';
 
 // Auto-demote. Probes both pools' /healthz on an interval; when the active pool fails
 // `failAfter` probes in a row while the backup is healthy, makes the backup primary and raises an

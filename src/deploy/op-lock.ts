@@ -1,7 +1,7 @@
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
-import type { Actor } from './result.js';
+import type { Actor } from '../shared/actor.js';
 
 // One lock serializes every mutating operation, across the bot process and `bluegreen` CLI
 // processes run with `compose exec` in the same container: an in-process queue plus a lock file

@@ -2,15 +2,18 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { BluegreenError, describeError } from '../errors.js';
 import { otherPool, POOLS, serviceOf, type Pool } from '../pool.js';
-import type { AlertEvent } from '../watcher/alert.js';
+import type { AlertEvent } from '../shared/alert.js';
 import { operationalAlert } from './alerts.js';
 import type { ContainerEngine, ContainerInfo } from './container-engine.js';
 import { describeVerification, type NginxControl } from './nginx-control.js';
 import { replacePoolContainer } from './replace-pool-container.js';
 import type { LockHolder, OpLock } from './op-lock.js';
 import type { ChaosMode, PoolClient } from './pool-client.js';
-import { failed, ok, refused, type Actor, type OpResult } from './result.js';
-import type { DeployState, MaintenanceState, StateStore, SwitchRecord } from './state-store.js';
+import { failed, ok, refused, type OpResult } from '../shared/op-result.js';
+import type { Actor } from '../shared/actor.js';
+import type { Progress } from '../shared/progress.js';
+import type { MaintenanceState } from '../shared/maintenance-state.js';
+import type { DeployState, StateStore, SwitchRecord } from './state-store.js';
 
 // The use cases of deploy control, in the order an operator meets them. Every mutating operation
 // runs under the one lock, is audited, and returns an OpResult; nothing operational throws past here.
@@ -109,18 +112,16 @@ export interface MaintenanceReport extends MaintenanceState {
 /** Longest maintenance from now, also after an extension (the grammar's limit). */
 const MAX_MAINTENANCE_MS = 7 * 24 * 3_600_000;
 
-/** Told each step of a long operation as it happens (the CLI prints it, Slack updates a message). */
-export type Step = (step: string) => void;
-const quiet: Step = () => undefined;
+const quiet: Progress = () => undefined;
 
 export interface Operations {
   status(): Promise<OpResult<StatusReport>>;
-  switchPool(target: Pool, opts: { force: boolean; by: Actor; kind?: SwitchKind; reason?: string; progress?: Step }): Promise<OpResult<SwitchData>>;
+  switchPool(target: Pool, opts: { force: boolean; by: Actor; kind?: SwitchKind; reason?: string; progress?: Progress }): Promise<OpResult<SwitchData>>;
   /**
    * Back to the pool that was active before the last switch. `expect`: the pool a button promised
    * ("Roll back to blue"); refused when the last switch no longer leads back there.
    */
-  rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string; progress?: Step; expect?: Pool }): Promise<OpResult<SwitchData>>;
+  rollback(by: Actor, opts?: { kind?: SwitchKind; reason?: string; progress?: Progress; expect?: Pool }): Promise<OpResult<SwitchData>>;
   startChaos(pool: Pool, mode: ChaosMode, opts: { force: boolean; by: Actor }): Promise<OpResult>;
   stopChaos(pool: Pool, by: Actor): Promise<OpResult>;
   /**
@@ -147,7 +148,7 @@ export interface Operations {
   deploy(
     pool: Pool,
     image: string,
-    opts: { releaseId?: string | undefined; by: Actor; progress?: Step },
+    opts: { releaseId?: string | undefined; by: Actor; progress?: Progress },
   ): Promise<OpResult<{ container: string; release: string | undefined }>>;
   /** The active pool as nginx sees it. */
   activePool(): Promise<Pool>;
@@ -213,7 +214,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     return first.healthy || !first.detail.startsWith('no answer') ? first : pools.health(pool, settings.healthTimeoutMs);
   }
 
-  async function doSwitch(target: Pool, force: boolean, by: Actor, kind: SwitchKind, reason: string | undefined, say: Step): Promise<OpResult<SwitchData>> {
+  async function doSwitch(target: Pool, force: boolean, by: Actor, kind: SwitchKind, reason: string | undefined, say: Progress): Promise<OpResult<SwitchData>> {
     const from = await nginx.activePool();
     if (from === target) return ok(`${target} is already active; nothing changed`, { from, to: target, ms: 0, changed: false });
 

@@ -1,9 +1,9 @@
 import type { Logger } from '../log.js';
 import { otherPool, type Pool } from '../pool.js';
-import type { AlertEvent } from '../watcher/alert.js';
+import type { AlertEvent } from '../shared/alert.js';
 import { operationalAlert } from './alerts.js';
 import type { Operations, PoolStats } from './operations.js';
-import type { Actor } from './result.js';
+import type { Actor } from '../shared/actor.js';
 import type { SwitchRecord } from './state-store.js';
 
 // Post-switch guard: for POST_SWITCH_GUARD_SEC after a switch, rollback or auto-demote, whoever made

@@ -2,7 +2,9 @@ import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
 import type { Pool } from '../pool.js';
-import type { Actor } from './result.js';
+import type { Actor } from '../shared/actor.js';
+import type { AuditEntry } from '../shared/audit-entry.js';
+import type { MaintenanceState } from '../shared/maintenance-state.js';
 
 // What the deploy layer remembers across restarts of the bot and of nginx, on the bot's volume.
 // The active pool is NOT here: nginx's flag files are the truth (nginx-control.ts).
@@ -16,21 +18,6 @@ export interface SwitchRecord {
   reason?: string;
 }
 
-/**
- * Maintenance as commands left it. `on` is quiet mode (non-critical alerts held back); `page` is
- * the maintenance page on top of it (nginx's flag file, nginx-control.ts). Off: every field but
- * `by` (who ended it, or undefined when nobody ever started one) is cleared.
- */
-export interface MaintenanceState {
-  on: boolean;
-  since: string | undefined;
-  until: string | undefined;
-  by: Actor | undefined;
-  /** Why, as the operator typed it. */
-  reason: string | undefined;
-  page: boolean;
-}
-
 export interface DeployState {
   /** The pool that was active before the last switch: where "Roll back" goes. */
   previousPool: Pool | undefined;
@@ -39,20 +26,6 @@ export interface DeployState {
   maintenance: MaintenanceState;
   /** Last image and release deployed to each pool through `deploy`. */
   releases: Partial<Record<Pool, { image: string; releaseId: string | undefined; at: string; by: Actor }>>;
-}
-
-export interface AuditEntry {
-  at: string;
-  by: Actor;
-  op: string;
-  args: Record<string, unknown>;
-  result: 'ok' | 'refused' | 'failed';
-  message: string;
-  durationMs: number;
-  /** A switch that moved traffic (switch, rollback, failover, guard_rollback): what the channel's switch message shows. */
-  switch?: { from: Pool; to: Pool; ms: number; release: string | undefined };
-  /** Maintenance as an on, extend or off left it: what the channel's announcement shows. */
-  maintenance?: MaintenanceState;
 }
 
 export const emptyState = (): DeployState => ({

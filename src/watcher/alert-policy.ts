@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '../pool.js';
-import type { AlertEvent } from './alert.js';
+import type { AlertEvent } from '../shared/alert.js';
 import type { Signal } from './detectors.js';
 
 export interface PolicyOptions {

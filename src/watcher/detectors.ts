@@ -1,5 +1,5 @@
 import { POOLS, otherPool, type Pool } from '../pool.js';
-import type { AlertKind, Severity } from './alert.js';
+import type { AlertKind, Severity } from '../shared/alert.js';
 import { RecentCounts } from './recent-counts.js';
 import type { SlidingWindow } from './sliding-window.js';
 

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import { AccessLineReader } from './access-line-reader.js';
-import type { AlertEvent, Notifier } from './alert.js';
+import type { AlertEvent, Notifier } from '../shared/alert.js';
 import { AlertPolicy, type PolicyState, type Suppressed } from './alert-policy.js';
 import { Detectors, type DetectorContext, type Signal } from './detectors.js';
 import type { MalformedReason } from './parse-access-line.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createDeployLayer, type DeployLayer } from '../../src/deploy/create-deploy-layer.js';
-import type { OpResult } from '../../src/deploy/result.js';
+import type { OpResult } from '../../src/shared/op-result.js';
 import { createLogger } from '../../src/log.js';
 import { run } from './support/docker.js';
 import type { Stack } from './support/stack.js';

@@ -1,5 +1,5 @@
 import { otherPool, type Pool } from '../../pool.js';
-import type { AlertEvent, AlertKind, Severity } from '../../watcher/alert.js';
+import type { AlertEvent, AlertKind, Severity } from '../../shared/alert.js';
 import { ACTION_IDS, actionIdFor, runbookLink } from '../ids.js';
 import { buildMaintenanceMessage, type MaintenanceView } from './maintenance.js';
 import {

@@ -1,10 +1,11 @@
-import type { AuditEntry as LoggedEntry } from '../../deploy/state-store.js';
+import type { Actor } from '../../shared/actor.js';
+import type { AuditEntry as LoggedEntry } from '../../shared/audit-entry.js';
 import { clip, escapeMrkdwn, humanDuration, md, mention, type Message } from './kit.js';
 
 /** One change (or refused attempt) as the Slack layer reports it; refusals it decides itself go to the audit log. */
 export interface AuditEntry {
   at: string;
-  actor: { kind: 'slack' | 'cli' | 'auto'; id: string; name?: string };
+  actor: Actor;
   /** Where it came from: the slash command or a button on an alert. */
   source: 'slash_command' | 'button';
   /** The command as a person would type it, e.g. "switch green --force". */

@@ -6,7 +6,7 @@ import { buildAlertMessage, buttonsFor, EMPTY_INCIDENT, offers, type AlertFacts,
 import type { Pool } from '../../../src/pool.js';
 import { buildAuditMessage } from '../../../src/bot/blocks/audit.js';
 import { buildMaintenanceMessage, type MaintenanceView } from '../../../src/bot/blocks/maintenance.js';
-import type { AuditEntry } from '../../../src/deploy/state-store.js';
+import type { AuditEntry } from '../../../src/shared/audit-entry.js';
 import { checkBlockKitLimits } from '../../../src/bot/blocks/check-limits.js';
 import { buildHelpMessage, buildUsageMessage } from '../../../src/bot/blocks/help.js';
 import type { Message } from '../../../src/bot/blocks/kit.js';
@@ -14,7 +14,7 @@ import { buildProgressMessage } from '../../../src/bot/blocks/progress.js';
 import { buildStatusMessage } from '../../../src/bot/blocks/status.js';
 import { ACTION_ID_PATTERN, RUNBOOK_ANCHORS } from '../../../src/bot/ids.js';
 import { helpEntries } from '../../../src/bot/ports.js';
-import type { AlertKind } from '../../../src/watcher/alert.js';
+import type { AlertKind } from '../../../src/shared/alert.js';
 import { alertEvent, statusView } from './fixtures.js';
 
 // Golden JSON for every message kind (UPDATE_GOLDEN=1 rewrites them after a deliberate change),

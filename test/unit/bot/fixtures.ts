@@ -1,12 +1,14 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
 import type { Command } from '../../../src/commands/command.js';
-import type { Actor, OpResult } from '../../../src/deploy/result.js';
+import type { Actor } from '../../../src/shared/actor.js';
+import type { OpResult } from '../../../src/shared/op-result.js';
 import type { AuditEntry } from '../../../src/bot/blocks/audit.js';
 import type { StatusView } from '../../../src/bot/blocks/status.js';
-import type { CommandRunner, Progress } from '../../../src/bot/ports.js';
+import type { CommandRunner } from '../../../src/bot/ports.js';
+import type { Progress } from '../../../src/shared/progress.js';
 import { createLogger, type Logger } from '../../../src/log.js';
-import type { AlertEvent } from '../../../src/watcher/alert.js';
+import type { AlertEvent } from '../../../src/shared/alert.js';
 
 /** Who and where in the bot tests: an admin, a plain member, the alert channel and an allowed channel. */
 export const ADMIN = 'U_ADMIN';

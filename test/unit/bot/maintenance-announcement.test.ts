@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseCommand, USAGE } from '../../../src/commands/parse-command.js';
 import { loadConfig } from '../../../src/config.js';
-import type { AuditEntry } from '../../../src/deploy/state-store.js';
+import type { AuditEntry } from '../../../src/shared/audit-entry.js';
 import { HttpServer } from '../../../src/http-server.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import { SlackStandIn } from '../../support/slack-stand-in.js';

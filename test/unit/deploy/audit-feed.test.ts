@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createAuditFeed } from '../../../src/deploy/audit-feed.js';
-import { auditFileOf, createStateStore, type AuditEntry } from '../../../src/deploy/state-store.js';
+import { auditFileOf, createStateStore } from '../../../src/deploy/state-store.js';
+import type { AuditEntry } from '../../../src/shared/audit-entry.js';
 import { captureLogger } from './fakes.js';
 
 const entry = (op: string): AuditEntry => ({ at: '2026-11-30T12:00:00.000Z', by: { kind: 'cli', id: 'root' }, op, args: {}, result: 'ok', message: op, durationMs: 1 });

@@ -12,7 +12,7 @@ import { createOperations, type Operations, type OperationsDeps } from '../../..
 import type { ChaosMode, PoolClient } from '../../../src/deploy/pool-client.js';
 import { createStateStore, type StateStore } from '../../../src/deploy/state-store.js';
 import type { Pool } from '../../../src/pool.js';
-import type { AlertEvent } from '../../../src/watcher/alert.js';
+import type { AlertEvent } from '../../../src/shared/alert.js';
 
 // Fakes behind the deploy layer's own interfaces. The state store and lock are the real ones on a
 // temporary folder.

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { RUNBOOK_ANCHORS, runbookLink } from '../../../src/bot/ids.js';
-import type { AlertKind } from '../../../src/watcher/alert.js';
+import type { AlertKind } from '../../../src/shared/alert.js';
 import { bluegreenInvocations, parseInvocation } from './doc-commands.js';
 
 const root = new URL('../../../', import.meta.url);

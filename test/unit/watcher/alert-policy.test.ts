@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AlertEvent } from '../../../src/watcher/alert.js';
+import type { AlertEvent } from '../../../src/shared/alert.js';
 import { AlertPolicy, type SignalContext } from '../../../src/watcher/alert-policy.js';
 import type { Signal } from '../../../src/watcher/detectors.js';
 

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../../src/config.js';
 import { createMetrics } from '../../../src/metrics.js';
 import type { Pool } from '../../../src/pool.js';
-import type { AlertEvent, Notifier } from '../../../src/watcher/alert.js';
+import type { AlertEvent, Notifier } from '../../../src/shared/alert.js';
 import { isMalformed, parseAccessLine } from '../../../src/watcher/parse-access-line.js';
 import { Watcher, type WatcherDeps } from '../../../src/watcher/watcher.js';
 import { accessLine, fixtureLines } from './fixtures.js';

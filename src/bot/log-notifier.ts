@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { AlertEvent, Notifier } from './alert.js';
+import type { AlertEvent, Notifier } from '../shared/alert.js';
 
 /** Every alert goes to the log, whatever else is configured: the record of last resort. */
 export function createLogNotifier(log: Logger): Notifier {

@@ -6,13 +6,6 @@ export type OpResult<T = undefined> =
   | { status: 'refused'; reason: string }
   | { status: 'failed'; message: string; cause?: string };
 
-/** Who asked: a Slack user, a CLI user, or the bot itself (auto-demote, guard, expiry). */
-export interface Actor {
-  kind: 'slack' | 'cli' | 'auto';
-  id: string;
-  name?: string;
-}
-
 export const ok = <T>(message: string, data?: T): OpResult<T> =>
   data === undefined ? { status: 'ok', message } : { status: 'ok', message, data };
 export const refused = (reason: string): OpResult<never> => ({ status: 'refused', reason });

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createMetrics } from '../../../src/metrics.js';
-import type { AlertEvent } from '../../../src/watcher/alert.js';
-import { WebhookNotifier, renderSimple } from '../../../src/watcher/webhook-notifier.js';
+import type { AlertEvent } from '../../../src/shared/alert.js';
+import { WebhookNotifier, renderSimple } from '../../../src/bot/webhook-notifier.js';
+import { capturedLogger } from './fixtures.js';
 
 function alert(n: number, over: Partial<AlertEvent> = {}): AlertEvent {
   return {
@@ -133,5 +134,24 @@ describe('WebhookNotifier', () => {
     await n.notify(alert(1));
     await n.idle();
     assert.equal(standIn.received[0]!.body.text, 'custom failover:blue');
+  });
+
+  it('stops after the alert in flight, and logs the alerts it did not deliver', async () => {
+    standIn.received = [];
+    standIn.script = [reply(503), reply(503), reply(503)];
+    const captured = capturedLogger();
+    const n = new WebhookNotifier({ url: standIn.url, log: captured.log, backoffMs: 20 });
+    await n.notify(alert(1));
+    await n.notify(alert(2));
+    await new Promise((r) => setTimeout(r, 10));
+    n.stop();
+    await n.idle();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(n.stats.delivered, 0);
+    const stopped = captured.lines().find((l) => l.includes('webhook notifier stopped with alerts not delivered'));
+    assert.ok(stopped, 'the undelivered alerts are logged');
+    assert.match(stopped, /alert 1/);
+    assert.match(stopped, /alert 2/);
+    standIn.script = [];
   });
 });
