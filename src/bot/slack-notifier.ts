@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../shared/audit-entry.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../pool.js';
-import type { AlertEvent, Notifier } from '../shared/alert.js';
+import { operationalAlert, type AlertEvent, type Notifier } from '../shared/alert.js';
 import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type AlertFacts, type IncidentAction, type IncidentView } from './blocks/alert.js';
 import { actorText, buildAuditMessage } from './blocks/audit.js';
 import { heldBackSummary, type MaintenanceView } from './blocks/maintenance.js';
@@ -176,8 +176,7 @@ export class SlackNotifier implements Notifier {
           : entry.op === 'guard_rollback'
             ? `Post-switch guard rolled back ${sw.from} → ${sw.to}`
             : `Switched ${sw.from} → ${sw.to}`;
-    const alert: AlertEvent = {
-      id: `switch:${entry.at}`,
+    const alert = operationalAlert({
       key: `switch:${entry.at}`,
       kind: 'switch',
       status: 'firing',
@@ -187,16 +186,8 @@ export class SlackNotifier implements Notifier {
       env: '',
       title,
       summary: `by ${actorText(entry.by)}${sw.release ? ` · release ${escapeMrkdwn(sw.release)}` : ''} · ${sw.ms} ms`,
-      observed: undefined,
-      threshold: undefined,
-      unit: undefined,
-      windowSize: 0,
-      samples: 0,
-      sampleLines: [],
-      explainedBy: [],
       at: entry.at,
-      firstAt: entry.at,
-    };
+    });
     const view: IncidentView = { ...EMPTY_INCIDENT, actions: [], ...(ROLLBACK_OFFERED.has(entry.op) ? { rollbackTo: sw.from } : {}) };
     this.#post({ key: alert.key, channel: this.#o.channel, ts: undefined, alert, view }, log);
   }
@@ -224,27 +215,7 @@ export class SlackNotifier implements Notifier {
       }
       const since = m.since ?? entry.at;
       const key = `maintenance:${Date.parse(since)}`;
-      const alert: AlertEvent = {
-        id: key,
-        key,
-        kind: 'maintenance',
-        status: 'firing',
-        severity: 'info',
-        pool: undefined,
-        release: undefined,
-        env: '',
-        title: 'Maintenance',
-        summary: m.reason ?? '',
-        observed: undefined,
-        threshold: undefined,
-        unit: undefined,
-        windowSize: 0,
-        samples: 0,
-        sampleLines: [],
-        explainedBy: [],
-        at: entry.at,
-        firstAt: since,
-      };
+      const alert = operationalAlert({ key, kind: 'maintenance', status: 'firing', severity: 'info', pool: undefined, env: '', title: 'Maintenance', summary: m.reason ?? '', at: entry.at, firstAt: since });
       const maintenance: MaintenanceView = { by: m.by ? actorText(m.by) : who, reason: m.reason, since, until: m.until, page: m.page, extendedBy: undefined, ended: undefined, heldBack: [] };
       this.#maintenanceKey = key;
       this.#post({ key, channel: this.#o.channel, ts: undefined, alert, view: { ...EMPTY_INCIDENT, actions: [], maintenance } }, log);

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import { otherPool, type Pool } from '../pool.js';
 import type { AlertEvent } from '../shared/alert.js';
-import { operationalAlert } from './alerts.js';
+import { operationalAlert } from '../shared/alert.js';
 import type { Operations } from './operations.js';
 import type { PoolClient, PoolProbe } from './pool-client.js';
 import type { Actor } from '../shared/actor.js';

@@ -3,7 +3,7 @@ import type { Metrics } from '../metrics.js';
 import { BluegreenError, describeError } from '../errors.js';
 import { otherPool, POOLS, serviceOf, type Pool } from '../pool.js';
 import type { AlertEvent } from '../shared/alert.js';
-import { operationalAlert } from './alerts.js';
+import { operationalAlert } from '../shared/alert.js';
 import type { ContainerEngine, ContainerInfo } from './container-engine.js';
 import { describeVerification, type NginxControl } from './nginx-control.js';
 import { replacePoolContainer } from './replace-pool-container.js';

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import { otherPool, type Pool } from '../pool.js';
 import type { AlertEvent } from '../shared/alert.js';
-import { operationalAlert } from './alerts.js';
+import { operationalAlert } from '../shared/alert.js';
 import type { Operations, PoolStats } from './operations.js';
 import type { Actor } from '../shared/actor.js';
 import type { SwitchRecord } from './state-store.js';

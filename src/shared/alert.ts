@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from '../pool.js';
 
 // The contract between the watcher (which raises alerts), the deploy layer (which raises
@@ -54,4 +55,57 @@ export interface AlertEvent {
 export interface Notifier {
   readonly name: string;
   notify(alert: AlertEvent): Promise<void>;
+}
+
+/**
+ * An alert raised whole, outside the watcher's detectors (auto-demote, the post-switch guard,
+ * maintenance, a switch's own message), shaped like the watcher's so every notifier renders it alike.
+ */
+export interface OperationalAlertInput {
+  kind: AlertKind;
+  status: 'firing' | 'resolved';
+  severity: Severity;
+  pool: Pool | undefined;
+  release?: string | undefined;
+  env: string;
+  title: string;
+  summary: string;
+  observed?: number | undefined;
+  threshold?: number | undefined;
+  unit?: '%' | 'ms' | undefined;
+  explainedBy?: string[];
+  at: string;
+  firstAt?: string;
+  /**
+   * For alerts that report something the bot did (an auto-demote, a guard trip): the epoch ms it
+   * happened, so each one is an incident of its own (`auto_failover:blue:1764…`), never held back
+   * by the cooldown of an earlier one, and its resolution finds it.
+   */
+  occurrence?: number;
+  /** The incident key when it is not `${kind}:${pool}` (a switch's message: `switch:<time>`). */
+  key?: string;
+}
+
+export function operationalAlert(a: OperationalAlertInput): AlertEvent {
+  return {
+    id: randomUUID(),
+    key: a.key ?? `${a.kind}:${a.pool ?? 'all'}${a.occurrence === undefined ? '' : `:${a.occurrence}`}`,
+    kind: a.kind,
+    status: a.status,
+    severity: a.severity,
+    pool: a.pool,
+    release: a.release,
+    env: a.env,
+    title: a.title,
+    summary: a.summary,
+    observed: a.observed,
+    threshold: a.threshold,
+    unit: a.unit,
+    windowSize: 0,
+    samples: 0,
+    sampleLines: [],
+    explainedBy: a.explainedBy ?? [],
+    at: a.at,
+    firstAt: a.firstAt ?? a.at,
+  };
 }

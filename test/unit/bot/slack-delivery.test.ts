@@ -5,7 +5,7 @@ import { loadConfig } from '../../../src/config.js';
 import { HttpServer } from '../../../src/http-server.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
-import { operationalAlert } from '../../../src/deploy/alerts.js';
+import { operationalAlert } from '../../../src/shared/alert.js';
 import { AlertPolicy } from '../../../src/watcher/alert-policy.js';
 import { SlackStandIn } from '../../support/slack-stand-in.js';
 import { alertEvent, AuditSink, capturedLogger, FakeRunner, statusView } from './fixtures.js';
