@@ -234,7 +234,8 @@ export class Detectors {
           key,
           kind: 'error_rate',
           status: 'firing',
-          severity: 'warning',
+          // Clients get errors: who is hurt decides the severity.
+          severity: 'critical',
           pool: undefined,
           title: `Error rate ${fmt(rate)}% is above ${o.errorRateThreshold}%`,
           summary: `${w.clientErrors()} of ${n} requests got a 5xx (blue ${w.clientErrors('blue')}/${w.requests('blue')}, green ${w.clientErrors('green')}/${w.requests('green')}); upstream attempts failing ${fmt(w.upstreamErrorRate())}%`,

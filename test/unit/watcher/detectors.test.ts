@@ -164,6 +164,8 @@ describe('error rate', () => {
     assert.ok(h.keys().includes('firing:all_down:all'));
     const e = h.signals.find((s) => s.key === 'error_rate:all')!;
     assert.deepEqual(e.explainedBy, ['chaos on blue', 'chaos on green']);
+    assert.equal(e.severity, 'critical', 'clients get errors');
+    assert.equal(h.signals.find((s) => s.key === 'failover:blue')?.severity ?? 'warning', 'warning');
   });
 });
 
