@@ -73,7 +73,7 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   // Every operation, from this process or the CLI, reaches the channel from the audit log, once.
   const notifier = slack?.notifier;
   const auditFeed = notifier ? createAuditFeed({ file: auditFileOf(config.STATE_DIR), onEntry: (e) => notifier.audit(e), log: log.child({ component: 'audit-feed' }) }) : undefined;
-  if (slack?.notifier) alertSinks.push(slack.notifier);
+  if (notifier) alertSinks.push(notifier);
   const webhook =
     slackMode(config) === 'webhook' && config.SLACK_WEBHOOK_URL
       ? new WebhookNotifier({ url: config.SLACK_WEBHOOK_URL, log: log.child({ component: 'webhook' }), metrics })
