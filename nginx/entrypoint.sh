@@ -21,6 +21,7 @@ TEMPLATE=/etc/bluegreen/nginx.conf.template
 fail() { echo "bluegreen-nginx: $*" >&2; exit 64; }
 
 case "$ACTIVE_POOL" in blue|green) ;; *) fail "ACTIVE_POOL: got '$ACTIVE_POOL', wants blue or green" ;; esac
+val=
 for v in PORT APP_PORT MAX_FAILS MAINTENANCE_RETRY_AFTER; do
   eval "val=\$$v"
   case "$val" in ''|*[!0-9]*) fail "$v: got '$val', wants a whole number" ;; esac
@@ -37,6 +38,11 @@ if [ ! -e "$STATE_DIR/active-blue" ] && [ ! -e "$STATE_DIR/active-green" ]; then
   : > "$STATE_DIR/active-$ACTIVE_POOL"
 fi
 chmod 755 "$STATE_DIR"
+# The bot's switch checks prove themselves with this token (on the state volume the bot shares) to
+# be told nginx's upstream statuses; nobody else is.
+[ -s "$STATE_DIR/probe-token" ] || head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE_DIR/probe-token"
+PROBE_TOKEN=$(cat "$STATE_DIR/probe-token")
+case "$PROBE_TOKEN" in ''|*[!0-9a-f]*) fail "$STATE_DIR/probe-token: wants hex digits (delete it to get a new one)" ;; esac
 # A real file, never the image's /dev/stdout symlink: the bot tails it.
 [ -f "$LOG_DIR/access.json.log" ] || : > "$LOG_DIR/access.json.log"
 
@@ -50,6 +56,7 @@ sed \
   -e "s|@PROXY_NEXT_UPSTREAM_TIMEOUT@|$PROXY_NEXT_UPSTREAM_TIMEOUT|g" \
   -e "s|@MAINTENANCE_RETRY_AFTER@|$MAINTENANCE_RETRY_AFTER|g" \
   -e "s|@STATE_DIR@|$STATE_DIR|g" \
+  -e "s|@PROBE_TOKEN@|$PROBE_TOKEN|g" \
   -e "s|@LOG_DIR@|$LOG_DIR|g" \
   "$TEMPLATE" > /etc/nginx/nginx.conf
 

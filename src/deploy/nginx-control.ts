@@ -1,4 +1,4 @@
-import { mkdir, open, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
 import type { Pool } from '../pool.js';
@@ -89,11 +89,11 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** The pool that answered one request through nginx (X-App-Pool) and what nginx tried, or undefined. */
-export async function probePool(url: string, timeoutMs: number): Promise<{ pool: Pool | undefined; upstream: string | undefined } | undefined> {
+export async function probePool(url: string, timeoutMs: number, token = 'switch-verify'): Promise<{ pool: Pool | undefined; upstream: string | undefined } | undefined> {
   try {
     const res = await fetch(new URL('/version', url), {
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { 'x-bluegreen-probe': 'switch-verify' },
+      headers: { 'x-bluegreen-probe': token },
     });
     await res.arrayBuffer();
     const pool = res.headers.get('x-app-pool');
@@ -201,9 +201,11 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
     async verifyServing(pool, timeoutMs) {
       const started = Date.now();
       const v: Verification = { ms: undefined, checks: 0, answered: 0, failedOver: {}, skipped: 0, noAnswer: 0 };
+      // nginx tells upstream statuses only to probes with its token (nginx/entrypoint.sh writes it).
+      const token = (await readFile(join(opts.stateDir, 'probe-token'), 'utf8').catch(() => '')).trim() || undefined;
       let inRow = 0;
       while (Date.now() - started < timeoutMs) {
-        const got = await probePool(opts.url, Math.min(fetchTimeoutMs, timeoutMs));
+        const got = await probePool(opts.url, Math.min(fetchTimeoutMs, timeoutMs), token);
         v.checks++;
         if (got?.pool === pool) v.answered++;
         else if (got?.pool === undefined) v.noAnswer++;

@@ -45,14 +45,18 @@ describe('nginx control', () => {
   it('says what nginx did instead when the target does not answer: failed with a status, benched, no answer', async () => {
     // A release that passes /healthz and fails a third of real requests: nginx retries them on blue
     // and tells the probe "500, 200".
+    // Like nginx, it tells the upstream statuses only to a probe carrying the token from the state folder.
+    const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
+    await writeFile(join(dir, 'probe-token'), '0a1b2c3d\n');
     let n = 0;
-    const server = createServer((_req, res) => {
+    const server = createServer((req, res) => {
       const failed = n++ % 3 === 0;
-      res.writeHead(200, { 'x-app-pool': failed ? 'blue' : 'green', 'x-bluegreen-upstream': failed ? '500, 200' : '200' }).end('{}');
+      const told = req.headers['x-bluegreen-probe'] === '0a1b2c3d' ? { 'x-bluegreen-upstream': failed ? '500, 200' : '200' } : {};
+      res.writeHead(200, { 'x-app-pool': failed ? 'blue' : 'green', ...told }).end('{}');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     servers.push(server);
-    const nginx = createNginxControl({ stateDir: '/nonexistent', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: dir, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
     const v = await nginx.verifyServing('green', 3000);
     // Routed to green (it answered), failing some: the switch stands, the guard judges the release.
     assert.equal(typeof v.ms, 'number', JSON.stringify(v));
