@@ -100,11 +100,12 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   return {
     async start() {
       const address = await http.listen(config.BOT_PORT, config.BOT_HOST);
-      deploy.start();
       // Slack first: it reloads the saved incident messages, so the first alert or click after a
-      // restart updates the message it belongs to.
+      // restart updates the message it belongs to. Then the audit feed, from the log's end, so what
+      // deploy control does from its first moment (MAINTENANCE_MODE's first window) is announced.
       await slack?.start();
       await auditFeed?.start();
+      deploy.start();
       await watcher.start();
       log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
       return address;
