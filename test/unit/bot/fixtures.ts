@@ -8,6 +8,12 @@ import type { StatusView } from '../../../src/bot/blocks/status.js';
 import type { CommandRunner } from '../../../src/bot/ports.js';
 import type { Progress } from '../../../src/shared/progress.js';
 import { createLogger, type Logger } from '../../../src/log.js';
+import type { AddressInfo } from 'node:net';
+import { parseCommand, USAGE } from '../../../src/commands/parse-command.js';
+import { loadConfig } from '../../../src/config.js';
+import { HttpServer } from '../../../src/http-server.js';
+import type { Metrics } from '../../../src/metrics.js';
+import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import type { AlertEvent } from '../../../src/shared/alert.js';
 
 /** Who and where in the bot tests: an admin, a plain member, the alert channel and an allowed channel. */
@@ -186,4 +192,42 @@ export function rawPost(p: {
       if (p.contentLength === undefined && !req.destroyed) req.end();
     })();
   });
+}
+
+/** The Slack bot in HTTP mode on its own listener, with a fake runner and audit sink: what the HTTP suites share. */
+export interface HttpBotUnderTest {
+  http: HttpServer;
+  bot: SlackBot;
+  /** POST /slack/events on the listener. */
+  url: string;
+  runner: FakeRunner;
+  audits: AuditSink;
+  stop(): Promise<void>;
+}
+
+export async function startHttpBot(o: { env: Record<string, string>; log: Logger; metrics?: Metrics }): Promise<HttpBotUnderTest> {
+  const http = new HttpServer(o.log);
+  const runner = new FakeRunner();
+  const audits = new AuditSink();
+  const bot = createSlackBot({
+    config: loadConfig(o.env),
+    log: o.log,
+    http,
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    deps: { parse: parseCommand, runner, status: async () => ({ status: 'ok' as const, message: 'status', data: statusView() }), audit: audits.audit, usage: USAGE },
+    outbox: { minIntervalMs: 0, backoffMs: 10 },
+  });
+  await bot.start();
+  const addr: AddressInfo = await http.listen(0, '127.0.0.1');
+  return {
+    http,
+    bot,
+    url: `http://127.0.0.1:${addr.port}/slack/events`,
+    runner,
+    audits,
+    async stop() {
+      await bot.stop();
+      await http.close();
+    },
+  };
 }

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { parseCommand, USAGE } from '../../../src/commands/parse-command.js';
-import { loadConfig } from '../../../src/config.js';
-import { HttpServer } from '../../../src/http-server.js';
 import { createMetrics, type Metrics } from '../../../src/metrics.js';
 import { ACTION_IDS, actionIdFor } from '../../../src/bot/ids.js';
-import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
+import type { SlackBot } from '../../../src/bot/slack-bot.js';
 import { blockActionBody, blockActionPayload, postSigned, SlackStandIn, slackSignature, slashCommandBody, slashCommandPayload } from '../../support/slack-stand-in.js';
-import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, rawPost, statusView } from './fixtures.js';
+import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, rawPost, startHttpBot, type HttpBotUnderTest } from './fixtures.js';
 
 // The attacker's side of the Slack HTTP door (issue #10): replays with headers spelled
 // differently, bodies of the wrong JSON type, big bodies before authentication, odd buttons. All
@@ -20,7 +16,7 @@ const FORM = 'application/x-www-form-urlencoded';
 
 describe('the Slack HTTP door under attack', () => {
   const slack = new SlackStandIn();
-  let http: HttpServer;
+  let t: HttpBotUnderTest;
   let bot: SlackBot;
   let url: string;
   let runner: FakeRunner;
@@ -34,35 +30,18 @@ describe('the Slack HTTP door under attack', () => {
     // An error escaping a request would end the real process (src/main.ts exits on it).
     process.on('unhandledRejection', onRejection);
     await slack.start();
-    const config = loadConfig({
-      SLACK_BOT_TOKEN: TOKEN,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_ALERT_CHANNEL: ALERTS,
-      SLACK_ADMIN_USERS: ADMIN,
-      SLACK_ALLOWED_CHANNELS: OPS,
-    });
-    http = new HttpServer(logs.log);
-    runner = new FakeRunner();
-    audits = new AuditSink();
     metrics = createMetrics();
-    bot = createSlackBot({
-      config,
+    t = await startHttpBot({
       log: logs.log,
-      http,
       metrics,
-      deps: { parse: parseCommand, runner, status: async () => ({ status: 'ok' as const, message: 'status', data: statusView() }), audit: audits.audit, usage: USAGE },
-      outbox: { minIntervalMs: 0, backoffMs: 10 },
+      env: { SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.apiUrl, SLACK_ALERT_CHANNEL: ALERTS, SLACK_ADMIN_USERS: ADMIN, SLACK_ALLOWED_CHANNELS: OPS },
     });
-    await bot.start();
-    const addr: AddressInfo = await http.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${addr.port}/slack/events`;
+    ({ bot, url, runner, audits } = t);
   });
 
   after(async () => {
     process.off('unhandledRejection', onRejection);
-    await bot.stop();
-    await http.close();
+    await t.stop();
     await slack.stop();
   });
 

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { parseCommand, USAGE } from '../../../src/commands/parse-command.js';
-import { loadConfig } from '../../../src/config.js';
-import { HttpServer } from '../../../src/http-server.js';
 import { ACTION_IDS, actionIdFor } from '../../../src/bot/ids.js';
-import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
+import type { SlackBot } from '../../../src/bot/slack-bot.js';
 import { blockActionBody, postSigned, SlackStandIn, slashCommandBody } from '../../support/slack-stand-in.js';
-import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, statusView, VIEWER } from './fixtures.js';
+import { ADMIN, alertEvent, ALERTS, AuditSink, capturedLogger, FakeRunner, OPS, startHttpBot, VIEWER, type HttpBotUnderTest } from './fixtures.js';
 
 // Signed requests through the real Bolt HTTP receiver, mounted on the bot's own HTTP listener;
 // Slack's Web API and response_url are the local stand-in.
@@ -18,7 +14,7 @@ const GROUP_ADMIN = 'U_GROUPIE';
 
 describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
   const slack = new SlackStandIn();
-  let http: HttpServer;
+  let t: HttpBotUnderTest;
   let bot: SlackBot;
   let url: string;
   let runner: FakeRunner;
@@ -28,34 +24,24 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
   before(async () => {
     await slack.start();
     slack.groups.set('S_ADMINS', [GROUP_ADMIN]);
-    const config = loadConfig({
-      SLACK_BOT_TOKEN: TOKEN,
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_ALERT_CHANNEL: ALERTS,
-      SLACK_ADMIN_USERS: ADMIN,
-      SLACK_ADMIN_GROUP: 'S_ADMINS',
-      SLACK_ALLOWED_CHANNELS: OPS,
-      RUNBOOK_URL: 'https://example.com/runbook.md',
-    });
-    http = new HttpServer(logs.log);
-    runner = new FakeRunner();
-    audits = new AuditSink();
-    bot = createSlackBot({
-      config,
+    t = await startHttpBot({
       log: logs.log,
-      http,
-      deps: { parse: parseCommand, runner, status: async () => ({ status: 'ok' as const, message: 'status', data: statusView() }), audit: audits.audit, usage: USAGE },
-      outbox: { minIntervalMs: 0, backoffMs: 10 },
+      env: {
+        SLACK_BOT_TOKEN: TOKEN,
+        SLACK_SIGNING_SECRET: SECRET,
+        SLACK_API_URL: slack.apiUrl,
+        SLACK_ALERT_CHANNEL: ALERTS,
+        SLACK_ADMIN_USERS: ADMIN,
+        SLACK_ADMIN_GROUP: 'S_ADMINS',
+        SLACK_ALLOWED_CHANNELS: OPS,
+        RUNBOOK_URL: 'https://example.com/runbook.md',
+      },
     });
-    await bot.start();
-    const addr: AddressInfo = await http.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${addr.port}/slack/events`;
+    ({ bot, url, runner, audits } = t);
   });
 
   after(async () => {
-    await bot.stop();
-    await http.close();
+    await t.stop();
     await slack.stop();
   });
 
