@@ -96,6 +96,11 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   http.route('GET', '/healthz', (_req, res) => {
     sendJson(res, 200, { status: 'ok', uptimeSec: Math.round((Date.now() - startedAt) / 1000) });
   });
+  // The watcher's per-pool figures for `bluegreen status` run from the CLI (a process of its own,
+  // with no watcher): error rate, p95, retried requests.
+  http.route('GET', '/pool-stats', (_req, res) => {
+    sendJson(res, 200, { blue: watcher.poolStats('blue'), green: watcher.poolStats('green') });
+  });
 
   return {
     async start() {

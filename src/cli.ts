@@ -7,6 +7,8 @@ import { helpText, runCommand } from './commands/run-command.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeployLayer } from './deploy/create-deploy-layer.js';
 import { runDrill } from './deploy/drill.js';
+import type { PoolStats } from './deploy/operations.js';
+import type { Pool } from './pool.js';
 import { ok, type OpResult } from './shared/op-result.js';
 import type { Actor } from './shared/actor.js';
 import { createLogger } from './log.js';
@@ -25,6 +27,16 @@ function actor(): Actor {
     // No passwd entry for the uid (a bare container user): keep the generic name.
   }
   return { kind: 'cli', id: `cli:${name}`, name: `${name} (cli)` };
+}
+
+/** The bot's per-pool figures (GET /pool-stats), or undefined when the bot does not answer at once. */
+async function botPoolStats(port: number): Promise<Record<Pool, PoolStats> | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/pool-stats`, { signal: AbortSignal.timeout(1000) });
+    return res.ok ? ((await res.json()) as Record<Pool, PoolStats>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -53,7 +65,9 @@ async function main(argv: string[]): Promise<number> {
     }
     // Logs go to stderr so stdout stays the answer (and valid JSON with --json).
     const log = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, destination: process.stderr });
-    const layer = createDeployLayer({ config, log });
+    // status shows the watcher's figures, which live in the bot process: ask it (same container).
+    const stats = cmd.name === 'status' ? await botPoolStats(config.BOT_PORT) : undefined;
+    const layer = createDeployLayer({ config, log, ...(stats ? { poolStats: (pool) => stats[pool] } : {}) });
     const by = actor();
     // Steps go to stderr with the elapsed time, so stdout stays the answer.
     const progress = createLineProgress((line) => process.stderr.write(line));

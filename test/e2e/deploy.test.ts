@@ -104,6 +104,8 @@ describe('deploy control on the real stack', { skip: !docker && 'no Docker engin
     for (const r of runs) assert.equal(r.code, 0, r.stdout + r.stderr);
     const s = await status(stack);
     assert.equal(s.lock, undefined, 'lock released');
+    // The CLI's status carries the watcher's figures, asked of the bot process.
+    for (const p of s.pools) assert.equal(typeof p.stats?.retried5m, 'number', `${p.pool}: ${JSON.stringify(p.stats)}`);
     const audit = (await botFile(stack, '/var/lib/bluegreen/state/audit.jsonl'))
       .trim()
       .split('\n')

@@ -54,6 +54,10 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
     const [help] = await slack.waitFor(() => slack.responses.filter((r) => r.id === 'help').length > 0 && slack.responses.filter((r) => r.id === 'help'));
     assert.match(JSON.stringify(help?.body.blocks), /bluegreen status/);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    // The watcher's figures for the CLI's status (a process of its own).
+    const stats = (await (await fetch(`${base}/pool-stats`)).json()) as Record<string, { retried5m: number; samples: number }>;
+    assert.deepEqual(Object.keys(stats).sort(), ['blue', 'green']);
+    assert.equal(stats.blue?.retried5m, 0);
     const unsigned = await fetch(`${base}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'command=%2Fbluegreen&text=switch+green' });
     assert.equal(unsigned.status, 401);
   });
