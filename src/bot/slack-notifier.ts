@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../shared/audit-entry.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../pool.js';
-import { operationalAlert, type AlertEvent, type Notifier } from '../shared/alert.js';
+import { incidentKeyParts, operationalAlert, type AlertEvent, type Notifier } from '../shared/alert.js';
 import { actionLine, buildAlertMessage, EMPTY_INCIDENT, type AlertFacts, type IncidentAction, type IncidentView } from './blocks/alert.js';
 import { actorText, buildAuditMessage } from './blocks/audit.js';
 import { heldBackSummary, type MaintenanceView } from './blocks/maintenance.js';
@@ -238,8 +238,7 @@ export class SlackNotifier implements Notifier {
     const inc = this.#maintenanceKey ? this.#incidents.get(this.#maintenanceKey) : undefined;
     const view = inc?.view.maintenance;
     if (!inc || !view || view.ended) return;
-    const [kind = 'alert', p] = held.key.split(':');
-    const pool = p === 'blue' || p === 'green' ? p : undefined;
+    const { kind, pool } = incidentKeyParts(held.key);
     const rows = [...view.heldBack];
     const i = rows.findIndex((r) => r.kind === kind && r.pool === pool);
     if (i >= 0) rows[i] = { ...rows[i]!, count: rows[i]!.count + 1, last: held.at };

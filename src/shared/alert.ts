@@ -24,8 +24,9 @@ export interface AlertEvent {
   /** Unique per event. */
   id: string;
   /**
-   * Incident key, `${kind}:${pool ?? 'all'}`: a firing and its resolution share it. A failover's
-   * resolution has kind 'recovery' and keeps the failover's key (`failover:blue`).
+   * Incident key, `${kind}:${pool ?? 'all'}`, with `:<epoch ms>` for alerts about something the bot
+   * did (each its own incident): a firing and its resolution share it. A failover's resolution has
+   * kind 'recovery' and keeps the failover's key (`failover:blue`). incidentKeyParts() reads it.
    */
   key: string;
   kind: AlertKind;
@@ -49,6 +50,12 @@ export interface AlertEvent {
   /** ISO time of this event; firstAt is when the incident started. */
   at: string;
   firstAt: string;
+}
+
+/** The kind and pool an incident key names (see AlertEvent.key). */
+export function incidentKeyParts(key: string): { kind: string; pool: Pool | undefined } {
+  const [kind = '', pool] = key.split(':');
+  return { kind, pool: pool === 'blue' || pool === 'green' ? pool : undefined };
 }
 
 /** Anything that delivers alerts: the log, an incoming webhook, the Slack bot. */

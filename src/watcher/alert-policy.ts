@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '../pool.js';
-import type { AlertEvent } from '../shared/alert.js';
+import { incidentKeyParts, type AlertEvent } from '../shared/alert.js';
 import type { Signal } from './detectors.js';
 
 export interface PolicyOptions {
@@ -193,13 +193,13 @@ export class AlertPolicy {
   restore(state: PolicyState): void {
     for (const [k, v] of Object.entries(state.lastFiring)) this.#lastFiring.set(k, v);
     for (const o of state.open) {
-      const [kind] = o.key.split(':');
+      const { kind, pool } = incidentKeyParts(o.key);
       const signal: Signal = {
         key: o.key,
-        kind: (kind ?? 'error_rate') as Signal['kind'],
+        kind: kind as Signal['kind'],
         status: 'firing',
         severity: kind === 'all_down' ? 'critical' : 'warning',
-        pool: undefined,
+        pool,
         title: o.key,
         summary: 'open before the watcher restarted',
         observed: undefined,
@@ -207,8 +207,6 @@ export class AlertPolicy {
         unit: undefined,
         explainedBy: [],
       };
-      const pool = o.key.split(':')[1];
-      if (pool === 'blue' || pool === 'green') signal.pool = pool;
       this.#incidents.set(o.key, { signal, firstAt: o.firstAt, announced: o.announced, samples: 0, sampleLines: [], release: undefined });
     }
   }

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import { AccessLineReader } from './access-line-reader.js';
-import type { AlertEvent, Notifier } from '../shared/alert.js';
+import { incidentKeyParts, type AlertEvent, type Notifier } from '../shared/alert.js';
 import { AlertPolicy, type PolicyState, type Suppressed } from './alert-policy.js';
 import { Detectors, type DetectorContext, type Signal } from './detectors.js';
 import type { MalformedReason } from './parse-access-line.js';
@@ -166,7 +166,7 @@ export class Watcher {
       (a) => this.#send(a),
     );
     this.#policy.onSuppressed = (s) => {
-      this.#d.metrics?.alerts.inc({ kind: s.key.split(':')[0] ?? 'unknown', status: 'suppressed' });
+      this.#d.metrics?.alerts.inc({ kind: incidentKeyParts(s.key).kind, status: 'suppressed' });
       this.#log.info({ suppressed: s }, 'alert held back');
       if (s.reason === 'maintenance') this.#d.onHeldBack?.(s);
     };
@@ -208,7 +208,7 @@ export class Watcher {
     const saved = await readJsonFile<SavedState>(this.#stateFile);
     if (saved?.policy) {
       this.#policy.restore(saved.policy);
-      this.#detectors.restore(saved.policy.open.map((o) => o.key).filter((k) => DETECTOR_KINDS.has(k.split(':')[0] ?? '')));
+      this.#detectors.restore(saved.policy.open.map((o) => o.key).filter((k) => DETECTOR_KINDS.has(incidentKeyParts(k).kind)));
     }
     await this.#tail.start();
     this.#tick = setInterval(() => this.#onTick(), this.#d.tickMs ?? 1000);
