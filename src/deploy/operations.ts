@@ -14,6 +14,7 @@ import type { Actor } from '../shared/actor.js';
 import type { Progress } from '../shared/progress.js';
 import type { MaintenanceState } from '../shared/maintenance-state.js';
 import type { DeployState, StateStore, SwitchRecord } from './state-store.js';
+import type { ScaleData, SwarmPoolStatus } from './cluster.js';
 
 // The use cases of deploy control, in the order an operator meets them. Every mutating operation
 // runs under the one lock, is audited, and returns an OpResult; nothing operational throws past here.
@@ -69,6 +70,8 @@ export interface PoolStatus {
   healthDetail: string;
   chaos: ChaosMode | null | undefined;
   stats: PoolStats | undefined;
+  /** Swarm mode: the pool's service, its tasks and any rolling update (container is then undefined). */
+  swarm?: SwarmPoolStatus | undefined;
 }
 
 export interface StatusReport {
@@ -145,6 +148,8 @@ export interface Operations {
    * has ever turned maintenance on or off (then commands own it). True when it turned it on.
    */
   seedMaintenance(): Promise<boolean>;
+  /** Swarm mode: sets the pool's replicas and waits until they run; refused in Compose mode. */
+  scale(pool: Pool, replicas: number, opts: { force: boolean; by: Actor; progress?: Progress }): Promise<OpResult<ScaleData>>;
   deploy(
     pool: Pool,
     image: string,
@@ -491,6 +496,12 @@ export function createOperations(deps: OperationsDeps): Operations {
         );
       }
       return r.status === 'ok';
+    },
+
+    scale(pool, replicas, { force, by }) {
+      return audited('scale', { pool, replicas, force }, by, async () =>
+        refused(`scale needs Swarm mode: under Compose each pool is one container (scale ${pool} ${replicas} was not run)`),
+      );
     },
 
     deploy(pool, image, { releaseId, by, progress: say = quiet }) {

@@ -1,0 +1,103 @@
+import type { Pool } from '../pool.js';
+
+// What the bot knows of a Docker Swarm (issue #13): the facts swarm-control.ts reads through the
+// Docker API (services, tasks, nodes) and everything else in Swarm mode works from: status, the
+// nginx member lists, cluster alerts. Plain data, so the logic on top is tested without a swarm.
+
+export interface ClusterNode {
+  id: string;
+  hostname: string;
+  /** Swarm's node state: ready, down, unknown, disconnected. */
+  state: string;
+  /** active, pause, drain. */
+  availability: string;
+  role: 'manager' | 'worker';
+  /** The address the node advertises, when Swarm says. */
+  addr: string | undefined;
+}
+
+export interface PoolTask {
+  id: string;
+  /** Service name and slot, as `docker service ps` shows it: bluegreen_app_blue.2. */
+  name: string;
+  slot: number | undefined;
+  nodeId: string;
+  /** Swarm's task state: new, pending, assigned, preparing, starting, running, complete, failed, shutdown, rejected, orphaned, remove. */
+  state: string;
+  /** running, shutdown, … : what Swarm wants of the task. */
+  desiredState: string;
+  /** Swarm's error for a failed or rejected task ("task: non-zero exit (1)", "No such image: …"). */
+  error: string | undefined;
+  /** The task's address on the stack's network (no prefix length), once it has one. */
+  address: string | undefined;
+  image: string;
+  release: string | undefined;
+  /** ISO time of the task's last state change. */
+  since: string;
+}
+
+/** A service's UpdateStatus: Swarm's own account of a rolling update and its rollback. */
+export interface SwarmUpdate {
+  /** updating, paused, completed, rollback_started, rollback_paused, rollback_completed. */
+  state: string;
+  message: string | undefined;
+  startedAt: string | undefined;
+  completedAt: string | undefined;
+}
+
+export interface PoolService {
+  pool: Pool;
+  /** <STACK_NAME>_app_blue */
+  service: string;
+  /** Replicas wanted. */
+  desired: number;
+  /** The image in the service's spec, without a pinned digest. */
+  image: string;
+  /** RELEASE_ID in the service's spec. */
+  release: string | undefined;
+  /** Tasks Swarm has not given up on (desired state running), and the newest failures. */
+  tasks: PoolTask[];
+  update: SwarmUpdate | undefined;
+}
+
+export interface ClusterSnapshot {
+  /** ISO time the facts were read. */
+  at: string;
+  stack: string;
+  nodes: ClusterNode[];
+  pools: Record<Pool, PoolService>;
+}
+
+/** Tasks that serve: running, wanted running, on a node Swarm counts as ready. */
+export function servingTasks(snapshot: Pick<ClusterSnapshot, 'nodes'>, service: PoolService): PoolTask[] {
+  const ready = new Set(snapshot.nodes.filter((n) => n.state === 'ready').map((n) => n.id));
+  return service.tasks.filter((t) => t.state === 'running' && t.desiredState === 'running' && ready.has(t.nodeId) && t.address !== undefined);
+}
+
+/** "vm (k3f2a1)": nodes may share a host name (two engines on one machine do), so the id's start goes with it. */
+export function nodeLabel(nodes: readonly ClusterNode[], id: string): string {
+  const n = nodes.find((x) => x.id === id);
+  return n ? `${n.hostname} (${id.slice(0, 6)})` : id.slice(0, 6);
+}
+
+/** A pool's tasks in Swarm mode, as status shows them. */
+export interface SwarmPoolStatus {
+  service: string;
+  desired: number;
+  running: number;
+  /** Serving tasks per node label (nodeLabel). */
+  perNode: Record<string, number>;
+  image: string;
+  update: SwarmUpdate | undefined;
+  /** Every task Swarm still wants running, and recent failures, one line each. */
+  tasks: { name: string; node: string; state: string; error: string | undefined }[];
+}
+
+/** What `scale` did. */
+export interface ScaleData {
+  pool: Pool;
+  previous: number;
+  desired: number;
+  running: number;
+  perNode: Record<string, number>;
+}
