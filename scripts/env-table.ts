@@ -61,6 +61,11 @@ export const COMPOSE_ONLY: readonly EnvRow[] = [
   { name: 'COMPOSE_FILE', default: undefined, meaning: 'Compose file(s) scripts/stack.sh and Compose use [docker-compose.yml]' },
   { name: 'STACK_WAIT_SEC', default: '120', meaning: 'scripts/stack.sh: how long `up` waits for nginx to answer' },
   { name: 'BLUEGREEN_COMPOSE', default: undefined, meaning: 'scripts/stack.sh and the tests: `v2` (`docker compose`) or `v1` (`docker-compose`) [v2 when installed, else v1]' },
+  { name: 'BLUE_REPLICAS', default: '2', meaning: 'Swarm mode (`npm run swarm:up`): tasks of the blue pool at deploy' },
+  { name: 'GREEN_REPLICAS', default: '2', meaning: 'Swarm mode: tasks of the green pool at deploy' },
+  { name: 'EDGE_NODE', default: undefined, meaning: 'Swarm mode: the node (id or name) where nginx and the bot run, a manager [the node swarm:up runs on]' },
+  { name: 'REGISTRY', default: undefined, meaning: 'Swarm mode: a registry every node can pull from (host:port); swarm:up pushes the built images there and deploys from it' },
+  { name: 'SWARM_WAIT_SEC', default: '180', meaning: 'scripts/swarm.sh: how long `up` waits for every task and nginx, and `down` for the stack to go' },
 ];
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');

@@ -102,6 +102,13 @@ export const configSchema = z.object({
 
   // Deploy control
   COMPOSE_PROJECT_NAME: optionalString().describe("Compose project to drive [from the bot's own container labels]"),
+  DEPLOY_MODE: z
+    .enum(['auto', 'compose', 'swarm'], { error: 'auto, compose or swarm' })
+    .default('auto')
+    .describe("compose: the pools are containers; swarm: services of a Docker Swarm stack; auto: swarm when STACK_NAME is set or the bot's own container belongs to a stack"),
+  STACK_NAME: optionalString().describe("Swarm mode: the stack to drive [from the bot's own container labels]"),
+  SWARM_SYNC_MS: num(1000, { int: true, min: 100 }).describe("Swarm mode: how often the bot reads the swarm's tasks, nodes and updates (nginx members, cluster alerts)"),
+  CLUSTER_ALERT_GRACE_SEC: num(15, { min: 0 }).describe('Swarm mode: how long a pool may run fewer tasks than desired before an alert (a node down alerts at once)'),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock').describe('Docker engine socket'),
   DOCKER_TIMEOUT_MS: num(10_000, { int: true, min: 100 }).describe('Timeout of every Docker API call'),
   NGINX_STATE_DIR: z

@@ -88,6 +88,7 @@ export interface SwarmPoolStatus {
   /** Serving tasks per node label (nodeLabel). */
   perNode: Record<string, number>;
   image: string;
+  release: string | undefined;
   update: SwarmUpdate | undefined;
   /** Every task Swarm still wants running, and recent failures, one line each. */
   tasks: { name: string; node: string; state: string; error: string | undefined }[];
@@ -100,4 +101,34 @@ export interface ScaleData {
   desired: number;
   running: number;
   perNode: Record<string, number>;
+}
+
+/** Serving tasks per node, by nodeLabel. */
+export function tasksPerNode(snapshot: Pick<ClusterSnapshot, 'nodes'>, service: PoolService): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of servingTasks(snapshot, service)) {
+    const label = nodeLabel(snapshot.nodes, t.nodeId);
+    out[label] = (out[label] ?? 0) + 1;
+  }
+  return out;
+}
+
+export function swarmPoolStatus(snapshot: ClusterSnapshot, pool: Pool): SwarmPoolStatus {
+  const svc = snapshot.pools[pool];
+  return {
+    service: svc.service,
+    desired: svc.desired,
+    running: servingTasks(snapshot, svc).length,
+    perNode: tasksPerNode(snapshot, svc),
+    image: svc.image,
+    release: svc.release,
+    update: svc.update,
+    tasks: svc.tasks.map((t) => ({ name: t.name, node: nodeLabel(snapshot.nodes, t.nodeId), state: t.state, error: t.error })),
+  };
+}
+
+/** "vm (k3f2a1): 2, vm (9bd0c1): 1", or "none". */
+export function describePerNode(perNode: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(perNode).map(([node, n]) => `${node}: ${n}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
 }

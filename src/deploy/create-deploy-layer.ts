@@ -14,6 +14,11 @@ import { createOperations, type Operations, type PoolStats } from './operations.
 import { createPoolClient, type PoolClient } from './pool-client.js';
 import { createPostSwitchGuard, type AttemptCounts, type PostSwitchGuard } from './post-switch-guard.js';
 import { createStateStore } from './state-store.js';
+import { BluegreenError } from '../errors.js';
+import { servingTasks, type ClusterSnapshot } from './cluster.js';
+import { createSwarmControl, type SwarmControl } from './swarm-control.js';
+import { createSwarmSync, type SwarmSync } from './swarm-sync.js';
+import type { SwarmHandle } from './operations.js';
 
 // Builds deploy control from config. The bot (app.ts) starts the timers; the CLI uses only `ops`.
 
@@ -30,6 +35,10 @@ export interface DeployLayerDeps {
   pools?: PoolClient;
   /** This process's container id prefix, to find the compose project from its own labels. */
   selfId?: string;
+  /** Replace the Swarm API (tests). */
+  swarmControl?: (stack: string) => SwarmControl;
+  /** Swarm mode: told every snapshot the sync loop reads (cluster alerts). */
+  onClusterSnapshot?: (snapshot: ClusterSnapshot) => void;
 }
 
 /** A synchronous, recent view for the watcher's hot path (refreshed every health round and on switch). */
@@ -71,21 +80,77 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     );
     return project;
   };
+  // Swarm mode: configured (DEPLOY_MODE=swarm, STACK_NAME) or detected from the bot's own labels.
+  // Resolved at first use like the project; a Docker problem is not remembered, so it is asked again.
+  let swarm: Promise<SwarmHandle | undefined> | undefined;
+  const detectStack = async (): Promise<string | undefined> => {
+    if (config.STACK_NAME) return config.STACK_NAME;
+    try {
+      return (await engine.inspect(selfId)).labels['com.docker.stack.namespace'];
+    } catch (err) {
+      // Not in a container (the CLI on a host): no stack to be found.
+      if (err instanceof BluegreenError && err.code === 'CONTAINER_NOT_FOUND') return undefined;
+      throw err;
+    }
+  };
+  const getSwarm = (): Promise<SwarmHandle | undefined> => {
+    if (config.DEPLOY_MODE === 'compose') return Promise.resolve(undefined);
+    swarm ??= detectStack().then(
+      (stack) => {
+        if (!stack) {
+          if (config.DEPLOY_MODE === 'swarm') {
+            throw new BluegreenError('CONTAINER_NOT_FOUND', 'DEPLOY_MODE=swarm, but the bot cannot tell which stack it drives', {
+              hint: 'set STACK_NAME, or run the bot as a service of the stack (docker-stack.yml)',
+            });
+          }
+          return undefined;
+        }
+        projectName = stack;
+        const control = deps.swarmControl?.(stack) ?? createSwarmControl({ socketPath: config.DOCKER_SOCKET, timeoutMs: config.DOCKER_TIMEOUT_MS, stack });
+        return { control, pollMs: Math.min(1000, config.SWARM_SYNC_MS) };
+      },
+      (err: unknown) => {
+        swarm = undefined;
+        throw err;
+      },
+    );
+    return swarm;
+  };
   // A name a person recognises: the compose project (e.g. "shop"), not the container id.
   const envName = () => config.ENV_NAME ?? projectName ?? hostname();
   const pools =
     deps.pools ??
-    createPoolClient({
-      app: {
-        blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
-        green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
+    createPoolClient(
+      {
+        app: {
+          blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
+          green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
+        },
+        admin: {
+          blue: config.POOL_ADMIN_URL_BLUE ?? `http://app_blue:${config.ADMIN_PORT}`,
+          green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
+        },
       },
-      admin: {
-        blue: config.POOL_ADMIN_URL_BLUE ?? `http://app_blue:${config.ADMIN_PORT}`,
-        green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
+      undefined,
+      // Swarm mode: chaos goes to every serving task of the pool, by its address.
+      async (pool) => {
+        // Without Docker, chaos still works in Compose mode (it is plain HTTP): only Swarm mode needs the API.
+        const sw = config.DEPLOY_MODE === 'swarm' ? await getSwarm() : await getSwarm().catch(() => undefined);
+        if (!sw) return [(pool === 'blue' ? config.POOL_ADMIN_URL_BLUE : config.POOL_ADMIN_URL_GREEN) ?? `http://app_${pool}:${config.ADMIN_PORT}`];
+        const snap = await sw.control.snapshot();
+        return servingTasks(snap, snap.pools[pool]).map((t) => `http://${t.address}:${config.ADMIN_PORT}`);
       },
-    });
-  const nginx = createNginxControl({ stateDir: config.NGINX_STATE_DIR, url: config.NGINX_URL, engine, project: getProject });
+    );
+  const nginx = createNginxControl({
+    stateDir: config.NGINX_STATE_DIR,
+    url: config.NGINX_URL,
+    engine,
+    project: getProject,
+    swarmNginx: async () => {
+      const sw = await getSwarm();
+      return sw ? { id: await sw.control.localContainer('nginx') } : undefined;
+    },
+  });
   const store = createStateStore(config.STATE_DIR);
   const lock = createOpLock({
     dir: config.STATE_DIR,
@@ -97,6 +162,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   const ops = createOperations({
     engine,
     project: getProject,
+    swarm: getSwarm,
     nginx,
     pools,
     store,
@@ -160,6 +226,8 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     if (state.lastSwitch) guard.onSwitched(state.lastSwitch);
   };
   let expiry: NodeJS.Timeout | undefined;
+  let sync: SwarmSync | undefined;
+  let stopped = false;
   return {
     ops,
     envName,
@@ -172,10 +240,25 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     }),
     start() {
       // Say at start-up, not only at the first operation, when Docker is not usable.
-      getProject().then(
-        (p) => dlog.info({ project: p }, 'deploy control ready'),
-        (err: unknown) => dlog.error({ problem: describeError(err) }, 'deploy control cannot use Docker; switch and chaos still work, status and deploy report the problem'),
-      );
+      getSwarm().then(
+        async (sw) => {
+          if (!sw) {
+            dlog.info({ project: await getProject() }, 'deploy control ready (Compose mode)');
+            return;
+          }
+          if (stopped) return;
+          sync = createSwarmSync({
+            control: sw.control,
+            nginx,
+            appPort: config.APP_PORT,
+            intervalMs: config.SWARM_SYNC_MS,
+            log: dlog,
+            ...(deps.onClusterSnapshot ? { onSnapshot: deps.onClusterSnapshot } : {}),
+          });
+          sync.start();
+          dlog.info({ stack: sw.control.stack }, 'deploy control ready (Swarm mode): nginx follows the tasks');
+        },
+      ).catch((err: unknown) => dlog.error({ problem: describeError(err) }, 'deploy control cannot use Docker; switch and chaos still work, status and deploy report the problem'));
       health.start();
       void (config.MAINTENANCE_MODE ? ops.seedMaintenance() : Promise.resolve(false))
         .then(refreshView)
@@ -191,6 +274,8 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
       expiry.unref();
     },
     async stop() {
+      stopped = true;
+      await sync?.stop();
       if (expiry) clearInterval(expiry);
       guard.stop();
       await health.stop();

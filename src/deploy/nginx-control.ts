@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
 import type { Pool } from '../pool.js';
@@ -34,6 +34,12 @@ export interface NginxControl {
   testConfig(): Promise<void>;
   /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
   testAndReload(): Promise<void>;
+  /**
+   * Swarm mode: writes each pool's member list (`address:port` per line) where nginx reads it, and
+   * has nginx render its upstreams from them, test and reload (nginx/members.sh `apply`). Resolves
+   * with what nginx did; throws NGINX_CONFIG_INVALID (nginx keeps its previous config) or NGINX_DOWN.
+   */
+  applyMembers(members: Readonly<Record<Pool, readonly string[]>>): Promise<'reloaded' | 'unchanged'>;
 }
 
 export interface NginxControlOptions {
@@ -42,8 +48,16 @@ export interface NginxControlOptions {
   url: string;
   engine: ContainerEngine;
   project: () => Promise<string>;
+  /**
+   * Swarm mode: nginx's task container on this node (the edge node), `{id: undefined}` when none
+   * runs here; resolves to undefined under Compose (the project's nginx container is used).
+   */
+  swarmNginx?: () => Promise<{ id: string | undefined } | undefined>;
   fetchTimeoutMs?: number;
 }
+
+/** The member-list files nginx/members.sh reads: `members-blue`, `members-green`. */
+export const membersFile = (pool: Pool) => `members-${pool}`;
 
 const flag = (dir: string, pool: Pool) => join(dir, `active-${pool}`);
 /** nginx/nginx.conf.template: `if (-f …/maintenance-page) { return 503; }` in the public location. */
@@ -126,6 +140,12 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
   const fetchTimeoutMs = opts.fetchTimeoutMs ?? 1000;
 
   async function nginxContainer(): Promise<string> {
+    const swarm = await opts.swarmNginx?.();
+    if (swarm) {
+      const { id } = swarm;
+      if (!id) throw new BluegreenError('NGINX_DOWN', 'no running nginx task on this node', { hint: 'the bot and nginx must run on the same (edge) node: docker service ps <stack>_nginx' });
+      return id;
+    }
     const project = await opts.project();
     const [c] = await opts.engine.list(project, 'nginx');
     if (!c || c.state !== 'running') {
@@ -226,6 +246,20 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
       await testIn(await nginxContainer());
     },
 
+    async applyMembers(members) {
+      for (const pool of ['blue', 'green'] as const) {
+        const lines = members[pool].map((m) => `${m}\n`).join('');
+        await writeAtomically(join(opts.stateDir, membersFile(pool)), `# written by the bot: ${pool}'s serving tasks\n${lines}`);
+      }
+      const r = await opts.engine.exec(await nginxContainer(), ['bluegreen-nginx-members', 'apply']);
+      if (r.exitCode !== 0) {
+        throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx did not take the new member lists: ${nginxProblem(r.stderr || r.stdout)}`, {
+          hint: 'nginx keeps running with its previous members',
+        });
+      }
+      return r.stdout.includes('unchanged') ? 'unchanged' : 'reloaded';
+    },
+
     async testAndReload() {
       const id = await nginxContainer();
       await testIn(id);
@@ -235,6 +269,17 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
       }
     },
   };
+
+  async function writeAtomically(path: string, text: string): Promise<void> {
+    const tmp = `${path}.tmp-${process.pid}`;
+    try {
+      await writeFile(tmp, text);
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw new BluegreenError('STATE_IO', `cannot write ${path}`, { cause: err, hint: 'the bot needs write access to NGINX_STATE_DIR' });
+    }
+  }
 
   async function testIn(id: string): Promise<void> {
     const test = await opts.engine.exec(id, ['nginx', '-t']);

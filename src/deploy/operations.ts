@@ -14,7 +14,9 @@ import type { Actor } from '../shared/actor.js';
 import type { Progress } from '../shared/progress.js';
 import type { MaintenanceState } from '../shared/maintenance-state.js';
 import type { DeployState, StateStore, SwitchRecord } from './state-store.js';
-import type { ScaleData, SwarmPoolStatus } from './cluster.js';
+import { describePerNode, servingTasks, swarmPoolStatus, tasksPerNode, type ClusterSnapshot, type ScaleData, type SwarmPoolStatus } from './cluster.js';
+import type { SwarmControl } from './swarm-control.js';
+import { rollOut, scaleTo, taskErrors } from './swarm-rollout.js';
 
 // The use cases of deploy control, in the order an operator meets them. Every mutating operation
 // runs under the one lock, is audited, and returns an OpResult; nothing operational throws past here.
@@ -26,6 +28,12 @@ export interface PoolStats {
   samples: number;
   /** Requests that failed on this pool and a retry on the other answered, over the last 5 minutes: counted, not paged. */
   retried5m: number;
+}
+
+export interface SwarmHandle {
+  control: SwarmControl;
+  /** How often a deploy or scale reads the swarm while following it [1000]. */
+  pollMs?: number;
 }
 
 export interface OperationsSettings {
@@ -44,6 +52,11 @@ export interface OperationsSettings {
 export interface OperationsDeps {
   engine: ContainerEngine;
   project: () => Promise<string>;
+  /**
+   * Swarm mode: resolves to the stack's control when the pools are Swarm services (configured or
+   * detected), to undefined under Compose. Status, deploy, scale and releases go through it.
+   */
+  swarm?: (() => Promise<SwarmHandle | undefined>) | undefined;
   nginx: NginxControl;
   pools: PoolClient;
   store: StateStore;
@@ -267,6 +280,8 @@ export function createOperations(deps: OperationsDeps): Operations {
   /** The release a pool runs, best effort: its container's RELEASE_ID, else the configured id. */
   async function releaseOf(pool: Pool): Promise<string | undefined> {
     try {
+      const sw = await deps.swarm?.();
+      if (sw) return (await sw.control.snapshot()).pools[pool].release ?? settings.releaseIds[pool];
       return (await containerOf(pool)).env.RELEASE_ID ?? settings.releaseIds[pool];
     } catch {
       return settings.releaseIds[pool];
@@ -282,10 +297,18 @@ export function createOperations(deps: OperationsDeps): Operations {
     return on ? `; nginx serves the maintenance page (${Math.round(ms)} ms)` : `; the maintenance page is down, the pools serve again (${Math.round(ms)} ms)`;
   }
 
-  async function poolStatus(pool: Pool, active: Pool, containers: Map<Pool, ContainerInfo> | Error): Promise<PoolStatus> {
+  /** Compose mode: each pool's container, by its compose service label. */
+  async function poolContainers(project: string): Promise<Map<Pool, ContainerInfo>> {
+    const out = new Map<Pool, ContainerInfo>();
+    for (const c of await engine.list(project)) for (const p of POOLS) if (c.service === serviceOf(p)) out.set(p, c);
+    return out;
+  }
+
+  async function poolStatus(pool: Pool, active: Pool, containers: Map<Pool, ContainerInfo> | ClusterSnapshot | Error): Promise<PoolStatus> {
     const [probe, chaos] = await Promise.all([pools.health(pool, settings.healthTimeoutMs), pools.chaos(pool).catch(() => undefined)]);
-    const c = containers instanceof Error ? undefined : containers.get(pool);
-    const containerError = containers instanceof Error ? describeError(containers) : c ? undefined : `no ${serviceOf(pool)} container`;
+    const swarm = containers instanceof Map || containers instanceof Error ? undefined : swarmPoolStatus(containers, pool);
+    const c = containers instanceof Map ? containers.get(pool) : undefined;
+    const containerError = containers instanceof Error ? describeError(containers) : c || swarm ? undefined : `no ${serviceOf(pool)} container`;
     return {
       pool,
       active: pool === active,
@@ -298,12 +321,47 @@ export function createOperations(deps: OperationsDeps): Operations {
         uptimeSec: c.startedAt && c.state === 'running' ? Math.max(0, Math.round((now() - Date.parse(c.startedAt)) / 1000)) : undefined,
       },
       containerError,
-      release: c?.env.RELEASE_ID ?? settings.releaseIds[pool],
+      release: c?.env.RELEASE_ID ?? swarm?.release ?? settings.releaseIds[pool],
       healthy: probe.healthy,
       healthDetail: probe.detail,
       chaos,
       stats: deps.poolStats?.(pool),
+      ...(swarm ? { swarm } : {}),
     };
+  }
+
+  /** Swarm mode's deploy: Swarm's own rolling update of the idle pool's service, followed to its end. */
+  async function deploySwarm({ control, pollMs }: SwarmHandle, pool: Pool, image: string, releaseId: string | undefined, by: Actor, active: Pool, say: Progress) {
+    const env: Record<string, string> = releaseId ? { RELEASE_ID: releaseId } : {};
+    const before = (await control.snapshot()).pools[pool];
+    const r = await rollOut(pool, image, env, { control, timeoutMs: settings.deployHealthTimeoutMs * Math.max(1, before.desired), say, ...(pollMs ? { pollMs } : {}) });
+    const svc = r.snapshot.pools[pool];
+    const release = svc.release;
+    const tasks = `${servingTasks(r.snapshot, svc).length} of ${svc.desired} tasks running (${describePerNode(tasksPerNode(r.snapshot, svc))})`;
+    if (r.kind === 'completed') {
+      await store.update((s) => {
+        s.releases[pool] = { image, releaseId: release, at: iso(), by };
+      });
+      return ok(`Deployed ${image}${release ? ` (release ${release})` : ''} to ${pool}: Swarm's rolling update completed, ${tasks}; it is idle. Switch to it with: switch ${pool}`, {
+        container: svc.service,
+        release,
+      });
+    }
+    const errors = taskErrors(r.snapshot, pool);
+    const why = `${r.update?.message ?? 'no message from Swarm'}${errors.length ? `; ${errors.join('; ')}` : ''}`;
+    if (r.kind === 'rolled_back') {
+      return failed(
+        `deploy of ${image} to ${pool} failed: Swarm rolled the update back (${why}); ${pool} runs ${svc.image}${release ? ` (release ${release})` : ''} again, ${tasks}; ${active} served throughout`,
+        `docker service ps ${svc.service} --no-trunc`,
+      );
+    }
+    if (r.kind === 'paused') {
+      return failed(`deploy of ${image} to ${pool} stopped: Swarm ${r.update.state === 'paused' ? 'paused the update' : 'paused its rollback'} (${why}); ${tasks}; ${active} keeps serving`, `docker service ps ${svc.service} --no-trunc; docker service rollback ${svc.service}`);
+    }
+    return failed(
+      `deploy of ${image} to ${pool} did not end within ${Math.round((settings.deployHealthTimeoutMs * Math.max(1, before.desired)) / 1000)} s (update ${r.update?.state ?? 'not started'}); Swarm goes on with it; ${tasks}; ${active} keeps serving`,
+      `bluegreen status, or docker service ps ${svc.service}`,
+    );
   }
 
   const ops: Operations = {
@@ -314,12 +372,11 @@ export function createOperations(deps: OperationsDeps): Operations {
       try {
         const [active, state, holder] = await Promise.all([nginx.activePool(), store.read(), lock.holder()]);
         let project = '';
-        let containers: Map<Pool, ContainerInfo> | Error;
+        let containers: Map<Pool, ContainerInfo> | ClusterSnapshot | Error;
         try {
-          project = await deps.project();
-          const list = await engine.list(project);
-          containers = new Map();
-          for (const c of list) for (const p of POOLS) if (c.service === serviceOf(p)) containers.set(p, c);
+          const sw = await deps.swarm?.();
+          project = sw ? sw.control.stack : await deps.project();
+          containers = sw ? await sw.control.snapshot() : await poolContainers(project);
         } catch (err) {
           if (!(err instanceof BluegreenError)) throw err;
           containers = err;
@@ -498,10 +555,25 @@ export function createOperations(deps: OperationsDeps): Operations {
       return r.status === 'ok';
     },
 
-    scale(pool, replicas, { force, by }) {
-      return audited('scale', { pool, replicas, force }, by, async () =>
-        refused(`scale needs Swarm mode: under Compose each pool is one container (scale ${pool} ${replicas} was not run)`),
-      );
+    scale(pool, replicas, { force, by, progress: say = quiet }) {
+      return audited('scale', { pool, replicas, force }, by, async (): Promise<OpResult<ScaleData>> => {
+        const sw = await deps.swarm?.();
+        if (!sw) return refused(`scale needs Swarm mode: under Compose each pool is one container (scale ${pool} ${replicas} was not run)`);
+        const active = await nginx.activePool();
+        if (replicas === 0 && pool === active && !force) {
+          return refused(`${pool} is the active pool: with 0 tasks every request would go to the backup ${otherPool(pool)}. Switch first, or add --force`);
+        }
+        const r = await scaleTo(pool, replicas, { control: sw.control, timeoutMs: settings.deployHealthTimeoutMs, say, ...(sw.pollMs ? { pollMs: sw.pollMs } : {}) });
+        const svc = r.snapshot.pools[pool];
+        const perNode = tasksPerNode(r.snapshot, svc);
+        const data: ScaleData = { pool, previous: r.previous, desired: replicas, running: servingTasks(r.snapshot, svc).length, perNode };
+        if (r.kind === 'done') return ok(`Scaled ${pool} from ${r.previous} to ${replicas}: ${data.running} running (${describePerNode(perNode)})`, data);
+        const errors = taskErrors(r.snapshot, pool);
+        return failed(
+          `Scaled ${pool} from ${r.previous} to ${replicas}, but ${data.running} of ${replicas} run after ${Math.round(settings.deployHealthTimeoutMs / 1000)} s (${describePerNode(perNode)})${errors.length ? `: ${errors.join('; ')}` : ''}; Swarm keeps trying`,
+          `docker service ps ${svc.service} --no-trunc`,
+        );
+      });
     },
 
     deploy(pool, image, { releaseId, by, progress: say = quiet }) {
@@ -513,6 +585,8 @@ export function createOperations(deps: OperationsDeps): Operations {
         // A config nginx already rejects could not take the new container: check before touching anything.
         await nginx.testConfig();
         say('nginx config test passed');
+        const sw = await deps.swarm?.();
+        if (sw) return deploySwarm(sw, pool, image, releaseId, by, active, say);
         say(`pulling ${image}`);
         const pulled = await engine.pull(image);
         if (!pulled && !(await engine.imageExists(image))) {

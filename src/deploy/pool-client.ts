@@ -32,9 +32,14 @@ export interface PoolUrls {
 
 const NO_CHAOS_HINT = 'chaos needs the demo app, or an image that serves /chaos on its admin port (ADMIN_PORT)';
 
-export function createPoolClient(urls: PoolUrls, timeoutMs = 2000): PoolClient {
-  const call = async (pool: Pool, kind: keyof PoolUrls, method: string, path: string, ms = timeoutMs) => {
-    const base = urls[kind][pool];
+/**
+ * Swarm mode: every task's admin base URL (http://<task address>:ADMIN_PORT), so chaos reaches all of
+ * a pool's tasks, not the one a DNS name happens to resolve to.
+ */
+export type AdminTargets = (pool: Pool) => Promise<string[]>;
+
+export function createPoolClient(urls: PoolUrls, timeoutMs = 2000, adminTargets?: AdminTargets): PoolClient {
+  const call = async (pool: Pool, kind: keyof PoolUrls, method: string, path: string, ms = timeoutMs, base = urls[kind][pool]) => {
     try {
       const res = await fetch(new URL(path, base), { method, signal: AbortSignal.timeout(ms) });
       const text = await res.text();
@@ -56,10 +61,32 @@ export function createPoolClient(urls: PoolUrls, timeoutMs = 2000): PoolClient {
     }
   };
   /** A chaos call the admin port answered with something other than the demo app's 200. */
-  const chaosRefused = (pool: Pool, what: string, r: { status: number; text: string }) =>
+  const chaosRefused = (pool: Pool, what: string, r: { status: number; text: string }, base = urls.admin[pool]) =>
     r.status === 404 || r.status === 405
-      ? new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool serves no chaos endpoint at ${urls.admin[pool]} (${what}: HTTP ${r.status})`, { hint: NO_CHAOS_HINT })
+      ? new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool serves no chaos endpoint at ${base} (${what}: HTTP ${r.status})`, { hint: NO_CHAOS_HINT })
       : new BluegreenError('INTERNAL', `${pool} refused ${what}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
+  /** The admin listeners to act on: the pool's one URL, or each of its tasks in Swarm mode. */
+  const targets = async (pool: Pool): Promise<string[]> => {
+    if (!adminTargets) return [urls.admin[pool]];
+    const list = await adminTargets(pool);
+    if (list.length === 0) throw new BluegreenError('POOL_UNHEALTHY', `${pool} pool has no running task to reach`, { hint: 'bluegreen status shows its tasks' });
+    return list;
+  };
+  /** Sends one chaos call to every target; all must take it. */
+  const everyTarget = async (pool: Pool, what: string, path: string) => {
+    const list = await targets(pool);
+    const results = await Promise.allSettled(
+      list.map(async (base) => {
+        const r = await call(pool, 'admin', 'POST', path, timeoutMs, base);
+        if (r.status !== 200) throw chaosRefused(pool, what, r, base);
+      }),
+    );
+    const bad = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (bad.length === 0) return;
+    if (bad.length === list.length) throw bad[0]?.reason;
+    const first = bad[0]?.reason as Error;
+    throw new BluegreenError('INTERNAL', `${what} reached ${list.length - bad.length} of ${pool}'s ${list.length} tasks; the others failed: ${first.message}`, { cause: first });
+  };
   return {
     async health(pool, ms) {
       const started = performance.now();
@@ -88,24 +115,20 @@ export function createPoolClient(urls: PoolUrls, timeoutMs = 2000): PoolClient {
       }
     },
     async chaos(pool) {
-      const r = await call(pool, 'admin', 'GET', '/chaos');
+      // One task speaks for the pool: chaos is started and stopped on all of them together.
+      const [base] = await targets(pool);
+      const r = await call(pool, 'admin', 'GET', '/chaos', timeoutMs, base);
       let body: { chaos?: unknown };
       try {
         body = JSON.parse(r.text) as { chaos?: unknown };
       } catch (err) {
-        throw new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool answered GET /chaos at ${urls.admin[pool]} with no JSON (HTTP ${r.status})`, { hint: NO_CHAOS_HINT, cause: err });
+        throw new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool answered GET /chaos at ${base} with no JSON (HTTP ${r.status})`, { hint: NO_CHAOS_HINT, cause: err });
       }
       if (r.status !== 200) throw chaosRefused(pool, 'chaos read', r);
       const mode = body.chaos;
       return mode === 'error' || mode === 'timeout' ? mode : null;
     },
-    async startChaos(pool, mode) {
-      const r = await call(pool, 'admin', 'POST', `/chaos/start?mode=${mode}`);
-      if (r.status !== 200) throw chaosRefused(pool, 'chaos start', r);
-    },
-    async stopChaos(pool) {
-      const r = await call(pool, 'admin', 'POST', '/chaos/stop');
-      if (r.status !== 200) throw chaosRefused(pool, 'chaos stop', r);
-    },
+    startChaos: (pool, mode) => everyTarget(pool, 'chaos start', `/chaos/start?mode=${mode}`),
+    stopChaos: (pool) => everyTarget(pool, 'chaos stop', '/chaos/stop'),
   };
 }

@@ -290,6 +290,17 @@ export class FakeNginx implements NginxControl {
     this.reloads++;
     if (this.resolveNames) this.resolved = this.resolveNames();
   }
+  /** Member lists as applied (Swarm mode), newest last. */
+  memberHistory: Record<Pool, string[]>[] = [];
+  async applyMembers(members: Readonly<Record<Pool, readonly string[]>>): Promise<'reloaded' | 'unchanged'> {
+    await this.testConfig();
+    const next = { blue: [...members.blue], green: [...members.green] };
+    const last = this.memberHistory.at(-1);
+    if (last && JSON.stringify(last) === JSON.stringify(next)) return 'unchanged';
+    this.memberHistory.push(next);
+    this.reloads++;
+    return 'reloaded';
+  }
 }
 
 export function captureLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {

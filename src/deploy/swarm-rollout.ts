@@ -1,0 +1,95 @@
+import type { Pool } from '../pool.js';
+import type { Progress } from '../shared/progress.js';
+import { describePerNode, servingTasks, tasksPerNode, type ClusterSnapshot, type SwarmUpdate } from './cluster.js';
+import type { SwarmControl } from './swarm-control.js';
+
+// Swarm mode's deploy and scale, followed to their end (issue #13). A deploy is Swarm's own rolling
+// update (start-first, failure_action: rollback in docker-stack.yml): the bot starts it and reads the
+// service's UpdateStatus until Swarm says completed, paused or rolled back, telling the operator each
+// task that moves. Nothing here decides about traffic: the pool is idle while it changes.
+
+export interface RolloutOptions {
+  control: SwarmControl;
+  timeoutMs: number;
+  pollMs?: number;
+  say: Progress;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+export type UpdateOutcome =
+  | { kind: 'completed'; snapshot: ClusterSnapshot; update: SwarmUpdate | undefined }
+  /** Swarm undid the update (failure_action: rollback), or paused it / its rollback. */
+  | { kind: 'rolled_back' | 'paused'; snapshot: ClusterSnapshot; update: SwarmUpdate }
+  | { kind: 'timeout'; snapshot: ClusterSnapshot; update: SwarmUpdate | undefined };
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether `u` is a status of the update started after `before` (Swarm keeps the last one's). */
+function isNew(u: SwarmUpdate | undefined, before: SwarmUpdate | undefined): u is SwarmUpdate {
+  return u !== undefined && (before === undefined || u.startedAt !== before.startedAt || u.state !== before.state);
+}
+
+/** Starts the rolling update of `pool` to `image` and follows it until Swarm ends it or the deadline. */
+export async function rollOut(pool: Pool, image: string, env: Readonly<Record<string, string>>, o: RolloutOptions): Promise<UpdateOutcome> {
+  const sleep = o.sleep ?? realSleep;
+  const now = o.now ?? Date.now;
+  const { control, say } = o;
+  const first = await control.snapshot();
+  const replicas = first.pools[pool].desired;
+  const before = await control.update(pool, image, env);
+  say(`Swarm is updating ${first.pools[pool].service} to ${image}: ${replicas} task${replicas === 1 ? '' : 's'}, one at a time, each new one healthy before an old one stops`);
+  const deadline = now() + o.timeoutMs;
+  let lastLine = '';
+  let snap = first;
+  for (;;) {
+    await sleep(o.pollMs ?? 1000);
+    snap = await control.snapshot();
+    const svc = snap.pools[pool];
+    const u = svc.update;
+    const serving = servingTasks(snap, svc);
+    const fresh = serving.filter((t) => t.image === image).length;
+    const line = isNew(u, before) ? `${u.state}: ${fresh} of ${svc.desired} running tasks on ${image}${u.message ? ` (${u.message})` : ''}` : '';
+    if (line && line !== lastLine) say(line);
+    lastLine = line || lastLine;
+    if (isNew(u, before)) {
+      if (u.state === 'completed') return { kind: 'completed', snapshot: snap, update: u };
+      if (u.state === 'rollback_completed') return { kind: 'rolled_back', snapshot: snap, update: u };
+      if (u.state === 'paused' || u.state === 'rollback_paused') return { kind: 'paused', snapshot: snap, update: u };
+    }
+    // No replicas: Swarm has nothing to replace and may never write an UpdateStatus.
+    if (svc.desired === 0) return { kind: 'completed', snapshot: snap, update: u };
+    if (now() >= deadline) return { kind: 'timeout', snapshot: snap, update: u };
+  }
+}
+
+export type ScaleOutcome = { kind: 'done' | 'timeout'; previous: number; snapshot: ClusterSnapshot };
+
+/** Sets the replicas and waits until exactly that many tasks serve (and no more are wanted). */
+export async function scaleTo(pool: Pool, replicas: number, o: RolloutOptions): Promise<ScaleOutcome> {
+  const sleep = o.sleep ?? realSleep;
+  const now = o.now ?? Date.now;
+  const previous = await o.control.scale(pool, replicas);
+  o.say(`Swarm asked for ${replicas} ${pool} task${replicas === 1 ? '' : 's'} (was ${previous})`);
+  const deadline = now() + o.timeoutMs;
+  let last = -1;
+  for (;;) {
+    await sleep(o.pollMs ?? 1000);
+    const snap = await o.control.snapshot();
+    const svc = snap.pools[pool];
+    const running = servingTasks(snap, svc).length;
+    const wanted = svc.tasks.filter((t) => t.desiredState === 'running').length;
+    if (running !== last) o.say(`${running} of ${replicas} running (${describePerNode(tasksPerNode(snap, svc))})`);
+    last = running;
+    if (running === replicas && wanted === replicas) return { kind: 'done', previous, snapshot: snap };
+    if (now() >= deadline) return { kind: 'timeout', previous, snapshot: snap };
+  }
+}
+
+/** The errors of tasks that did not start, at most three: what a failed deploy or scale quotes. */
+export function taskErrors(snapshot: ClusterSnapshot, pool: Pool): string[] {
+  return snapshot.pools[pool].tasks
+    .filter((t) => t.error)
+    .slice(0, 3)
+    .map((t) => `${t.name}: ${t.error}`);
+}
