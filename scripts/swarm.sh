@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Docker Swarm mode, first slice (issue #13): the stack of docker-stack.yml on the swarm the docker CLI
-# talks to (a manager).
+# Docker Swarm mode (issue #13): the stack of docker-stack.yml on the swarm the docker CLI talks to
+# (a manager).
 #   scripts/swarm.sh up     build the images as stack:up does, label the edge node, deploy, wait until
 #                           every pool task runs and nginx answers on 127.0.0.1:NGINX_PORT
 #   scripts/swarm.sh down   remove the stack, wait until its containers and networks are gone, then
 #                           remove its volumes on this node
 # Env (shared/SPEC.md): STACK_NAME [bluegreen], BLUE_REPLICAS / GREEN_REPLICAS [2], NGINX_PORT [8080],
-# EDGE_NODE [this node: id or name], IMAGE_TAG [local], SWARM_WAIT_SEC [180].
+# EDGE_NODE [this node: id or name], IMAGE_TAG [local], SWARM_WAIT_SEC [180],
+# REGISTRY (host:port every node can pull from: the built images are tagged REGISTRY/name:IMAGE_TAG,
+# pushed there and deployed from there; without it each node uses its own image store, so load the
+# images onto workers yourself: `docker save … | docker -H <worker> load`).
 # BLUEGREEN_IMAGES_READY=1 skips the build (the test runner built them already).
-# Not yet: REGISTRY (images are used from each node's own store: load them onto workers yourself,
-# `docker save … | docker -H <worker> load`).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 cmd=${1:-up}
 STACK_NAME=${STACK_NAME:-bluegreen}
 export IMAGE_TAG=${IMAGE_TAG:-local}
-export BLUE_IMAGE=${BLUE_IMAGE:-bluegreen-demo-app:$IMAGE_TAG} GREEN_IMAGE=${GREEN_IMAGE:-bluegreen-demo-app:$IMAGE_TAG}
+export STACK_NAME
+export IMAGE_PREFIX=${REGISTRY:+$REGISTRY/}
+export BLUE_IMAGE=${BLUE_IMAGE:-${IMAGE_PREFIX}bluegreen-demo-app:$IMAGE_TAG} GREEN_IMAGE=${GREEN_IMAGE:-${IMAGE_PREFIX}bluegreen-demo-app:$IMAGE_TAG}
 EDGE_LABEL=bluegreen.edge
 
 log() { echo "swarm: $*" >&2; }
@@ -52,6 +55,16 @@ converged() {
   lines=$(docker service ls --filter "label=com.docker.stack.namespace=$STACK_NAME" --format '{{.Replicas}}')
   [ -n "$lines" ] || return 1
   ! echo "$lines" | awk -F'[/ ]' '$1 != $2 { bad = 1 } END { exit !bad }'
+}
+
+# REGISTRY: every node pulls the stack's images from there.
+push_images() {
+  local name
+  for name in bluegreen-demo-app bluegreen-nginx bluegreen-bot; do
+    docker tag "$name:$IMAGE_TAG" "$REGISTRY/$name:$IMAGE_TAG"
+    docker push -q "$REGISTRY/$name:$IMAGE_TAG" >/dev/null || die "pushing $REGISTRY/$name:$IMAGE_TAG failed (is $REGISTRY a registry every node trusts? insecure-registries in daemon.json for plain HTTP)"
+  done
+  log "images pushed to $REGISTRY"
 }
 
 nginx_container() {
@@ -95,8 +108,10 @@ case "$cmd" in
   up)
     require_manager
     [ "${BLUEGREEN_IMAGES_READY:-}" = 1 ] || bash scripts/stack.sh build
+    [ -z "${REGISTRY:-}" ] || push_images
     label_edge
-    docker stack deploy --prune --resolve-image never -c docker-stack.yml "$STACK_NAME"
+    # --resolve-image never: local images have no digest to pin; with REGISTRY the tag is pulled as it is.
+    docker stack deploy --prune --resolve-image never --with-registry-auth -c docker-stack.yml "$STACK_NAME"
     wait_ready ;;
   down)
     require_manager

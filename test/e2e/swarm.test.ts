@@ -1,10 +1,16 @@
-// Docker Swarm mode, first slice (issue #13): the stack of docker-stack.yml on a real 2-node swarm
-// built on this machine (test/e2e/support/swarm.ts), deployed with scripts/swarm.sh. Needs root,
-// iproute2 and util-linux (nsenter); skipped with the reason elsewhere, never skipped with CI=true.
+// Docker Swarm mode (issue #13): the stack of docker-stack.yml on a real 2-node swarm built on this
+// machine (test/e2e/support/swarm.ts), deployed with scripts/swarm.sh, driven by the real bot through
+// the Docker API: nginx follows the tasks, status/switch/chaos/deploy/scale work on services, Swarm's
+// own rollback and a lost node reach Slack (a Web API stand-in on the harness's own address). Needs
+// root, iproute2 and util-linux (nsenter); skipped with the reason elsewhere, never with CI=true.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SlackStandIn } from '../support/slack-stand-in.js';
 import { dockerAvailable, run } from './support/docker.js';
-import { runLoad } from './support/load.js';
+import { runLoad, type LoadResult } from './support/load.js';
 import { DEMO_IMAGE, ensureImages, freePort } from './support/stack.js';
 import {
   NAMES,
@@ -13,6 +19,8 @@ import {
   removeSwarmLeftovers,
   serviceTasks,
   startSwarm,
+  startWorkerDaemon,
+  stopWorkerDaemon,
   swarmResidue,
   swarmSkipReason,
   swarmScript,
@@ -21,20 +29,28 @@ import {
 } from './support/swarm.js';
 
 const RATE = 200;
-const AMOUNT = 2000;
 const REPLICAS = 2;
 const POOLS = ['blue', 'green'] as const;
+const ALERTS = 'C_E2E_SWARM';
+const V2_IMAGE = `${DEMO_IMAGE}-swarm-v2`;
+const BAD_IMAGE = `${DEMO_IMAGE}-swarm-neverhealthy`;
 
 const docker = await dockerAvailable();
 const skip = docker ? await swarmSkipReason() : 'no Docker engine (start dockerd)';
 
 const figures: Record<string, unknown> = {};
 
+interface AccessLine {
+  upstream_addr: string;
+  pool: string;
+  status: number;
+}
+
 /** Which pool and which upstream address answered each request, from nginx's access log. */
-async function accessLog(): Promise<{ upstream_addr: string; pool: string; status: number }[]> {
+async function accessLog(): Promise<AccessLine[]> {
   const r = await run('docker', ['exec', await nginxContainer(), 'cat', '/var/log/bluegreen/access.json.log']);
   assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { upstream_addr: string; pool: string; status: number });
+  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AccessLine);
 }
 
 function countBy<T>(items: T[], key: (t: T) => string): Record<string, number> {
@@ -43,28 +59,134 @@ function countBy<T>(items: T[], key: (t: T) => string): Record<string, number> {
   return out;
 }
 
-describe('swarm: the stack on a 2-node swarm', { skip, timeout: 600_000 }, () => {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(500);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}
+
+async function botContainer(): Promise<string> {
+  const r = await run('docker', ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${NAMES.stack}_bot`, '--filter', 'status=running']);
+  const id = r.stdout.split('\n').find(Boolean);
+  assert.ok(id, 'no running bot task container on the manager');
+  return id;
+}
+
+interface CliResult {
+  status: string;
+  message?: string;
+  reason?: string;
+  data?: Record<string, unknown>;
+}
+
+/** `bluegreen <args> --json` inside the bot's task container, as an operator runs it. */
+async function cli(...args: string[]): Promise<CliResult> {
+  const r = await run('docker', ['exec', await botContainer(), 'bluegreen', ...args, '--json'], { timeoutMs: 300_000 });
+  try {
+    return JSON.parse(r.stdout) as CliResult;
+  } catch {
+    throw new Error(`bluegreen ${args.join(' ')}: no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr.slice(-2000)}`);
+  }
+}
+
+/** Builds `FROM <DEMO_IMAGE>` plus the given Dockerfile lines. */
+async function buildImage(tag: string, lines: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'bg-swarm-img-'));
+  try {
+    await writeFile(join(dir, 'Dockerfile'), [`FROM ${DEMO_IMAGE}`, ...lines, ''].join('\n'));
+    const r = await run('docker', ['build', '-q', '-t', tag, dir], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The members nginx was given for a pool (the bot's file on the shared state volume). */
+async function membersFile(pool: string): Promise<string[]> {
+  const r = await run('docker', ['exec', await nginxContainer(), 'cat', `/etc/nginx/bluegreen/members-${pool}`]);
+  if (r.code !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .sort();
+}
+
+const addrsOf = (tasks: TaskInfo[]) => tasks.filter((t) => t.state === 'running').flatMap((t) => t.addresses.map((a) => `${a}:3000`)).sort();
+
+/** The bot gave nginx exactly the running tasks of each pool. */
+async function membersMatchTasks(): Promise<boolean> {
+  for (const pool of POOLS) {
+    const want = addrsOf(await serviceTasks(`${NAMES.stack}_app_${pool}`));
+    if (JSON.stringify(await membersFile(pool)) !== JSON.stringify(want)) return false;
+  }
+  return true;
+}
+
+const loadFigures = (r: LoadResult) => ({ requests: r.requests, failed: r.failed, p50_ms: r.p50, p99_ms: r.p99, max_ms: r.max, by_pool: r.byPool, errors: r.errorCodes });
+
+describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeout: 1_200_000 }, () => {
   let cluster: SwarmCluster | undefined;
   let port = 0;
   const url = (path = '/') => `http://127.0.0.1:${port}${path}`;
   const tasks: Record<string, TaskInfo[]> = {};
   let tornDown = false;
+  const slack = new SlackStandIn();
+
+  /** Alerts posted to the channel whose text or blocks match. */
+  const posted = (re: RegExp) => slack.calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === ALERTS && re.test(JSON.stringify(c.args)));
+  const load = (seconds: number, during: () => Promise<void>) => runLoad({ url: url('/'), rate: RATE, amount: RATE * seconds, maxSeconds: seconds + 30, during });
 
   before(async () => {
     const started = Date.now();
     await ensureImages();
     port = await freePort();
     cluster = await startSwarm();
+    // The bot's Web API calls leave its container for the harness's own address (host end of the veth).
+    await slack.start({ host: NAMES.hostAddr, port: 0 });
+    const slackPort = new URL(slack.url).port;
+    // A release to roll out, and one whose tasks never turn healthy (/healthz answers 500).
+    const tag = await run('docker', ['tag', DEMO_IMAGE, V2_IMAGE]);
+    assert.equal(tag.code, 0, tag.stderr);
+    await buildImage(BAD_IMAGE, ['CMD ["node", "-e", "require(\'node:http\').createServer((q, s) => { s.statusCode = 500; s.end(); }).listen(3000)"]']);
     // The pools may run on the worker; nginx and the bot run on the edge node (this engine).
-    await loadImagesIntoWorker([DEMO_IMAGE]);
-    const up = await swarmScript('up', { NGINX_PORT: String(port), BLUEGREEN_IMAGES_READY: '1', BLUE_REPLICAS: String(REPLICAS), GREEN_REPLICAS: String(REPLICAS) });
+    await loadImagesIntoWorker([DEMO_IMAGE, V2_IMAGE, BAD_IMAGE]);
+    const up = await swarmScript('up', {
+      NGINX_PORT: String(port),
+      BLUEGREEN_IMAGES_READY: '1',
+      BLUE_REPLICAS: String(REPLICAS),
+      GREEN_REPLICAS: String(REPLICAS),
+      SLACK_BOT_TOKEN: 'xoxb-e2e-swarm',
+      SLACK_SIGNING_SECRET: 'e2e-swarm-signing-secret',
+      SLACK_ALERT_CHANNEL: ALERTS,
+      SLACK_API_URL: `http://${NAMES.hostAddr}:${slackPort}/api/`,
+      CLUSTER_ALERT_GRACE_SEC: '5',
+      DEPLOY_HEALTH_TIMEOUT_MS: '40000',
+      ALERT_COOLDOWN_SEC: '0',
+    });
     assert.equal(up.code, 0, `swarm:up failed:\n${up.stderr.slice(-3000)}`);
     figures.bring_up_sec = Math.round((Date.now() - started) / 100) / 10;
   });
 
   after(async () => {
     console.log(`SWARM_FIGURES ${JSON.stringify(figures)}`);
-    if (!tornDown) await removeSwarmLeftovers();
+    if (!tornDown) {
+      const bot = await run('docker', ['service', 'logs', '--tail', '60', `${NAMES.stack}_bot`]);
+      if (process.exitCode) console.error(`# bot log:\n${bot.stdout.slice(-6000)}`);
+      await removeSwarmLeftovers();
+    }
+    await slack.stop();
   });
 
   it("each pool's tasks run on both nodes, nginx and the bot on the edge node", async () => {
@@ -83,49 +205,136 @@ describe('swarm: the stack on a 2-node swarm', { skip, timeout: 600_000 }, () =>
     assert.deepEqual(perNode.bot, { manager: 1 });
   });
 
+  it("the bot gives nginx every running task as a member, and status shows the pools' tasks per node", async () => {
+    await eventually('the members files to list the running tasks', membersMatchTasks, 30_000);
+    const st = await cli('status');
+    assert.equal(st.status, 'ok', JSON.stringify(st));
+    const pools = (st.data as { pools: { pool: string; swarm?: { desired: number; running: number; perNode: Record<string, number> } }[] }).pools;
+    for (const p of pools) {
+      assert.ok(p.swarm, `${p.pool} has no swarm facts: ${JSON.stringify(p)}`);
+      assert.equal(p.swarm.desired, REPLICAS);
+      assert.equal(p.swarm.running, REPLICAS);
+      assert.equal(Object.keys(p.swarm.perNode).length, 2, JSON.stringify(p.swarm.perNode));
+    }
+  });
+
   it('200 requests/s for 10 s through nginx: 0 failed, both tasks of the active pool serve', async () => {
     const before = (await accessLog()).length;
-    const r = await runLoad({ url: url('/'), rate: RATE, amount: AMOUNT, maxSeconds: 20 });
+    const r = await runLoad({ url: url('/'), rate: RATE, amount: RATE * 10, maxSeconds: 20 });
     const lines = (await accessLog()).slice(before);
     const byAddr = countBy(lines, (l) => l.upstream_addr);
     const workerAddrs = (tasks.app_blue ?? []).filter((t) => t.nodeId === cluster?.workerId).flatMap((t) => t.addresses);
     const fromWorker = lines.filter((l) => workerAddrs.some((a) => l.upstream_addr === `${a}:3000`)).length;
-    figures.load = { rate: RATE, requests: r.requests, failed: r.failed, p50_ms: r.p50, p99_ms: r.p99, max_ms: r.max, by_upstream: byAddr, served_by_worker: fromWorker };
-    assert.ok(r.requests >= AMOUNT, `sent ${r.requests}`);
+    figures.load = { ...loadFigures(r), by_upstream: byAddr, served_by_worker: fromWorker };
+    assert.ok(r.requests >= RATE * 10, `sent ${r.requests}`);
     assert.equal(r.failed, 0, JSON.stringify(r));
     assert.equal(r.byPool.blue, r.requests, JSON.stringify(r.byPool));
-    // Round robin over the two blue tasks: one of them is on the worker, over the overlay network.
-    const blueAddrs = (tasks.app_blue ?? []).flatMap((t) => t.addresses.map((a) => `${a}:3000`)).sort();
-    assert.deepEqual(Object.keys(byAddr).sort(), blueAddrs, JSON.stringify(byAddr));
-    assert.ok(fromWorker > AMOUNT / 4, `the worker's blue task served ${fromWorker}`);
+    assert.deepEqual(Object.keys(byAddr).sort(), addrsOf(tasks.app_blue ?? []), JSON.stringify(byAddr));
+    assert.ok(fromWorker > (RATE * 10) / 4, `the worker's blue task served ${fromWorker}`);
   });
 
-  it('both pools answer through nginx: switch by the flag file and back', async () => {
-    const nginx = await nginxContainer();
-    const flip = async (to: 'blue' | 'green') => {
-      const from = to === 'blue' ? 'green' : 'blue';
-      const r = await run('docker', ['exec', nginx, 'sh', '-c', `touch /etc/nginx/bluegreen/active-${to} && rm -f /etc/nginx/bluegreen/active-${from}`]);
-      assert.equal(r.code, 0, r.stderr);
-    };
-    const served: Record<string, Record<string, number>> = {};
-    for (const pool of ['green', 'blue'] as const) {
-      await flip(pool);
-      const before = (await accessLog()).length;
-      const pools: Record<string, number> = {};
-      for (let i = 0; i < 20; i++) {
-        const res = await fetch(url('/'));
-        await res.arrayBuffer();
-        assert.equal(res.status, 200);
-        const p = res.headers.get('x-app-pool') ?? 'none';
-        pools[p] = (pools[p] ?? 0) + 1;
-      }
-      assert.deepEqual(pools, { [pool]: 20 });
-      const addrs = new Set((await accessLog()).slice(before).map((l) => l.upstream_addr));
-      const want = (tasks[`app_${pool}`] ?? []).flatMap((t) => t.addresses.map((a) => `${a}:3000`));
-      assert.deepEqual([...addrs].sort(), want.sort(), `${pool} served from ${[...addrs].join(' ')}`);
-      served[pool] = pools;
-    }
-    figures.switch = served;
+  it('chaos on every task of the active pool under load: failover, an alert in Slack, 0 failed', async () => {
+    const alertsBefore = posted(/blue/i).length;
+    let chaos: CliResult | undefined;
+    const r = await load(15, async () => {
+      await sleep(2000);
+      chaos = await cli('chaos', 'start', 'blue', 'error');
+      await sleep(9000);
+    });
+    assert.equal(chaos?.status, 'ok', JSON.stringify(chaos));
+    figures.chaos = loadFigures(r);
+    assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
+    assert.ok((r.byPool.green ?? 0) > 0, `green never answered: ${JSON.stringify(r.byPool)}`);
+    // Both blue tasks fail: a probe of each through the bot's chaos read says so, and the bot demoted blue.
+    const active = await eventually('auto-demote to green', async () => ((await cli('status')).data as { active: string }).active === 'green', 20_000);
+    assert.ok(active);
+    await eventually('a failover alert about blue in Slack', async () => posted(/blue/i).length > alertsBefore, 20_000);
+    const stop = await cli('chaos', 'stop', 'blue');
+    assert.equal(stop.status, 'ok', JSON.stringify(stop));
+  });
+
+  it('a rolling deploy of the idle pool (2 tasks), then a switch to it, under 200 requests/s: 0 failed', async () => {
+    // Green is active after the failover: blue is the idle pool.
+    const back = await cli('switch', 'blue');
+    assert.equal(back.status, 'ok', JSON.stringify(back));
+    let deployed: CliResult | undefined;
+    let switched: CliResult | undefined;
+    const r = await load(60, async () => {
+      deployed = await cli('deploy', 'green', V2_IMAGE, 'green-v2');
+      switched = await cli('switch', 'green');
+      await sleep(3000);
+    });
+    assert.equal(deployed?.status, 'ok', JSON.stringify(deployed));
+    assert.match(String(deployed?.message), /rolling update completed/);
+    assert.equal(switched?.status, 'ok', JSON.stringify(switched));
+    figures.deploy_and_switch = { ...loadFigures(r), switch_ms: (switched?.data as { ms?: number } | undefined)?.ms };
+    assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
+    assert.ok((r.byRelease['green-v2'] ?? 0) > 0, JSON.stringify(r.byRelease));
+    const green = await serviceTasks(`${NAMES.stack}_app_green`);
+    assert.equal(green.filter((t) => t.state === 'running').length, REPLICAS);
+    await eventually('nginx members to follow the new green tasks', membersMatchTasks, 15_000);
+  });
+
+  it('scale: 3 tasks of the idle pool, then 2 again; nginx lists each', async () => {
+    const up = await cli('scale', 'blue', '3');
+    assert.equal(up.status, 'ok', JSON.stringify(up));
+    assert.equal((up.data as { running: number }).running, 3);
+    await eventually('3 blue members', async () => (await membersFile('blue')).length === 3 && membersMatchTasks(), 15_000);
+    const down = await cli('scale', 'blue', '2');
+    assert.equal(down.status, 'ok', JSON.stringify(down));
+    await eventually('2 blue members', async () => (await membersFile('blue')).length === 2 && membersMatchTasks(), 15_000);
+    const refused = await cli('scale', 'green', '0');
+    assert.equal(refused.status, 'refused', JSON.stringify(refused));
+  });
+
+  it('a deploy whose tasks never turn healthy: Swarm rolls it back, the reply and Slack say so, 0 failed', async () => {
+    let deployed: CliResult | undefined;
+    const r = await load(90, async () => {
+      deployed = await cli('deploy', 'blue', BAD_IMAGE, 'blue-bad');
+    });
+    figures.never_healthy_deploy = loadFigures(r);
+    assert.equal(deployed?.status, 'failed', JSON.stringify(deployed));
+    assert.match(String(deployed?.message), /Swarm rolled the update back/);
+    assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
+    const blue = await serviceTasks(`${NAMES.stack}_app_blue`);
+    assert.equal(blue.filter((t) => t.state === 'running').length, REPLICAS);
+    await eventually('Slack to hear of the rollback', async () => posted(/roll(ed)? ?back|rollback/i).some((c) => /blue/.test(JSON.stringify(c.args))), 30_000);
+  });
+
+  it('the worker lost under load: its tasks move, nginx stops sending to them, an alert is raised and resolved', async () => {
+    assert.ok(cluster);
+    const workerId = cluster.workerId;
+    const alertsBefore = slack.calls.length;
+    let lostAt = 0;
+    let fullAt = 0;
+    const r = await load(60, async () => {
+      await sleep(2000);
+      lostAt = Date.now();
+      await stopWorkerDaemon();
+      await eventually(
+        'every pool back to full strength on the manager',
+        async () => {
+          for (const pool of POOLS) {
+            const t = (await serviceTasks(`${NAMES.stack}_app_${pool}`)).filter((x) => x.state === 'running' && x.nodeId !== workerId);
+            if (t.length < REPLICAS) return false;
+          }
+          return membersMatchTasks();
+        },
+        120_000,
+      );
+      fullAt = Date.now();
+    });
+    const newAlerts = slack.calls.slice(alertsBefore).filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update');
+    figures.worker_lost = { ...loadFigures(r), to_full_strength_sec: Math.round((fullAt - lostAt) / 100) / 10 };
+    assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
+    await eventually('an alert naming the lost node', async () => newAlerts.concat(slack.calls.slice(alertsBefore)).some((c) => JSON.stringify(c.args).includes(workerId.slice(0, 6))), 30_000);
+    // The node comes back: its alert resolves.
+    await startWorkerDaemon();
+    await eventually(
+      'the node-down alert resolved',
+      async () => slack.calls.slice(alertsBefore).some((c) => JSON.stringify(c.args).includes(workerId.slice(0, 6)) && /resolved|back|ready/i.test(JSON.stringify(c.args))),
+      90_000,
+    );
   });
 
   it('swarm:down and tear-down leave no stack, namespace, daemon, veth, volume or swarm membership', async () => {

@@ -117,7 +117,8 @@ function workerPids(): number[] {
   return pids.filter((p) => p !== process.pid);
 }
 
-async function stopWorkerDaemon(): Promise<void> {
+/** Stops the worker's engine (SIGTERM: its containers stop with it), as a lost node in the tests. */
+export async function stopWorkerDaemon(): Promise<void> {
   let pid = 0;
   try {
     pid = Number(readFileSync(WORKER_PIDFILE, 'utf8').trim());
@@ -237,6 +238,32 @@ export interface SwarmCluster {
   down(): Promise<string[]>;
 }
 
+/** Starts the worker's engine in our namespace (again, after stopWorkerDaemon: it rejoins the swarm by itself). */
+export async function startWorkerDaemon(): Promise<void> {
+  mkdirSync(`${NAMES.dataDir}/data`, { recursive: true });
+  mkdirSync(`${NAMES.runDir}/exec`, { recursive: true });
+  const logFd = openSync(`${NAMES.runDir}/dockerd.log`, 'a');
+  const daemon = spawn(
+    'nsenter',
+    [
+      `--net=/var/run/netns/${NAMES.netns}`,
+      'dockerd',
+      '--data-root', `${NAMES.dataDir}/data`,
+      '--exec-root', `${NAMES.runDir}/exec`,
+      '-H', WORKER_SOCKET,
+      '--pidfile', WORKER_PIDFILE,
+      '--containerd-namespace', 'bgswarm',
+      '--containerd-plugins-namespace', 'bgswarm-plugins',
+    ],
+    { stdio: ['ignore', logFd, logFd], detached: true },
+  );
+  closeSync(logFd);
+  daemon.unref();
+  await until('the worker dockerd to answer', async () => (await run('docker', ['info'], { env: workerEnv(), timeoutMs: 5000 })).code === 0, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}; its log ends:\n${readFileSync(`${NAMES.runDir}/dockerd.log`, 'utf8').slice(-2000)}`);
+  });
+}
+
 /**
  * Builds the two nodes and the swarm. On any failure what was made so far is removed before the
  * error goes on.
@@ -255,29 +282,7 @@ export async function startSwarm(): Promise<SwarmCluster> {
     await must('ip', ['-n', NAMES.netns, 'link', 'set', NAMES.nsIf, 'up']);
     await must('ip', ['-n', NAMES.netns, 'link', 'set', 'lo', 'up']);
 
-    // The worker's engine.
-    mkdirSync(`${NAMES.dataDir}/data`, { recursive: true });
-    mkdirSync(`${NAMES.runDir}/exec`, { recursive: true });
-    const logFd = openSync(`${NAMES.runDir}/dockerd.log`, 'a');
-    const daemon = spawn(
-      'nsenter',
-      [
-        `--net=/var/run/netns/${NAMES.netns}`,
-        'dockerd',
-        '--data-root', `${NAMES.dataDir}/data`,
-        '--exec-root', `${NAMES.runDir}/exec`,
-        '-H', WORKER_SOCKET,
-        '--pidfile', WORKER_PIDFILE,
-        '--containerd-namespace', 'bgswarm',
-        '--containerd-plugins-namespace', 'bgswarm-plugins',
-      ],
-      { stdio: ['ignore', logFd, logFd], detached: true },
-    );
-    closeSync(logFd);
-    daemon.unref();
-    await until('the worker dockerd to answer', async () => (await run('docker', ['info'], { env: workerEnv(), timeoutMs: 5000 })).code === 0, 60_000).catch((err: Error) => {
-      throw new Error(`${err.message}; its log ends:\n${readFileSync(`${NAMES.runDir}/dockerd.log`, 'utf8').slice(-2000)}`);
-    });
+    await startWorkerDaemon();
 
     // The swarm: the main engine manages, listening only on the host end of the pair.
     const createdGwbridge = (await run('docker', ['network', 'inspect', 'docker_gwbridge'])).code !== 0;
