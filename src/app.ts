@@ -67,6 +67,7 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
         return last ? { healthy: last.healthy, detail: last.detail } : undefined;
       },
       guard: guard ? { pool: guard.pool, from: guard.from } : undefined,
+      active: () => view.activePool,
     };
   };
   const slack = createSlackSurface({ config, log, http, ops: deploy.ops, store: createStateStore(config.STATE_DIR), metrics, facts });

@@ -64,6 +64,9 @@ export const RUNBOOK_ANCHORS: Readonly<Record<AlertKind, string>> = {
   maintenance_expired: 'maintenance-expired',
   switch: 'switch-messages',
   maintenance: 'planned-maintenance',
+  node_down: 'node-down',
+  pool_under_strength: 'pool-under-strength',
+  swarm_rollback: 'swarm-rollback',
 };
 
 /** `${RUNBOOK_URL}#anchor`, or just `runbook.md#anchor` when no base URL is configured. */

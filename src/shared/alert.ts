@@ -13,6 +13,12 @@ export type AlertKind =
   | 'post_switch_guard'
   | 'auto_failover'
   | 'maintenance_expired'
+  /** Swarm mode: a node is not ready (down, unknown, disconnected). Key `node_down:all:<node id>`. */
+  | 'node_down'
+  /** Swarm mode: a pool serves with fewer tasks than desired, past the grace or after a node was lost. */
+  | 'pool_under_strength'
+  /** Swarm mode: Swarm rolled back or paused a pool's update. Key `swarm_rollback:<pool>:<update start ms>`. */
+  | 'swarm_rollback'
   /** Not an alert: a switch's own message in the channel (the audit log), with its Roll back button. */
   | 'switch'
   /** Not an alert: a maintenance window's announcement, with End now and Extend 30m. */
@@ -25,7 +31,8 @@ export interface AlertEvent {
   id: string;
   /**
    * Incident key, `${kind}:${pool ?? 'all'}`, with `:<epoch ms>` for alerts about something the bot
-   * did (each its own incident): a firing and its resolution share it. A failover's resolution has
+   * did (each its own incident) or `:<node id>` for one about a Swarm node: a firing and its
+   * resolution share it. A failover's resolution has
    * kind 'recovery' and keeps the failover's key (`failover:blue`). incidentKeyParts() reads it.
    */
   key: string;

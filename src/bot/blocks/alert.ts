@@ -62,6 +62,8 @@ export interface AlertFacts {
   chaos(pool: Pool): boolean;
   /** The last health check: undefined when none has run yet. */
   health(pool: Pool): { healthy: boolean; detail: string } | undefined;
+  /** The pool nginx sends traffic to; not given: unknown. */
+  active?(): Pool;
 }
 
 export interface AlertMessageOptions {
@@ -231,6 +233,8 @@ export function offers(alert: AlertEvent, incident: IncidentView, facts: AlertFa
     return [switchButton(k, to)];
   };
   const stopChaos = (pool: Pool): Button[] => (!facts || facts.chaos(pool) ? [stopChaosButton(k, pool)] : []);
+  // Switching away only helps a pool that has the traffic; an idle pool short of tasks is no one's problem yet.
+  const isActive = (pool: Pool): boolean => (facts?.active?.() ?? pool) === pool;
   if (resolved) {
     // Once the demoted pool is healthy again, switching back is the one thing left to offer.
     return { buttons: alert.kind === 'auto_failover' && p ? switchTo(p, `Switch back to ${p}`) : [], notes };
@@ -248,6 +252,11 @@ export function offers(alert: AlertEvent, incident: IncidentView, facts: AlertFa
     maintenance_expired: () => [maintenanceButton(k)],
     switch: () => [],
     maintenance: () => [],
+    // Swarm reschedules a lost node's tasks by itself; pressing anything here changes nothing.
+    node_down: () => [],
+    pool_under_strength: () => (p && isActive(p) ? switchTo(otherPool(p)) : []),
+    // Swarm already rolled back (or stopped) the update; what is left is a redeploy, not a button.
+    swarm_rollback: () => [],
   };
   const kindButtons = byKind[alert.kind]();
   const rollback = incident.rollbackTo && !kindButtons.some((b) => b.action_id.startsWith(ACTION_IDS.rollback)) ? [rollbackButton(k, incident.rollbackTo)] : [];

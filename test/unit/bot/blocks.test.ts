@@ -103,6 +103,10 @@ describe('Block Kit builders: buttons', () => {
     assert.deepEqual(labels('all_down', undefined), ['Stop chaos on blue', 'Stop chaos on green', 'Acknowledge']);
     assert.deepEqual(labels('auto_failover'), ['Switch to blue', 'Stop chaos on blue', 'Acknowledge']);
     assert.deepEqual(labels('recovery'), ['Acknowledge']);
+    // Swarm mode: nothing helps a lost node or a rollback Swarm made; a short pool may be switched away from.
+    assert.deepEqual(labels('node_down', undefined), ['Acknowledge']);
+    assert.deepEqual(labels('pool_under_strength'), ['Switch to green', 'Acknowledge']);
+    assert.deepEqual(labels('swarm_rollback'), ['Acknowledge']);
     for (const kind of KINDS) {
       for (const b of buttonsFor(alertEvent({ kind }))) {
         assert.match(b.action_id, ACTION_ID_PATTERN);
