@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { slackMode, type Config } from './config.js';
+import { createClusterWatch } from './deploy/cluster-watch.js';
+import type { ClusterSnapshot } from './deploy/cluster.js';
 import { createDeployLayer, type DeployLayer } from './deploy/create-deploy-layer.js';
 import { HttpServer, sendJson } from './http-server.js';
 import type { Logger } from './log.js';
@@ -51,9 +53,36 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   // The watcher and deploy control need each other (pool figures one way, active pool, chaos and
   // maintenance the other): bound late, through these arrows.
   let watcher: Watcher | undefined = injectedWatcher;
+  // Swarm mode: nodes down, pools short of tasks and Swarm's own rollbacks, from the deploy layer's
+  // cluster snapshots, into the same pipeline. Observed only once the watcher has restored the open
+  // incidents, so a restart takes over an incident instead of paging it again.
+  const cluster = createClusterWatch({
+    get envName() {
+      return deploy.envName();
+    },
+    raise,
+    graceMs: config.CLUSTER_ALERT_GRACE_SEC * 1000,
+    activePool: () => deploy.view().activePool,
+  });
+  let clusterRestored = false;
+  let watcherStarted = false;
+  const onClusterSnapshot = (snapshot: ClusterSnapshot) => {
+    if (!watcherStarted || !watcher) return;
+    if (!clusterRestored) cluster.restore(watcher.snapshot().openIncidents);
+    clusterRestored = true;
+    cluster.observe(snapshot);
+  };
   const deploy =
     injectedDeploy ??
-    createDeployLayer({ config, log, metrics, raise, poolStats: (pool) => watcher?.poolStats(pool), attempts: (pool) => watcher?.attemptCounts(pool) });
+    createDeployLayer({
+      config,
+      log,
+      metrics,
+      raise,
+      poolStats: (pool) => watcher?.poolStats(pool),
+      attempts: (pool) => watcher?.attemptCounts(pool),
+      onClusterSnapshot,
+    });
   // Slack (Bolt) only when a bot token is set; in HTTP mode it mounts POST /slack/events on `http`.
   // Buttons fit what deploy control knows now: health, chaos, the post-switch guard.
   const facts = (): NotifierFacts => {
@@ -113,6 +142,7 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
       await auditFeed?.start();
       deploy.start();
       await watcher.start();
+      watcherStarted = true;
       log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
       return address;
     },
