@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { buildAuditMessage } from '../../../src/bot/blocks/audit.js';
 import { checkBlockKitLimits } from '../../../src/bot/blocks/check-limits.js';
 import type { Block } from '../../../src/bot/blocks/kit.js';
 import { buildStatusMessage } from '../../../src/bot/blocks/status.js';
@@ -103,5 +104,20 @@ describe('status message in Swarm mode', () => {
     const [blue, green] = statusViewOf(r).pools;
     assert.deepEqual([blue?.state, blue?.image, 'swarm' in (blue ?? {})], ['running', 'demo-app:1', false]);
     assert.equal(green?.state, 'unknown (no app_green container)');
+  });
+});
+
+describe('audit line for scale', () => {
+  it('reads as the command a person would type', () => {
+    const m = buildAuditMessage({
+      at: '2026-01-01T00:00:00.000Z',
+      by: { kind: 'cli', id: 'root', name: 'root' },
+      op: 'scale',
+      args: { pool: 'green', replicas: 3, force: true },
+      result: 'refused',
+      message: 'scale needs Swarm mode',
+      durationMs: 4,
+    });
+    assert.ok(m.text.includes('root scale green 3 --force -> refused'), m.text);
   });
 });
