@@ -15,6 +15,8 @@ export function formatCommand(cmd: Command): string {
       return cmd.action === 'start' ? `chaos start ${cmd.pool} ${cmd.mode}${cmd.force ? ' --force' : ''}` : `chaos stop ${cmd.pool}`;
     case 'deploy':
       return `deploy ${cmd.pool} ${cmd.image}${cmd.releaseId ? ` ${cmd.releaseId}` : ''}`;
+    case 'scale':
+      return `scale ${cmd.pool} ${cmd.replicas}${cmd.force ? ' --force' : ''}`;
     default:
       return cmd.name;
   }

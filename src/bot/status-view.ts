@@ -1,5 +1,6 @@
 import type { Actor } from '../shared/actor.js';
 import type { StatusReport } from '../deploy/operations.js';
+import { describeSwarmPool } from '../commands/describe-swarm-pool.js';
 import type { StatusView } from './blocks/status.js';
 
 const who = (a: Actor | undefined): string | undefined => (a === undefined ? undefined : a.kind === 'slack' ? `<@${a.id}>` : `${a.kind}:${a.name ?? a.id}`);
@@ -9,17 +10,22 @@ export function statusViewOf(r: StatusReport): StatusView {
   return {
     env: r.env,
     active: r.active,
-    pools: r.pools.map((p) => ({
-      pool: p.pool,
-      state: p.container?.state ?? (p.containerError ? `unknown (${p.containerError})` : 'missing'),
-      health: p.container?.health && p.container.health !== 'none' ? p.container.health : p.healthy ? 'healthy' : `unhealthy (${p.healthDetail})`,
-      release: p.release,
-      image: p.container?.image,
-      errorRatePct: p.stats?.errorRate,
-      p95Ms: p.stats?.p95Ms,
-      retried5m: p.stats?.retried5m,
-      chaos: p.chaos ?? undefined,
-    })),
+    pools: r.pools.map((p) => {
+      // Swarm mode: the pool is a service of tasks; there is no container to speak of.
+      const swarm = p.swarm && describeSwarmPool(p.swarm);
+      return {
+        pool: p.pool,
+        state: swarm?.replicas ?? p.container?.state ?? (p.containerError ? `unknown (${p.containerError})` : 'missing'),
+        health: p.container?.health && p.container.health !== 'none' ? p.container.health : p.healthy ? 'healthy' : `unhealthy (${p.healthDetail})`,
+        release: p.release,
+        image: swarm?.image ?? p.container?.image,
+        errorRatePct: p.stats?.errorRate,
+        p95Ms: p.stats?.p95Ms,
+        retried5m: p.stats?.retried5m,
+        chaos: p.chaos ?? undefined,
+        ...(swarm ? { swarm } : {}),
+      };
+    }),
     maintenance: { on: r.maintenance.on, until: r.maintenance.until, by: who(r.maintenance.by), reason: r.maintenance.reason, page: r.maintenance.page },
     lastSwitch: r.lastSwitch ? { at: r.lastSwitch.at, from: r.lastSwitch.from, to: r.lastSwitch.to, by: who(r.lastSwitch.by) ?? '?' } : undefined,
     lastFailover: r.lastFailover ? { at: r.lastFailover.at, from: r.lastFailover.from, to: r.lastFailover.to } : undefined,

@@ -11,6 +11,8 @@ export type Command =
   | { name: 'chaos'; action: 'start'; pool: Pool; mode: 'error' | 'timeout'; force: boolean }
   | { name: 'chaos'; action: 'stop'; pool: Pool }
   | { name: 'deploy'; pool: Pool; image: string; releaseId: string | undefined }
+  /** Swarm mode: the pool's replicas (0..MAX_REPLICAS); Compose mode refuses it. */
+  | { name: 'scale'; pool: Pool; replicas: number; force: boolean }
   | { name: 'drill' };
 
 /**

@@ -7,6 +7,9 @@ import type { Command, CommandName } from './command.js';
 
 export type ParseResult = { ok: Command } | { error: string; usage: string };
 
+/** Most replicas `scale` sets for one pool: a typo (300 for 3) should not fill the swarm. */
+export const MAX_REPLICAS = 50;
+
 /** One line of usage per subcommand, in the order `help` lists them. */
 export const USAGE: Readonly<Record<CommandName, string>> = {
   help: 'help',
@@ -16,6 +19,7 @@ export const USAGE: Readonly<Record<CommandName, string>> = {
   maintenance: 'maintenance on [for 30m] [--page] [reason…] | maintenance extend 30m | maintenance off | maintenance',
   chaos: 'chaos start blue|green [error|timeout] [--force] | chaos stop blue|green',
   deploy: 'deploy blue|green <image> [release-id]',
+  scale: `scale blue|green N [--force] (Swarm mode only; N from 0 to ${MAX_REPLICAS})`,
   drill: 'drill',
 };
 
@@ -37,6 +41,11 @@ const image = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._\-/:@]*$/i, { error: (issue) => `expected an image such as app:1.2.3, got ${quote(issue.input)}` })
   .max(255);
+const replicas = z
+  .string()
+  .regex(/^\d+$/, { error: (issue) => `expected a whole number of replicas from 0 to ${MAX_REPLICAS}, got ${quote(issue.input)}` })
+  .transform(Number)
+  .refine((n) => n <= MAX_REPLICAS, { error: (issue) => `at most ${MAX_REPLICAS} replicas per pool, got ${quote(issue.input)}` });
 const releaseId = z
   .string()
   .regex(/^[\w.\-+:]+$/, { error: (issue) => `expected a release id of letters, digits and . _ - + :, got ${quote(issue.input)}` })
@@ -183,6 +192,12 @@ function parseWords(name: CommandName, args: string[], force: boolean, page: boo
       noMore(args.slice(3));
       return { name, pool: p, image: img, releaseId: rel };
     }
+    case 'scale': {
+      const p = take(pool, lower(args[0]), 'pool (blue or green)');
+      const n = take(replicas, args[1], `number of replicas (0 to ${MAX_REPLICAS})`);
+      noMore(args.slice(2));
+      return { name, pool: p, replicas: n, force };
+    }
   }
 }
 
@@ -198,7 +213,8 @@ export function parseCommand(text: string): ParseResult {
   for (const t of tokens) {
     if (t.toLowerCase() === '--force' || t === '-f') force = true;
     else if (t.toLowerCase() === '--page') page = true;
-    else if (t.startsWith('-') && t.length > 1) {
+    // A negative number is a wrong value, not an option: "scale blue -1" says what a count may be.
+    else if (t.startsWith('-') && t.length > 1 && !/^-\d/.test(t)) {
       const name = words[0]?.toLowerCase();
       const known = COMMAND_NAMES.find((n) => n === name);
       return { error: `unknown option ${quote(t)}`, usage: usageOf(known) };

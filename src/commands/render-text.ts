@@ -1,5 +1,7 @@
+import type { ScaleData } from '../deploy/cluster.js';
 import type { MaintenanceReport, StatusReport } from '../deploy/operations.js';
 import type { OpResult } from '../shared/op-result.js';
+import { describeScale, describeSwarmPool, type SwarmPoolFacts } from './describe-swarm-pool.js';
 
 // Plain-text rendering of results for the CLI (Slack renders Block Kit in src/bot). Pure.
 
@@ -16,20 +18,32 @@ function clock(ms: number): string {
   return h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${s % 60}s` : `${s}s`;
 }
 
+/** Swarm mode, under the pool's line: tasks per node, the last update, tasks not running. */
+function swarmLines(f: SwarmPoolFacts): string[] {
+  return [
+    `    per node: ${f.perNode}`,
+    ...(f.update ? [`    update ${f.update}`] : []),
+    ...f.notRunning.map((t) => `    task ${t}`),
+  ];
+}
+
 export function renderStatus(r: StatusReport, now = Date.now()): string {
   const lines = [`env ${r.env} · active pool: ${r.active}`];
   for (const p of r.pools) {
     const c = p.container;
+    // Swarm mode: the pool is a service of tasks, not one container.
+    const swarm = p.swarm && describeSwarmPool(p.swarm);
     const stats = p.stats
       ? ` · errors ${p.stats.errorRate === undefined ? 'n/a' : `${p.stats.errorRate.toFixed(2)}%`} · p95 ${p.stats.p95Ms === undefined ? 'n/a' : `${Math.round(p.stats.p95Ms)} ms`} · ${p.stats.retried5m} retried requests in the last 5 min`
       : '';
     lines.push(
       `${p.active ? '*' : ' '} ${p.pool.padEnd(5)} ${p.healthy ? 'healthy' : `UNHEALTHY (${p.healthDetail})`}` +
         ` · release ${p.release ?? '?'}` +
-        (c ? ` · ${c.state}/${c.health} · ${c.image}${c.uptimeSec !== undefined ? ` · up ${ago(c.startedAt, now)}` : ''}` : ` · container: ${p.containerError ?? '?'}`) +
+        (swarm ? ` · ${swarm.replicas} · ${swarm.image}` : c ? ` · ${c.state}/${c.health} · ${c.image}${c.uptimeSec !== undefined ? ` · up ${ago(c.startedAt, now)}` : ''}` : ` · container: ${p.containerError ?? '?'}`) +
         (p.chaos ? ` · CHAOS ${p.chaos}` : '') +
         stats,
     );
+    if (swarm) lines.push(...swarmLines(swarm));
   }
   const m = r.maintenance;
   lines.push(
@@ -62,11 +76,17 @@ function isMaintenanceReport(d: unknown): d is MaintenanceReport {
   return typeof d === 'object' && d !== null && 'pageFlag' in d;
 }
 
+function isScaleData(d: unknown): d is ScaleData {
+  return typeof d === 'object' && d !== null && 'previous' in d && 'desired' in d && 'perNode' in d;
+}
+
 export function renderText(result: OpResult<unknown>, commandName?: string, now = Date.now()): string {
   switch (result.status) {
     case 'ok':
       if (commandName === 'status' && result.data) return renderStatus(result.data as StatusReport, now);
       if (commandName === 'maintenance' && isMaintenanceReport(result.data)) return renderMaintenance(result.data, now);
+      // The operation's own words first (they may say more than the numbers), then where the tasks run.
+      if (commandName === 'scale' && isScaleData(result.data)) return `${result.message}\n  ${describeScale(result.data)}`;
       return result.message;
     case 'refused':
       return `refused: ${result.reason}`;

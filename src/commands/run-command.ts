@@ -53,6 +53,8 @@ async function run(cmd: Command, { ops, by, drill, progress }: RunDeps): Promise
       return cmd.action === 'start' ? ops.startChaos(cmd.pool, cmd.mode, { force: cmd.force, by }) : ops.stopChaos(cmd.pool, by);
     case 'deploy':
       return ops.deploy(cmd.pool, cmd.image, { releaseId: cmd.releaseId, by, ...(progress ? { progress } : {}) });
+    case 'scale':
+      return ops.scale(cmd.pool, cmd.replicas, { force: cmd.force, by, ...(progress ? { progress } : {}) });
     case 'drill':
       if (drill) return drill(progress ?? (() => undefined));
       return { status: 'failed', message: 'drill is not available in this build' };

@@ -44,6 +44,8 @@ export function describeOperation(e: LoggedEntry): string {
       return a.on === true ? `maintenance on${a.page === true ? ' --page' : ''}${typeof a.reason === 'string' ? ` "${a.reason}"` : ''}` : 'maintenance off';
     case 'deploy':
       return `deploy ${str(a.pool)} ${str(a.image)}${a.releaseId ? ` ${str(a.releaseId)}` : ''}`;
+    case 'scale':
+      return `scale ${str(a.pool)} ${str(a.replicas)}${a.force === true ? ' --force' : ''}`;
     default:
       return e.op;
   }

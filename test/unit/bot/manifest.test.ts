@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { SLASH_COMMAND } from '../../../src/bot/ids.js';
 import { SLACK_EVENTS_PATH } from '../../../src/bot/slack-bot.js';
+import { COMMAND_NAMES } from '../../../src/commands/parse-command.js';
 
 interface Manifest {
   display_information: { name: string };
@@ -25,6 +26,13 @@ describe('slack-manifest.yaml', () => {
     assert.equal(cmds[0]?.command, SLASH_COMMAND);
     assert.ok((cmds[0]?.description.length ?? 0) <= 100, 'Slack caps descriptions at 100 characters');
     assert.ok((cmds[0]?.usage_hint?.length ?? 0) <= 100, 'Slack caps usage hints at 100 characters');
+  });
+
+  it('the usage hint names real commands, scale among them', () => {
+    const hint = manifest.features.slash_commands[0]?.usage_hint ?? '';
+    const heads = hint.split(' | ').map((part) => part.split(' ')[0]);
+    assert.ok(heads.includes('scale'), hint);
+    for (const head of heads) assert.ok((COMMAND_NAMES as string[]).includes(head ?? ''), `${head} in the usage hint is not a command`);
   });
 
   it('turns on interactivity and Socket Mode; HTTP URLs point at the events path', () => {

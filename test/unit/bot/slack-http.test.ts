@@ -137,6 +137,27 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
     assert.equal(audits.entries[0]?.actor.id, VIEWER);
   });
 
+  it('scale: a bad count is answered in the ack with the limit; a viewer is refused; an admin runs it, audited as typed', async () => {
+    const bad = JSON.parse((await command('scale green 51', ADMIN, 'scale-bad')).body) as { text: string };
+    assert.match(bad.text, /scale: at most 50 replicas per pool, got 51/);
+    assert.match(bad.text, /scale blue\|green N \[--force\] \(Swarm mode only/);
+
+    await command('scale green 3', VIEWER, 'scale-viewer');
+    const [refusal] = await slack.waitFor(() => responsesFor('scale-viewer').length > 0 && responsesFor('scale-viewer'));
+    assert.match(String(refusal?.text), /only admins may change the system/);
+    await slack.waitFor(() => audits.entries.length === 1, 2000, 'audit entry');
+    assert.deepEqual([audits.entries[0]?.command, audits.entries[0]?.result, audits.entries[0]?.stage], ['scale green 3', 'refused', 'authorize']);
+    assert.equal(runner.calls.length, 0);
+
+    audits.entries.length = 0;
+    await command('scale green 3 --force', ADMIN, 'scale-admin');
+    await slack.waitFor(() => audits.entries.length === 1, 2000, 'audit entry');
+    assert.deepEqual(runner.calls[0]?.cmd, { name: 'scale', pool: 'green', replicas: 3, force: true });
+    assert.deepEqual([audits.entries[0]?.command, audits.entries[0]?.result], ['scale green 3 --force', 'ok']);
+    const posts = await slack.waitFor(() => responsesFor('scale-admin').some((b) => /scale done/.test(String(b.text))) && responsesFor('scale-admin'));
+    assert.match(String(posts.at(-1)?.text), /scale green 3 --force: ok/);
+  });
+
   it('refuses commands from channels outside SLACK_ALLOWED_CHANNELS, even read-only ones', async () => {
     await command('status', ADMIN, 'elsewhere', 'C_RANDOM');
     const [refusal] = await slack.waitFor(() => responsesFor('elsewhere').length > 0 && responsesFor('elsewhere'));

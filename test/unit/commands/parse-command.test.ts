@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatCommand } from '../../../src/bot/format-command.js';
+import { isMutating } from '../../../src/commands/command.js';
 import { formatDuration, parseCommand, usageOf } from '../../../src/commands/parse-command.js';
 
 function ok(text: string) {
@@ -120,6 +121,44 @@ describe('parseCommand', () => {
     assert.match(error('maintenance on --pages').error, /unknown option "--pages"/);
     assert.match(error('maintenance on --force').error, /--force does not apply to maintenance/);
     assert.match(error(`maintenance on for 1h ${'x'.repeat(301)}`).error, /reason can be at most 300 characters, got 301/);
+  });
+
+  it('reads scale: a pool and a whole number of replicas from 0 to 50, --force anywhere', () => {
+    assert.deepEqual(ok('scale blue 3'), { name: 'scale', pool: 'blue', replicas: 3, force: false });
+    assert.deepEqual(ok('scale green 0'), { name: 'scale', pool: 'green', replicas: 0, force: false });
+    assert.deepEqual(ok('scale blue 50'), { name: 'scale', pool: 'blue', replicas: 50, force: false });
+    assert.deepEqual(ok('scale blue 3 --force'), { name: 'scale', pool: 'blue', replicas: 3, force: true });
+    assert.deepEqual(ok('SCALE --force Green 07'), { name: 'scale', pool: 'green', replicas: 7, force: true });
+    assert.equal(isMutating(ok('scale blue 3')), true, 'scale changes the system: admins only');
+    for (const text of ['scale blue 3', 'scale green 0 --force']) assert.equal(formatCommand(ok(text)), text);
+  });
+
+  it('refuses scale it cannot read, naming the problem, the limit and the usage', () => {
+    const usage = usageOf('scale');
+    assert.match(usage, /^scale blue\|green N \[--force\]/);
+    assert.match(usage, /Swarm mode only/);
+    assert.ok(usageOf().split('\n').includes(usage), 'help lists scale');
+    const cases: [string, RegExp][] = [
+      ['scale', /^scale: missing pool \(blue or green\)$/],
+      ['scale blue', /^scale: missing number of replicas \(0 to 50\)$/],
+      ['scale red 2', /^scale: expected a pool \(blue or green\), got "red"$/],
+      ['scale blue -1', /^scale: expected a whole number of replicas from 0 to 50, got "-1"$/],
+      ['scale blue 2.5', /^scale: expected a whole number of replicas from 0 to 50, got "2\.5"$/],
+      ['scale blue three', /expected a whole number of replicas from 0 to 50, got "three"/],
+      ['scale blue 1e1', /expected a whole number of replicas/],
+      ['scale blue 51', /^scale: at most 50 replicas per pool, got 51$/],
+      ['scale blue 99999999999999999999999', /at most 50 replicas per pool/],
+      ['scale blue 3 now', /^scale: unexpected "now"$/],
+      ['scale blue 3 4', /^scale: unexpected "4"$/],
+      ['scale 3 blue', /expected a pool \(blue or green\), got "3"/],
+      ['scale blue 3 --page', /--page applies to "maintenance on", not to scale/],
+      ['scale blue 3 --now', /unknown option "--now"/],
+    ];
+    for (const [text, want] of cases) {
+      const e = error(text);
+      assert.match(e.error, want, text);
+      assert.equal(e.usage, usage, `${text}: the usage of scale`);
+    }
   });
 
   it('answers an unknown command with the full usage', () => {

@@ -4,6 +4,8 @@ import { parseCommand } from '../../../src/commands/parse-command.js';
 import { isMutating } from '../../../src/commands/command.js';
 import { renderText } from '../../../src/commands/render-text.js';
 import { runCommand } from '../../../src/commands/run-command.js';
+import type { Operations } from '../../../src/deploy/operations.js';
+import { ok } from '../../../src/shared/op-result.js';
 import { alice, harness } from '../deploy/fakes.js';
 
 async function run(text: string, h: Awaited<ReturnType<typeof harness>>) {
@@ -68,5 +70,37 @@ describe('runCommand', () => {
       (await h.store.readAudit()).map((a) => `${a.op}:${a.result}`),
       ['maintenance:refused', 'maintenance:ok', 'maintenance:ok', 'maintenance:ok'],
     );
+  });
+
+  it('maps scale to ops.scale with its pool, replicas and --force, between a start and a result line', async () => {
+    const h = await harness();
+    const calls: unknown[][] = [];
+    const scale: Operations['scale'] = async (pool, replicas, opts) => {
+      calls.push([pool, replicas, opts.force, opts.by]);
+      opts.progress?.(`Swarm asked for ${replicas} ${pool} tasks (was 2)`);
+      return ok(`Scaled ${pool} to ${replicas}`, { pool, previous: 2, desired: replicas, running: replicas, perNode: { 'vm (k3f2a1)': replicas } });
+    };
+    const steps: string[] = [];
+    const p = parseCommand('scale green 4 --force');
+    if (!('ok' in p)) assert.fail(p.error);
+    const r = await runCommand(p.ok, { ops: { ...h.ops, scale }, by: alice, progress: (s) => steps.push(s) });
+    assert.equal(r.status, 'ok');
+    assert.deepEqual(calls, [['green', 4, true, alice]]);
+    assert.deepEqual(steps, ['scale: started', 'Swarm asked for 4 green tasks (was 2)', 'scale: ok']);
+    assert.ok(renderText(r, 'scale').includes('green: 4 desired (was 2), 4 running (vm (k3f2a1): 4)'));
+  });
+
+  it('scale under Compose is refused with a message saying it needs Swarm mode, and audited', async () => {
+    const h = await harness();
+    const steps: string[] = [];
+    const p = parseCommand('scale blue 3');
+    if (!('ok' in p)) assert.fail(p.error);
+    const r = await runCommand(p.ok, { ops: h.ops, by: alice, progress: (s) => steps.push(s) });
+    assert.equal(r.status, 'refused');
+    assert.match(renderText(r, 'scale'), /^refused: scale needs Swarm mode/);
+    assert.deepEqual(steps, ['scale: started', 'scale: refused']);
+    const [entry] = await h.store.readAudit();
+    assert.deepEqual([entry?.op, entry?.args, entry?.result], ['scale', { pool: 'blue', replicas: 3, force: false }, 'refused']);
+    assert.equal(h.engine.calls.length, 0, 'nothing touched Docker');
   });
 });
