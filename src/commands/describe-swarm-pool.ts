@@ -1,4 +1,4 @@
-import type { ScaleData, SwarmPoolStatus } from '../deploy/cluster.js';
+import { describePerNode, type SwarmPoolStatus } from '../deploy/cluster.js';
 
 // A pool's Swarm facts in words, for both skins: the CLI's status text and Slack's status message
 // (which escapes them for mrkdwn). Pure.
@@ -26,10 +26,6 @@ export interface SwarmPoolFacts {
 }
 
 /** "vm (k3f2a1): 2, vm (9bd0c1): 1", or "none". */
-export function describePerNode(perNode: Readonly<Record<string, number>>): string {
-  const parts = Object.entries(perNode).map(([node, n]) => `${node}: ${n}`);
-  return parts.length > 0 ? parts.join(', ') : 'none';
-}
 
 export function describeSwarmPool(s: SwarmPoolStatus): SwarmPoolFacts {
   const stopped = s.tasks.filter((t) => t.state !== 'running');
@@ -47,9 +43,3 @@ export function describeSwarmPool(s: SwarmPoolStatus): SwarmPoolFacts {
   };
 }
 
-/** What `scale` did: "blue: 3 desired (was 2), 3 running (vm (k3f2a1): 2, vm (9bd0c1): 1)". */
-export function describeScale(d: ScaleData): string {
-  const was = d.previous === d.desired ? '' : ` (was ${d.previous})`;
-  const where = Object.keys(d.perNode).length > 0 ? ` (${describePerNode(d.perNode)})` : '';
-  return `${d.pool}: ${d.desired} desired${was}, ${d.running} running${where}`;
-}

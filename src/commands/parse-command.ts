@@ -19,7 +19,7 @@ export const USAGE: Readonly<Record<CommandName, string>> = {
   maintenance: 'maintenance on [for 30m] [--page] [reason…] | maintenance extend 30m | maintenance off | maintenance',
   chaos: 'chaos start blue|green [error|timeout] [--force] | chaos stop blue|green',
   deploy: 'deploy blue|green <image> [release-id]',
-  scale: `scale blue|green N [--force] (Swarm mode only; N from 0 to ${MAX_REPLICAS})`,
+  scale: `scale blue|green N [--force] (Swarm mode only; N from 0 to ${MAX_REPLICAS}; --force lets the active pool go to 0)`,
   drill: 'drill',
 };
 

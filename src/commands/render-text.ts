@@ -1,7 +1,6 @@
-import type { ScaleData } from '../deploy/cluster.js';
 import type { MaintenanceReport, StatusReport } from '../deploy/operations.js';
 import type { OpResult } from '../shared/op-result.js';
-import { describeScale, describeSwarmPool, type SwarmPoolFacts } from './describe-swarm-pool.js';
+import { describeSwarmPool, type SwarmPoolFacts } from './describe-swarm-pool.js';
 
 // Plain-text rendering of results for the CLI (Slack renders Block Kit in src/bot). Pure.
 
@@ -76,17 +75,12 @@ function isMaintenanceReport(d: unknown): d is MaintenanceReport {
   return typeof d === 'object' && d !== null && 'pageFlag' in d;
 }
 
-function isScaleData(d: unknown): d is ScaleData {
-  return typeof d === 'object' && d !== null && 'previous' in d && 'desired' in d && 'perNode' in d;
-}
-
 export function renderText(result: OpResult<unknown>, commandName?: string, now = Date.now()): string {
   switch (result.status) {
     case 'ok':
       if (commandName === 'status' && result.data) return renderStatus(result.data as StatusReport, now);
       if (commandName === 'maintenance' && isMaintenanceReport(result.data)) return renderMaintenance(result.data, now);
       // The operation's own words first (they may say more than the numbers), then where the tasks run.
-      if (commandName === 'scale' && isScaleData(result.data)) return `${result.message}\n  ${describeScale(result.data)}`;
       return result.message;
     case 'refused':
       return `refused: ${result.reason}`;
