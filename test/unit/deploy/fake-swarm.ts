@@ -85,7 +85,7 @@ export const runTasks =
   };
 
 export class FakeSwarm implements SwarmControl {
-  readonly stack = STACK;
+  readonly stack: string;
   state: ClusterSnapshot;
   /** Swarm moving on: each snapshot() applies the next step, if any, before it answers. */
   steps: SwarmStep[] = [];
@@ -101,8 +101,9 @@ export class FakeSwarm implements SwarmControl {
   snapshots = 0;
   nginxContainer: string | undefined = 'nginx-task-container';
 
-  constructor(state: ClusterSnapshot = clusterSnapshot()) {
+  constructor(state: ClusterSnapshot = clusterSnapshot(), stack = STACK) {
     this.state = state;
+    this.stack = stack;
   }
 
   async snapshot(): Promise<ClusterSnapshot> {
