@@ -25,9 +25,14 @@ export type UpdateOutcome =
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Whether `u` is a status of the update started after `before` (Swarm keeps the last one's). */
+/**
+ * Whether `u` is a status of the update started after `before` (Swarm keeps the last one's). The same
+ * start is the same update whatever its state now: an earlier update may end while this one begins.
+ */
 function isNew(u: SwarmUpdate | undefined, before: SwarmUpdate | undefined): u is SwarmUpdate {
-  return u !== undefined && (before === undefined || u.startedAt !== before.startedAt || u.state !== before.state);
+  if (u === undefined) return false;
+  if (before === undefined) return true;
+  return u.startedAt !== undefined ? u.startedAt !== before.startedAt : u.state !== before.state;
 }
 
 /** Starts the rolling update of `pool` to `image` and follows it until Swarm ends it or the deadline. */

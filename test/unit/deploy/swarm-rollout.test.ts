@@ -74,6 +74,18 @@ describe('rollOut: a Swarm rolling update followed to its end', () => {
     assert.ok(!f.said.some((l) => l.includes('update completed')), f.said.join('\n'));
   });
 
+  it('an earlier update that ends meanwhile (its state changes, its startedAt does not) is not taken for this one', async () => {
+    const fake = new FakeSwarm();
+    // A deploy that timed out left Swarm updating; this one supersedes it.
+    fake.state.pools.blue.update = { state: 'updating', message: undefined, startedAt: EARLIER, completedAt: undefined };
+    fake.onUpdate = () => [updateState('blue', 'completed', EARLIER), updateState('blue', 'updating', NOW), (s) => (replaceTasks('blue')(s), updateState('blue', 'completed', NOW)(s))];
+    const f = follow(fake);
+    const r = await rollOut('blue', V2, {}, f.opts);
+    assert.equal(r.kind, 'completed');
+    assert.equal(r.update?.startedAt, NOW);
+    assert.equal(r.snapshot.pools.blue.tasks[0]?.image, V2);
+  });
+
   it("rolled back: Swarm's reason for the rollback is kept, not only its final 'rollback completed'", async () => {
     const fake = new FakeSwarm();
     fake.onUpdate = () => [
