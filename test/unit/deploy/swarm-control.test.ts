@@ -93,6 +93,14 @@ describe('currentTasks', () => {
     assert.deepEqual(currentTasks([running2, crashed1, running1]), [running1, running2]);
   });
 
+  it('orders a pool of ten or more tasks by slot number, as `docker service ps` does', () => {
+    const tasks = [10, 2, 11, 1].map((slot) => poolTask('blue', slot));
+    assert.deepEqual(
+      currentTasks(tasks).map((t) => t.name),
+      ['bg_app_blue.1', 'bg_app_blue.2', 'bg_app_blue.10', 'bg_app_blue.11'],
+    );
+  });
+
   it('a slot that cannot start shows its newest failure beside the task Swarm tries next', () => {
     const older = poolTask('blue', 1, { state: 'rejected', desiredState: 'shutdown', error: 'No such image: bluegreen-demo-app:nope', since: at(1) });
     const newer = poolTask('blue', 1, { state: 'rejected', desiredState: 'shutdown', error: 'No such image: bluegreen-demo-app:nope (2)', since: at(5) });
