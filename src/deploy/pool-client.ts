@@ -124,7 +124,7 @@ export function createPoolClient(urls: PoolUrls, timeoutMs = 2000, adminTargets?
       } catch (err) {
         throw new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool answered GET /chaos at ${base} with no JSON (HTTP ${r.status})`, { hint: NO_CHAOS_HINT, cause: err });
       }
-      if (r.status !== 200) throw chaosRefused(pool, 'chaos read', r);
+      if (r.status !== 200) throw chaosRefused(pool, 'chaos read', r, base);
       const mode = body.chaos;
       return mode === 'error' || mode === 'timeout' ? mode : null;
     },

@@ -116,7 +116,7 @@ export function currentTasks(tasks: PoolTask[]): PoolTask[] {
     if (!seen || seen.since < t.since) bySlot.set(key, t);
   }
   const failures = [...bySlot.values()].filter((t) => t.error && !wanted.some((w) => w.slot !== undefined && w.slot === t.slot && w.state === 'running'));
-  return [...wanted, ...failures].sort((a, b) => a.name.localeCompare(b.name));
+  return [...wanted, ...failures].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
 }
 
 export function createSwarmControl(opts: SwarmControlOptions): SwarmControl {

@@ -25,9 +25,14 @@ export type UpdateOutcome =
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Whether `u` is a status of the update started after `before` (Swarm keeps the last one's). */
+/**
+ * Whether `u` is a status of the update started after `before` (Swarm keeps the last one's). The same
+ * start is the same update whatever its state now: an earlier update may end while this one begins.
+ */
 function isNew(u: SwarmUpdate | undefined, before: SwarmUpdate | undefined): u is SwarmUpdate {
-  return u !== undefined && (before === undefined || u.startedAt !== before.startedAt || u.state !== before.state);
+  if (u === undefined) return false;
+  if (before === undefined) return true;
+  return u.startedAt !== undefined ? u.startedAt !== before.startedAt : u.state !== before.state;
 }
 
 /** Starts the rolling update of `pool` to `image` and follows it until Swarm ends it or the deadline. */
@@ -41,20 +46,27 @@ export async function rollOut(pool: Pool, image: string, env: Readonly<Record<st
   say(`Swarm is updating ${first.pools[pool].service} to ${image}: ${replicas} task${replicas === 1 ? '' : 's'}, one at a time, each new one healthy before an old one stops`);
   const deadline = now() + o.timeoutMs;
   let lastLine = '';
+  // Swarm says why it rolls back only while it does ("update rolled back due to failure or early
+  // termination of task k2x9…"); its final status says "rollback completed".
+  let why: string | undefined;
   let snap = first;
   for (;;) {
     await sleep(o.pollMs ?? 1000);
     snap = await control.snapshot();
     const svc = snap.pools[pool];
-    const u = svc.update;
+    // Until Swarm writes this update's status, the one it shows is an earlier update's.
+    const u = isNew(svc.update, before) ? svc.update : undefined;
     const serving = servingTasks(snap, svc);
     const fresh = serving.filter((t) => t.image === image).length;
-    const line = isNew(u, before) ? `${u.state}: ${fresh} of ${svc.desired} running tasks on ${image}${u.message ? ` (${u.message})` : ''}` : '';
+    const line = u ? `${u.state}: ${fresh} of ${svc.desired} running tasks on ${image}${u.message ? ` (${u.message})` : ''}` : '';
     if (line && line !== lastLine) say(line);
     lastLine = line || lastLine;
-    if (isNew(u, before)) {
+    if (u) {
+      if (u.state === 'rollback_started') why = u.message;
       if (u.state === 'completed') return { kind: 'completed', snapshot: snap, update: u };
-      if (u.state === 'rollback_completed') return { kind: 'rolled_back', snapshot: snap, update: u };
+      if (u.state === 'rollback_completed') {
+        return { kind: 'rolled_back', snapshot: snap, update: why && why !== u.message ? { ...u, message: `${why}; ${u.message ?? 'rollback completed'}` } : u };
+      }
       if (u.state === 'paused' || u.state === 'rollback_paused') return { kind: 'paused', snapshot: snap, update: u };
     }
     // No replicas: Swarm has nothing to replace and may never write an UpdateStatus.

@@ -66,6 +66,7 @@ export function createSwarmSync(o: SwarmSyncOptions): SwarmSync {
       return;
     }
     latest = snap;
+    let failedNow = false;
     const members = membersOf(snap, o.appPort);
     if (JSON.stringify(members) !== JSON.stringify(applied)) {
       const started = performance.now();
@@ -73,11 +74,13 @@ export function createSwarmSync(o: SwarmSyncOptions): SwarmSync {
         const result = await o.nginx.applyMembers(members);
         o.log.info({ members, result, ms: Math.round(performance.now() - started) }, `nginx members ${result}`);
         applied = members;
-        lastProblem = '';
       } catch (err) {
+        failedNow = true;
         problem('giving nginx the new members failed', err);
       }
     }
+    // A round without a problem, with or without members to give: the next problem is news again.
+    if (!failedNow) lastProblem = '';
     try {
       o.onSnapshot?.(snap);
     } catch (err) {

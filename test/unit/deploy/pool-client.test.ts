@@ -82,3 +82,84 @@ describe('pool client: app port for health, admin port for chaos', () => {
     await assert.rejects(pools.chaos('green'), { code: 'CHAOS_UNAVAILABLE' });
   });
 });
+
+describe('pool client in Swarm mode: chaos on every task of the pool', () => {
+  const seen: string[] = [];
+  const task = (name: string) =>
+    createServer((req, res) => {
+      seen.push(`${name} ${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ chaos: req.url?.startsWith('/chaos/start') ? 'error' : null }));
+    });
+  const one = task('one');
+  const two = task('two');
+  // Another app's admin port: JSON, but no chaos here.
+  const jsonNotFound = createServer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}'));
+  let oneUrl: string;
+  let twoUrl: string;
+  let jsonNotFoundUrl: string;
+  let noneUrl: string;
+  // The Compose names, which do not resolve in Swarm mode: never to be used when targets are given.
+  const urls = { app: { blue: 'http://app_blue:3000', green: 'http://app_green:3000' }, admin: { blue: 'http://app_blue:3001', green: 'http://app_green:3001' } };
+
+  before(async () => {
+    oneUrl = await listen(one);
+    twoUrl = await listen(two);
+    jsonNotFoundUrl = await listen(jsonNotFound);
+    noneUrl = await closedPort();
+  });
+
+  after(() => {
+    for (const s of [one, two, jsonNotFound]) s.close();
+  });
+
+  it("start and stop reach every task's admin URL; the pool's chaos is read from one", async () => {
+    seen.length = 0;
+    const asked: string[] = [];
+    const pools = createPoolClient(urls, 1000, async (pool) => (asked.push(pool), [oneUrl, twoUrl]));
+    await pools.startChaos('blue', 'error');
+    assert.deepEqual([...seen].sort(), ['one POST /chaos/start?mode=error', 'two POST /chaos/start?mode=error']);
+    seen.length = 0;
+    await pools.stopChaos('blue');
+    assert.deepEqual([...seen].sort(), ['one POST /chaos/stop', 'two POST /chaos/stop']);
+    seen.length = 0;
+    assert.equal(await pools.chaos('blue'), null);
+    assert.deepEqual(seen, ['one GET /chaos']);
+    assert.deepEqual(asked, ['blue', 'blue', 'blue']);
+  });
+
+  it('one task that does not take it: the error says how many did, and why the other did not', async () => {
+    seen.length = 0;
+    const pools = createPoolClient(urls, 1000, async () => [oneUrl, noneUrl]);
+    await assert.rejects(pools.startChaos('blue', 'timeout'), (err: unknown) => {
+      assert.ok(err instanceof BluegreenError);
+      assert.equal(err.code, 'INTERNAL');
+      assert.match(err.message, /^chaos start reached 1 of blue's 2 tasks; the others failed: blue pool serves no chaos endpoint: nothing listens at http:\/\/127\.0\.0\.1:\d+/);
+      assert.ok(err.cause instanceof BluegreenError);
+      return true;
+    });
+    // The task that took it is not left alone in chaos without anyone knowing: it was reached.
+    assert.deepEqual(seen, ['one POST /chaos/start?mode=timeout']);
+  });
+
+  it('no task took it: the reason of the first, as with one container', async () => {
+    const pools = createPoolClient(urls, 1000, async () => [noneUrl, jsonNotFoundUrl]);
+    await assert.rejects(pools.stopChaos('green'), { code: 'CHAOS_UNAVAILABLE', message: /^green pool serves no chaos endpoint: nothing listens at/ });
+  });
+
+  it('no serving task: a clear error, no request', async () => {
+    const pools = createPoolClient(urls, 1000, async () => []);
+    await assert.rejects(pools.startChaos('green', 'error'), { code: 'POOL_UNHEALTHY', message: 'green pool has no running task to reach', hint: /bluegreen status/ });
+    await assert.rejects(pools.chaos('green'), { code: 'POOL_UNHEALTHY' });
+  });
+
+  it("a chaos read refused names the task's URL it asked, not the Compose name", async () => {
+    const pools = createPoolClient(urls, 1000, async () => [jsonNotFoundUrl]);
+    await assert.rejects(pools.chaos('blue'), (err: unknown) => {
+      assert.ok(err instanceof BluegreenError);
+      assert.equal(err.code, 'CHAOS_UNAVAILABLE');
+      assert.ok(err.message.includes(jsonNotFoundUrl), err.message);
+      assert.ok(!err.message.includes('app_blue'), err.message);
+      return true;
+    });
+  });
+});
