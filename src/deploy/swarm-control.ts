@@ -104,7 +104,8 @@ function toUpdate(u: Docker.Service['UpdateStatus'] | undefined): SwarmUpdate | 
 
 /**
  * The tasks worth showing: every task Swarm wants running, and the newest task of each slot that is
- * not (a failed start says why), so a pool that cannot start shows its error, not an empty list.
+ * not, when it failed after the slot's running task started (a failed start says why), so a pool
+ * that cannot start, or an update Swarm rolled back, shows its error.
  */
 export function currentTasks(tasks: PoolTask[]): PoolTask[] {
   const wanted = tasks.filter((t) => t.desiredState === 'running');
@@ -115,7 +116,12 @@ export function currentTasks(tasks: PoolTask[]): PoolTask[] {
     const seen = bySlot.get(key);
     if (!seen || seen.since < t.since) bySlot.set(key, t);
   }
-  const failures = [...bySlot.values()].filter((t) => t.error && !wanted.some((w) => w.slot !== undefined && w.slot === t.slot && w.state === 'running'));
+  // A failure stays visible while its slot's running task is older than it: that is the old
+  // release still serving after a failed start-first update (the failure says why Swarm rolled
+  // back). A task that started after the failure replaced it, and hides it.
+  const failures = [...bySlot.values()].filter(
+    (t) => t.error && !wanted.some((w) => w.slot !== undefined && w.slot === t.slot && w.state === 'running' && w.since > t.since),
+  );
   return [...wanted, ...failures].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
 }
 

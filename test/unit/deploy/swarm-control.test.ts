@@ -93,6 +93,12 @@ describe('currentTasks', () => {
     assert.deepEqual(currentTasks([running2, crashed1, running1]), [running1, running2]);
   });
 
+  it('a failed start-first update: the old task still runs in the slot, and the newer failure says why', () => {
+    const old1 = poolTask('blue', 1, { since: at(1) });
+    const failedNew1 = poolTask('blue', 1, { state: 'failed', desiredState: 'shutdown', error: 'task: non-zero exit (1): dockerexec: unhealthy container', since: at(20) });
+    assert.deepEqual(currentTasks([failedNew1, old1]), [old1, failedNew1]);
+  });
+
   it('orders a pool of ten or more tasks by slot number, as `docker service ps` does', () => {
     const tasks = [10, 2, 11, 1].map((slot) => poolTask('blue', slot));
     assert.deepEqual(
