@@ -1,7 +1,7 @@
 import type { Pool } from '../pool.js';
 import type { Progress } from '../shared/progress.js';
 import { describePerNode, servingTasks, tasksPerNode, type ClusterSnapshot, type SwarmUpdate } from './cluster.js';
-import type { SwarmControl } from './swarm-control.js';
+import { withoutDigest, type SwarmControl } from './swarm-control.js';
 
 // Swarm mode's deploy and scale, followed to their end (issue #13). A deploy is Swarm's own rolling
 // update (start-first, failure_action: rollback in docker-stack.yml): the bot starts it and reads the
@@ -57,7 +57,7 @@ export async function rollOut(pool: Pool, image: string, env: Readonly<Record<st
     // Until Swarm writes this update's status, the one it shows is an earlier update's.
     const u = isNew(svc.update, before) ? svc.update : undefined;
     const serving = servingTasks(snap, svc);
-    const fresh = serving.filter((t) => t.image === image).length;
+    const fresh = serving.filter((t) => t.image === withoutDigest(image)).length;
     const line = u ? `${u.state}: ${fresh} of ${svc.desired} running tasks on ${image}${u.message ? ` (${u.message})` : ''}` : '';
     if (line && line !== lastLine) say(line);
     lastLine = line || lastLine;
