@@ -301,6 +301,25 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     await eventually('Slack to hear of the rollback', async () => posted(/roll(ed)? ?back|rollback/i).some((c) => /blue/.test(JSON.stringify(c.args))), 30_000);
   });
 
+  it('drill and maintenance work as under Compose', async () => {
+    const drill = await cli('drill');
+    const d = drill.data as { failed: number; requests: number; restoredActive: boolean; timeToFailoverMs?: number; timeToDetectMs?: number } | undefined;
+    figures.drill = d && { requests: d.requests, failed: d.failed, time_to_failover_ms: d.timeToFailoverMs, time_to_detect_ms: d.timeToDetectMs };
+    assert.equal(drill.status, 'ok', JSON.stringify(drill).slice(0, 2000));
+    assert.equal(d?.failed, 0);
+    assert.equal(d?.restoredActive, true);
+    const on = await cli('maintenance', 'on', 'for', '10m', '--page', 'swarm', 'test');
+    assert.equal(on.status, 'ok', JSON.stringify(on));
+    const page = await fetch(url('/'));
+    await page.arrayBuffer();
+    assert.equal(page.status, 503);
+    const off = await cli('maintenance', 'off');
+    assert.equal(off.status, 'ok', JSON.stringify(off));
+    const back = await fetch(url('/'));
+    await back.arrayBuffer();
+    assert.equal(back.status, 200);
+  });
+
   it('the worker lost under load: its tasks move, nginx stops sending to them, an alert is raised and resolved', async () => {
     assert.ok(cluster);
     const workerId = cluster.workerId;
