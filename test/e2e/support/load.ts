@@ -98,7 +98,9 @@ export interface Sample {
   /** 0 when the request failed at the connection level (no HTTP answer). */
   status: number;
   pool: string | null;
+  release: string | null;
   retryAfter: string | null;
+  /** The error and its cause when there was no HTTP answer, e.g. "fetch failed: other side closed". */
   error?: string;
 }
 
@@ -139,9 +141,18 @@ export async function runSampledLoad(opts: SampledLoadOptions): Promise<Sample[]
       try {
         const res = await fetch(opts.url, { signal: AbortSignal.timeout(10_000) });
         await res.arrayBuffer();
-        samples.push({ start, end: Date.now(), status: res.status, pool: res.headers.get('x-app-pool'), retryAfter: res.headers.get('retry-after') });
+        samples.push({
+          start,
+          end: Date.now(),
+          status: res.status,
+          pool: res.headers.get('x-app-pool'),
+          release: res.headers.get('x-release-id'),
+          retryAfter: res.headers.get('retry-after'),
+        });
       } catch (err) {
-        samples.push({ start, end: Date.now(), status: 0, pool: null, retryAfter: null, error: (err as Error).message });
+        const cause = (err as Error & { cause?: Error }).cause;
+        const error = cause ? `${(err as Error).message}: ${cause.message}` : (err as Error).message;
+        samples.push({ start, end: Date.now(), status: 0, pool: null, release: null, retryAfter: null, error });
       }
     }
   };
@@ -153,4 +164,42 @@ export async function runSampledLoad(opts: SampledLoadOptions): Promise<Sample[]
     await Promise.all(running);
   }
   return samples.sort((a, b) => a.start - b.start);
+}
+
+/** What a sampled load amounted to: failures (no answer or not 2xx) by kind, latency, who answered. */
+export interface SampleSummary {
+  requests: number;
+  failed: number;
+  /** "status 502", or the error of a request that got no answer. */
+  failures: Record<string, number>;
+  /** Milliseconds. */
+  p50: number;
+  p99: number;
+  max: number;
+  byRelease: Record<string, number>;
+}
+
+export function summarizeSamples(samples: readonly Sample[]): SampleSummary {
+  const failures: Record<string, number> = {};
+  const byRelease: Record<string, number> = {};
+  for (const s of samples) {
+    if (s.status >= 200 && s.status < 300) {
+      const release = s.release ?? 'none';
+      byRelease[release] = (byRelease[release] ?? 0) + 1;
+    } else {
+      const kind = s.status === 0 ? (s.error ?? 'no answer') : `status ${s.status}`;
+      failures[kind] = (failures[kind] ?? 0) + 1;
+    }
+  }
+  const ms = samples.map((s) => s.end - s.start).sort((a, b) => a - b);
+  const at = (p: number) => (ms.length === 0 ? 0 : ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)]!);
+  return {
+    requests: samples.length,
+    failed: Object.values(failures).reduce((a, b) => a + b, 0),
+    failures,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: ms.at(-1) ?? 0,
+    byRelease,
+  };
 }

@@ -76,6 +76,16 @@ export async function freePort(): Promise<number> {
 /** The demo app's image as scripts/stack.sh tags it (IMAGE_TAG gives each checkout its own). */
 export const DEMO_IMAGE = `bluegreen-demo-app:${process.env.IMAGE_TAG ?? 'local'}`;
 
+/**
+ * The compose project of a suite: its name plus this checkout's IMAGE_TAG (when not the default), so
+ * two checkouts running the same suite at once never share a project: startStack tears its project
+ * down before bringing it up, which would otherwise stop the other checkout's stack.
+ */
+export function projectName(suite: string): string {
+  const tag = (process.env.IMAGE_TAG ?? 'local').toLowerCase().replace(/[^a-z0-9_-]/g, '');
+  return tag === '' || tag === 'local' ? suite : `${suite}-${tag}`;
+}
+
 let imagesReady: Promise<void> | undefined;
 
 /** Builds the images once per process unless the test runner already did (BLUEGREEN_IMAGES_READY). */
@@ -124,7 +134,7 @@ async function answers(url: string, signal: AbortSignal): Promise<number> {
 }
 
 export interface StartOptions {
-  /** Compose project name; each suite uses its own so suites can run side by side. */
+  /** The suite's compose project name (each suite its own); projectName() adds the checkout's tag. */
   project: string;
   /** Extra env for compose interpolation (ACTIVE_POOL, SLACK_*, RELEASE_ID_*, …). */
   env?: Record<string, string>;
@@ -192,6 +202,7 @@ function linkedNodeModules(): string | undefined {
  */
 export async function startStack(opts: StartOptions): Promise<Stack> {
   await ensureImages();
+  const project = projectName(opts.project);
   const ports: StackPorts = { nginx: await freePort(), blue: await freePort(), green: await freePort(), bot: await freePort() };
   const controlPort = opts.standIn ? await freePort() : 0;
   const composeFiles = [resolve(ROOT, 'docker-compose.yml')];
@@ -202,7 +213,7 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
   }
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    COMPOSE_PROJECT_NAME: opts.project,
+    COMPOSE_PROJECT_NAME: project,
     COMPOSE_FILE: composeFiles.join(':'),
     BLUEGREEN_REPO: ROOT,
     STANDIN_CONTROL_PORT: String(controlPort || 1),
@@ -217,14 +228,14 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
   };
   const base = await composeCommand();
   const compose = (...args: string[]) =>
-    run(base[0]!, [...base.slice(1), '-p', opts.project, ...args], { env, cwd: ROOT, timeoutMs: 300_000 });
+    run(base[0]!, [...base.slice(1), '-p', project, ...args], { env, cwd: ROOT, timeoutMs: 300_000 });
 
   await compose('down', '-v', '--remove-orphans', '--timeout', '2');
   const up = await compose('up', '-d', '--no-build', ...(opts.services ?? []));
   if (up.code !== 0) throw new Error(`compose up failed:\n${up.stderr}`);
 
   const stack: Stack = {
-    project: opts.project,
+    project,
     ports,
     env,
     compose,
