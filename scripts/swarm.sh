@@ -80,11 +80,11 @@ wait_ready() {
     fi
     sleep 1
   done
-  # nginx resolves app_blue / app_green (every task, dnsrr) when it loads its config; it may have
-  # started before every pool task ran. One reload now lists them all.
+  # Until the bot's first round writes the member files, nginx resolves app_blue / app_green (every
+  # task, dnsrr) when it loads its config, maybe before every pool task ran: one reload lists them all.
   ctr=$(nginx_container)
   [ -n "$ctr" ] || die "no running nginx container on this node: run swarm:up on the edge node"
-  docker exec "$ctr" nginx -t -q && docker exec "$ctr" nginx -s reload
+  docker exec "$ctr" bluegreen-nginx-members reload >/dev/null
   until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
     if [ $SECONDS -ge $deadline ]; then
       docker service logs --tail 20 "${STACK_NAME}_nginx" >&2 || true

@@ -47,7 +47,7 @@ export interface ContainerEngine {
   list(project: string, service?: string): Promise<ContainerInfo[]>;
   inspect(id: string): Promise<ContainerInfo>;
   /** Runs a command without a TTY; output demultiplexed; exit code from exec inspect. */
-  exec(id: string, cmd: readonly string[]): Promise<ExecResult>;
+  exec(id: string, cmd: readonly string[], opts?: { timeoutMs?: number }): Promise<ExecResult>;
   /** Tries the registry; false when none answers (offline), so callers fall back to local images. */
   pull(image: string): Promise<boolean>;
   imageExists(image: string): Promise<boolean>;

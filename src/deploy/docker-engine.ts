@@ -110,7 +110,7 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
 
     inspect,
 
-    async exec(id, cmd) {
+    async exec(id, cmd, execOpts = {}) {
       const what = `exec ${cmd.join(' ')} in ${id.slice(0, 12)}`;
       return call(what, async (): Promise<ExecResult> => {
         const exec = await docker.getContainer(id).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true, Tty: false });
@@ -138,7 +138,7 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
           stdout: Buffer.concat(chunks.out).toString('utf8'),
           stderr: Buffer.concat(chunks.err).toString('utf8'),
         };
-      });
+      }, execOpts.timeoutMs);
     },
 
     async pull(image) {

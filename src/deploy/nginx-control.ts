@@ -32,11 +32,15 @@ export interface NginxControl {
   verifyPage(on: boolean, timeoutMs: number): Promise<number | undefined>;
   /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
   testConfig(): Promise<void>;
-  /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
+  /**
+   * `nginx -t`, then a drained reload (nginx/bluegreen-nginx-members.sh `reload`: keep-alive clients
+   * are moved off first, so the reload fails no request) inside the nginx container; throws with
+   * nginx's own words.
+   */
   testAndReload(): Promise<void>;
   /**
    * Swarm mode: writes each pool's member list (`address:port` per line) where nginx reads it, and
-   * has nginx render its upstreams from them, test and reload (nginx/members.sh `apply`). Resolves
+   * has nginx render its upstreams from them, test and reload (nginx/bluegreen-nginx-members.sh `apply`). Resolves
    * with what nginx did; throws NGINX_CONFIG_INVALID (nginx keeps its previous config) or NGINX_DOWN.
    */
   applyMembers(members: Readonly<Record<Pool, readonly string[]>>): Promise<'reloaded' | 'unchanged'>;
@@ -56,7 +60,10 @@ export interface NginxControlOptions {
   fetchTimeoutMs?: number;
 }
 
-/** The member-list files nginx/members.sh reads: `members-blue`, `members-green`. */
+/** A drained reload takes about 1.2 s and waits at most 10 s for the old workers: room for both. */
+const MEMBERS_EXEC_MS = 15_000;
+
+/** The member-list files nginx/bluegreen-nginx-members.sh reads: `members-blue`, `members-green`. */
 export const membersFile = (pool: Pool) => `members-${pool}`;
 
 const flag = (dir: string, pool: Pool) => join(dir, `active-${pool}`);
@@ -251,7 +258,7 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
         const lines = members[pool].map((m) => `${m}\n`).join('');
         await writeAtomically(join(opts.stateDir, membersFile(pool)), `# written by the bot: ${pool}'s serving tasks\n${lines}`);
       }
-      const r = await opts.engine.exec(await nginxContainer(), ['bluegreen-nginx-members', 'apply']);
+      const r = await opts.engine.exec(await nginxContainer(), ['bluegreen-nginx-members', 'apply'], { timeoutMs: MEMBERS_EXEC_MS });
       if (r.exitCode !== 0) {
         throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx did not take the new member lists: ${nginxProblem(r.stderr || r.stdout)}`, {
           hint: 'nginx keeps running with its previous members',
@@ -263,9 +270,9 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
     async testAndReload() {
       const id = await nginxContainer();
       await testIn(id);
-      const reload = await opts.engine.exec(id, ['nginx', '-s', 'reload']);
+      const reload = await opts.engine.exec(id, ['bluegreen-nginx-members', 'reload'], { timeoutMs: MEMBERS_EXEC_MS });
       if (reload.exitCode !== 0) {
-        throw new BluegreenError('NGINX_DOWN', `nginx -s reload failed: ${(reload.stderr || reload.stdout).trim()}`);
+        throw new BluegreenError('NGINX_DOWN', `nginx reload failed: ${nginxProblem(reload.stderr || reload.stdout)}`);
       }
     },
   };

@@ -6,7 +6,7 @@ import type { NginxControl } from './nginx-control.js';
 import type { SwarmControl } from './swarm-control.js';
 
 // Swarm mode's one loop (issue #13): every SWARM_SYNC_MS it reads the swarm once, gives nginx the
-// pools' serving tasks as upstream members when they changed (nginx/members.sh: render, nginx -t,
+// pools' serving tasks as upstream members when they changed (nginx/bluegreen-nginx-members.sh: render, nginx -t,
 // reload), and hands the same facts to whoever watches the cluster (cluster alerts). A failed read
 // or reload is logged once per distinct problem and tried again on the next round; the loop never
 // stops the bot.
