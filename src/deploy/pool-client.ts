@@ -66,15 +66,19 @@ export function createPoolClient(urls: PoolUrls, timeoutMs = 2000, adminTargets?
       ? new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool serves no chaos endpoint at ${base} (${what}: HTTP ${r.status})`, { hint: NO_CHAOS_HINT })
       : new BluegreenError('INTERNAL', `${pool} refused ${what}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
   /** The admin listeners to act on: the pool's one URL, or each of its tasks in Swarm mode. */
-  const targets = async (pool: Pool): Promise<string[]> => {
+  const targets = async (pool: Pool, what: string): Promise<string[]> => {
     if (!adminTargets) return [urls.admin[pool]];
     const list = await adminTargets(pool);
-    if (list.length === 0) throw new BluegreenError('POOL_UNHEALTHY', `${pool} pool has no running task to reach`, { hint: 'bluegreen status shows its tasks' });
+    // Stopping chaos on a pool with no running task is done: Swarm replaces a task that fails its
+    // healthcheck (chaos makes /healthz fail), and a new task starts without chaos.
+    if (list.length === 0 && what !== 'chaos stop') {
+      throw new BluegreenError('POOL_UNHEALTHY', `${pool} pool has no running task to reach`, { hint: 'bluegreen status shows its tasks' });
+    }
     return list;
   };
   /** Sends one chaos call to every target; all must take it. */
   const everyTarget = async (pool: Pool, what: string, path: string) => {
-    const list = await targets(pool);
+    const list = await targets(pool, what);
     const results = await Promise.allSettled(
       list.map(async (base) => {
         const r = await call(pool, 'admin', 'POST', path, timeoutMs, base);
@@ -116,7 +120,7 @@ export function createPoolClient(urls: PoolUrls, timeoutMs = 2000, adminTargets?
     },
     async chaos(pool) {
       // One task speaks for the pool: chaos is started and stopped on all of them together.
-      const [base] = await targets(pool);
+      const [base] = await targets(pool, 'chaos read');
       const r = await call(pool, 'admin', 'GET', '/chaos', timeoutMs, base);
       let body: { chaos?: unknown };
       try {

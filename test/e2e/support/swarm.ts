@@ -26,7 +26,16 @@ export const NAMES = {
   /** A label on the manager node: "this swarm is the harness's", so a later run may dismantle it. */
   nodeLabel: 'bgswarm.harness',
   stack: 'bgswarm',
+  /** Debian's docker-registry, on the host end of the pair, over TLS with a certificate of our own. */
+  registryDir: '/var/lib/bgswarm-registry',
+  // Not 5000: the Debian package's own service may listen there (systemd starts it on install).
+  registryPort: 5213,
 } as const;
+
+/** host:port of the harness's registry, as REGISTRY names it. */
+export const REGISTRY = `${NAMES.hostAddr}:${NAMES.registryPort}`;
+/** Both engines of this machine read /etc/docker/certs.d/<host:port>/ca.crt at each pull and push: no restart. */
+const REGISTRY_TRUST = `/etc/docker/certs.d/${REGISTRY}`;
 
 const WORKER_SOCKET = `unix://${NAMES.runDir}/docker.sock`;
 const WORKER_PIDFILE = `${NAMES.runDir}/docker.pid`;
@@ -160,6 +169,7 @@ async function unmountOurs(): Promise<void> {
  */
 export async function removeSwarmLeftovers(): Promise<string[]> {
   const found: string[] = [];
+  found.push(...(await stopRegistry()));
   const info = await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}']);
   const [state, nodeId] = info.stdout.trim().split(' ');
   const ours = state === 'active' && (await isHarnessNode(nodeId ?? ''));
@@ -227,7 +237,8 @@ export async function swarmResidue(): Promise<string[]> {
   if (vols.length > 0) left.push(`volumes ${vols.join(', ')}`);
   const ctrs = (await run('docker', ['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${NAMES.stack}`])).stdout.trim();
   if (ctrs) left.push('stack containers');
-  for (const dir of [NAMES.runDir, NAMES.dataDir]) if (existsSync(dir)) left.push(dir);
+  for (const dir of [NAMES.runDir, NAMES.dataDir, NAMES.registryDir, REGISTRY_TRUST]) if (existsSync(dir)) left.push(dir);
+  if (registryPids().length > 0) left.push('registry process');
   return left;
 }
 
@@ -304,12 +315,6 @@ export async function startSwarm(): Promise<SwarmCluster> {
   }
 }
 
-/** A worker has no registry: the images go over as `docker save | docker load`. */
-export async function loadImagesIntoWorker(images: string[]): Promise<void> {
-  const r = await run('bash', ['-o', 'pipefail', '-c', `docker save ${images.join(' ')} | DOCKER_HOST=${WORKER_SOCKET} docker load -q`], { timeoutMs: 300_000 });
-  if (r.code !== 0) throw new Error(`loading ${images.join(', ')} into the worker failed: ${r.stderr.trim()}`);
-}
-
 /** The manager's view of a service's tasks that should be running: node, state and overlay address. */
 export interface TaskInfo {
   id: string;
@@ -346,3 +351,82 @@ export function swarmScript(cmd: 'up' | 'down', env: Record<string, string>): Pr
   return run('bash', ['scripts/swarm.sh', cmd], { cwd: ROOT, env: { ...process.env, STACK_NAME: NAMES.stack, ...env }, timeoutMs: 300_000 });
 }
 
+
+function registryPids(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(`${NAMES.registryDir}/`)) pids.push(Number(name));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return pids;
+}
+
+async function stopRegistry(): Promise<string[]> {
+  const found: string[] = [];
+  const pids = registryPids();
+  if (pids.length > 0) {
+    found.push('registry');
+    for (const p of pids) process.kill(p, 'SIGTERM');
+    await until('the registry to stop', async () => registryPids().length === 0, 10_000).catch(() => {
+      for (const p of registryPids()) process.kill(p, 'SIGKILL');
+    });
+  }
+  for (const dir of [REGISTRY_TRUST, NAMES.registryDir]) {
+    if (existsSync(dir)) {
+      found.push(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return found;
+}
+
+/** Whether Debian's docker-registry is installed (.ci/run installs it). */
+export async function registryAvailable(): Promise<boolean> {
+  return (await run('sh', ['-c', 'command -v docker-registry && command -v openssl'])).code === 0;
+}
+
+/**
+ * A registry every node pulls from, as REGISTRY wants: Debian's docker-registry on the host end of
+ * the veth, TLS with a certificate made here for that address, trusted by both engines through
+ * /etc/docker/certs.d (read at each pull and push, no daemon restart). Call after startSwarm.
+ */
+export async function startRegistry(): Promise<string> {
+  const dir = NAMES.registryDir;
+  mkdirSync(`${dir}/data`, { recursive: true });
+  await must('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=bgswarm-registry',
+    '-addext', `subjectAltName=IP:${NAMES.hostAddr}`, '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`]);
+  mkdirSync(REGISTRY_TRUST, { recursive: true });
+  writeFileSync(`${REGISTRY_TRUST}/ca.crt`, readFileSync(`${dir}/cert.pem`));
+  writeFileSync(`${dir}/config.yml`, [
+    'version: 0.1',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${dir}/data`,
+    'http:',
+    `  addr: ${REGISTRY}`,
+    '  tls:',
+    `    certificate: ${dir}/cert.pem`,
+    `    key: ${dir}/key.pem`,
+    '',
+  ].join('\n'));
+  const logFd = openSync(`${dir}/registry.log`, 'a');
+  const child = spawn('docker-registry', ['serve', `${dir}/config.yml`], { stdio: ['ignore', logFd, logFd], detached: true });
+  closeSync(logFd);
+  child.unref();
+  await until('the registry to answer', async () => (await run('curl', ['-fsS', '--cacert', `${dir}/cert.pem`, `https://${REGISTRY}/v2/`])).code === 0, 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}; its log ends:\n${readFileSync(`${dir}/registry.log`, 'utf8').slice(-2000)}`);
+  });
+  return REGISTRY;
+}
+
+/** Tags a local image into the registry and pushes it; returns the name nodes pull. */
+export async function pushImage(image: string): Promise<string> {
+  const name = `${REGISTRY}/${image}`;
+  await must('docker', ['tag', image, name]);
+  await must('docker', ['push', '-q', name], { timeoutMs: 300_000 });
+  return name;
+}
