@@ -76,16 +76,23 @@ function toInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
   };
 }
 
-export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
-  // dockerode (with ssh2 and grpc behind it) takes most of a second to load: only load it when a
-  // Docker call is made, so `bluegreen switch` (flag files and HTTP) starts fast.
+/**
+ * A dockerode client made at its first use. dockerode (with ssh2 and grpc behind it) takes most of a
+ * second to load: only load it when a Docker call is made, so `bluegreen switch` (flag files and
+ * HTTP) starts fast.
+ */
+export function lazyDockerClient(opts: DockerEngineOptions): () => Promise<Docker> {
   let client: Docker | undefined;
-  const load = async (): Promise<Docker> => {
+  return async () => {
     const { default: DockerClient } = await import('dockerode');
     // docker-modem's own timeout destroys a hung request; ours turns it into DOCKER_TIMEOUT.
     client ??= new DockerClient({ socketPath: opts.socketPath, timeout: opts.timeoutMs + 1000 });
     return client;
   };
+}
+
+export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
+  const load = lazyDockerClient(opts);
   // Set by call() before any fn runs; every use of `docker` below is inside or after a call().
   let docker!: Docker;
   const call = async <T>(what: string, fn: () => Promise<T>, ms = opts.timeoutMs): Promise<T> => {

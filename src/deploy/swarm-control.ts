@@ -3,7 +3,7 @@ import { BluegreenError } from '../errors.js';
 import { POOLS, serviceOf, type Pool } from '../pool.js';
 import type { ClusterNode, ClusterSnapshot, PoolService, PoolTask, SwarmUpdate } from './cluster.js';
 import { envRecord } from './compose-settings.js';
-import { toDockerError, withTimeout } from './docker-engine.js';
+import { lazyDockerClient, toDockerError, withTimeout } from './docker-engine.js';
 
 // Swarm mode (issue #13): the stack's services, tasks and nodes through the Docker API of a manager
 // (dockerode). Reads a whole ClusterSnapshot at once (three list calls), and changes a pool's
@@ -126,12 +126,7 @@ export function currentTasks(tasks: PoolTask[]): PoolTask[] {
 }
 
 export function createSwarmControl(opts: SwarmControlOptions): SwarmControl {
-  let client: Docker | undefined;
-  const load = async (): Promise<Docker> => {
-    const { default: DockerClient } = await import('dockerode');
-    client ??= new DockerClient({ socketPath: opts.socketPath, timeout: opts.timeoutMs + 1000 });
-    return client;
-  };
+  const load = lazyDockerClient(opts);
   const call = async <T>(what: string, fn: (docker: Docker) => Promise<T>): Promise<T> => {
     try {
       const docker = await load();

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SlackStandIn } from '../support/slack-stand-in.js';
 import { dockerAvailable, run } from './support/docker.js';
-import { runSampledLoad, summarizeSamples, type Sample } from './support/load.js';
+import { eventually } from './support/slack-e2e.js';
+import { runSampledLoad, summarizeSamples, type Sample, type SampleSummary } from './support/load.js';
 import { DEMO_IMAGE, ensureImages, freePort } from './support/stack.js';
 import {
   NAMES,
@@ -69,21 +70,6 @@ function countBy<T>(items: T[], key: (t: T) => string): Record<string, number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-}
 
 async function botContainer(): Promise<string> {
   const r = await run('docker', ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${NAMES.stack}_bot`, '--filter', 'status=running']);
@@ -144,17 +130,7 @@ async function membersMatchTasks(): Promise<boolean> {
 }
 
 /** A sampled load's outcome: every request sent is counted, answered or not (autocannon drops a request whose connection closed). */
-interface Load {
-  requests: number;
-  failed: number;
-  failures: Record<string, number>;
-  p50: number;
-  p99: number;
-  max: number;
-  byPool: Record<string, number>;
-  byRelease: Record<string, number>;
-  samples: Sample[];
-}
+type Load = SampleSummary & { byPool: Record<string, number>; samples: Sample[] };
 
 function summarize(samples: Sample[]): Load {
   const s = summarizeSamples(samples);
