@@ -118,6 +118,12 @@ async function membersFile(pool: string): Promise<string[]> {
     .sort();
 }
 
+/** How often the bot has had nginx reload new members so far (its log says each). */
+async function memberReloads(): Promise<number> {
+  const r = await run('docker', ['service', 'logs', '--raw', `${NAMES.stack}_bot`], { timeoutMs: 60_000 });
+  return (r.stdout.match(/nginx members reloaded/g) ?? []).length;
+}
+
 const addrsOf = (tasks: TaskInfo[]) => tasks.filter((t) => t.state === 'running').flatMap((t) => t.addresses.map((a) => `${a}:3000`)).sort();
 
 /** The bot gave nginx exactly the running tasks of each pool. */
@@ -271,6 +277,7 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     assert.equal(back.status, 'ok', JSON.stringify(back));
     let deployed: CliResult | undefined;
     let switched: CliResult | undefined;
+    const reloadsBefore = await memberReloads();
     const r = await load(120, async () => {
       deployed = await cli('deploy', 'green', V2_IMAGE, 'green-v2');
       switched = await cli('switch', 'green');
@@ -279,7 +286,10 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     assert.equal(deployed?.status, 'ok', JSON.stringify(deployed));
     assert.match(String(deployed?.message), /rolling update completed/);
     assert.equal(switched?.status, 'ok', JSON.stringify(switched));
-    figures.deploy_and_switch = { ...loadFigures(r), switch_ms: (switched?.data as { ms?: number } | undefined)?.ms };
+    // Each replaced task is a membership change: nginx reloads (drained) while the load runs.
+    const reloads = (await memberReloads()) - reloadsBefore;
+    figures.deploy_and_switch = { ...loadFigures(r), switch_ms: (switched?.data as { ms?: number } | undefined)?.ms, member_reloads: reloads };
+    assert.ok(reloads >= 2, `the bot reloaded nginx ${reloads} times while green's two tasks were replaced`);
     assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
     assert.ok((r.byRelease['green-v2'] ?? 0) > 0, JSON.stringify(r.byRelease));
     const green = await serviceTasks(`${NAMES.stack}_app_green`);
@@ -338,6 +348,7 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     const alertsBefore = slack.calls.length;
     let lostAt = 0;
     let fullAt = 0;
+    const reloadsBefore = await memberReloads();
     const r = await load(150, async () => {
       await sleep(2000);
       lostAt = Date.now();
@@ -356,7 +367,7 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
       fullAt = Date.now();
     });
     const newAlerts = slack.calls.slice(alertsBefore).filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update');
-    figures.worker_lost = { ...loadFigures(r), to_full_strength_sec: Math.round((fullAt - lostAt) / 100) / 10 };
+    figures.worker_lost = { ...loadFigures(r), to_full_strength_sec: Math.round((fullAt - lostAt) / 100) / 10, member_reloads: (await memberReloads()) - reloadsBefore };
     assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
     await eventually('an alert naming the lost node', async () => newAlerts.concat(slack.calls.slice(alertsBefore)).some((c) => JSON.stringify(c.args).includes(workerId.slice(0, 6))), 30_000);
     // The node comes back: its alert resolves.
