@@ -323,7 +323,7 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     await eventually('Slack to hear of the rollback', async () => posted(/roll(ed)? ?back|rollback/i).some((c) => /blue/.test(JSON.stringify(c.args))), 30_000);
   });
 
-  it('drill and maintenance work as under Compose', async () => {
+  it('drill, maintenance and rollback work as under Compose', async () => {
     const drill = await cli('drill');
     const d = drill.data as { failed: number; requests: number; restoredActive: boolean; timeToFailoverMs?: number; timeToDetectMs?: number } | undefined;
     figures.drill = d && { requests: d.requests, failed: d.failed, time_to_failover_ms: d.timeToFailoverMs, time_to_detect_ms: d.timeToDetectMs };
@@ -340,6 +340,15 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     const back = await fetch(url('/'));
     await back.arrayBuffer();
     assert.equal(back.status, 200);
+    // Roll back to the pool active before the last switch, and roll that back again.
+    const activeNow = ((await cli('status')).data as { active: string }).active;
+    const rb = await cli('rollback');
+    assert.equal(rb.status, 'ok', JSON.stringify(rb));
+    const to = (rb.data as { to: string }).to;
+    assert.notEqual(to, activeNow);
+    const again = await cli('rollback');
+    assert.equal(again.status, 'ok', JSON.stringify(again));
+    assert.equal((again.data as { to: string }).to, activeNow);
   });
 
   it('the worker lost under load: its tasks move, nginx stops sending to them, an alert is raised and resolved', async () => {
