@@ -32,11 +32,7 @@ export interface NginxControl {
   verifyPage(on: boolean, timeoutMs: number): Promise<number | undefined>;
   /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
   testConfig(): Promise<void>;
-  /**
-   * `nginx -t`, then a drained reload (nginx/bluegreen-nginx-members.sh `reload`: keep-alive clients
-   * are moved off first, so the reload fails no request) inside the nginx container; throws with
-   * nginx's own words.
-   */
+  /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
   testAndReload(): Promise<void>;
   /**
    * Swarm mode: writes each pool's member list (`address:port` per line) where nginx reads it, and
@@ -270,9 +266,9 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
     async testAndReload() {
       const id = await nginxContainer();
       await testIn(id);
-      const reload = await opts.engine.exec(id, ['bluegreen-nginx-members', 'reload'], { timeoutMs: MEMBERS_EXEC_MS });
+      const reload = await opts.engine.exec(id, ['nginx', '-s', 'reload']);
       if (reload.exitCode !== 0) {
-        throw new BluegreenError('NGINX_DOWN', `nginx reload failed: ${nginxProblem(reload.stderr || reload.stdout)}`);
+        throw new BluegreenError('NGINX_DOWN', `nginx -s reload failed: ${(reload.stderr || reload.stdout).trim()}`);
       }
     },
   };
