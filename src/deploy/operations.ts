@@ -333,8 +333,9 @@ export function createOperations(deps: OperationsDeps): Operations {
   /** Swarm mode's deploy: Swarm's own rolling update of the idle pool's service, followed to its end. */
   async function deploySwarm({ control, pollMs }: SwarmHandle, pool: Pool, image: string, releaseId: string | undefined, by: Actor, active: Pool, say: Progress) {
     const env: Record<string, string> = releaseId ? { RELEASE_ID: releaseId } : {};
-    const before = (await control.snapshot()).pools[pool];
-    const r = await rollOut(pool, image, env, { control, timeoutMs: settings.deployHealthTimeoutMs * Math.max(1, before.desired), say, ...(pollMs ? { pollMs } : {}) });
+    // Swarm replaces one task at a time: each may take as long as a Compose deploy's one container.
+    const timeoutMs = settings.deployHealthTimeoutMs * Math.max(1, (await control.snapshot()).pools[pool].desired);
+    const r = await rollOut(pool, image, env, { control, timeoutMs, say, ...(pollMs ? { pollMs } : {}) });
     const svc = r.snapshot.pools[pool];
     const release = svc.release;
     const tasks = `${servingTasks(r.snapshot, svc).length} of ${svc.desired} tasks running (${describePerNode(tasksPerNode(r.snapshot, svc))})`;
@@ -359,7 +360,7 @@ export function createOperations(deps: OperationsDeps): Operations {
       return failed(`deploy of ${image} to ${pool} stopped: Swarm ${r.update.state === 'paused' ? 'paused the update' : 'paused its rollback'} (${why}); ${tasks}; ${active} keeps serving`, `docker service ps ${svc.service} --no-trunc; docker service rollback ${svc.service}`);
     }
     return failed(
-      `deploy of ${image} to ${pool} did not end within ${Math.round((settings.deployHealthTimeoutMs * Math.max(1, before.desired)) / 1000)} s (update ${r.update?.state ?? 'not started'}); Swarm goes on with it; ${tasks}; ${active} keeps serving`,
+      `deploy of ${image} to ${pool} did not end within ${Math.round(timeoutMs / 1000)} s (update ${r.update?.state ?? 'not started'}); Swarm goes on with it; ${tasks}; ${active} keeps serving`,
       `bluegreen status, or docker service ps ${svc.service}`,
     );
   }
