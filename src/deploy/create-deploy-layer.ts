@@ -118,6 +118,10 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   };
   // A name a person recognises: the compose project (e.g. "shop"), not the container id.
   const envName = () => config.ENV_NAME ?? projectName ?? hostname();
+  const adminUrls: Record<Pool, string> = {
+    blue: config.POOL_ADMIN_URL_BLUE ?? `http://app_blue:${config.ADMIN_PORT}`,
+    green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
+  };
   const pools =
     deps.pools ??
     createPoolClient(
@@ -126,17 +130,14 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
           blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
           green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
         },
-        admin: {
-          blue: config.POOL_ADMIN_URL_BLUE ?? `http://app_blue:${config.ADMIN_PORT}`,
-          green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
-        },
+        admin: adminUrls,
       },
       undefined,
       // Swarm mode: chaos goes to every serving task of the pool, by its address.
       async (pool) => {
         // Without Docker, chaos still works in Compose mode (it is plain HTTP): only Swarm mode needs the API.
         const sw = config.DEPLOY_MODE === 'swarm' ? await getSwarm() : await getSwarm().catch(() => undefined);
-        if (!sw) return [(pool === 'blue' ? config.POOL_ADMIN_URL_BLUE : config.POOL_ADMIN_URL_GREEN) ?? `http://app_${pool}:${config.ADMIN_PORT}`];
+        if (!sw) return [adminUrls[pool]];
         const snap = await sw.control.snapshot();
         return servingTasks(snap, snap.pools[pool]).map((t) => `http://${t.address}:${config.ADMIN_PORT}`);
       },
