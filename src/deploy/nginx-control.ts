@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
+import { writeFileAtomic } from '../watcher/state-file.js';
 import type { Pool } from '../pool.js';
 import type { ContainerEngine } from './container-engine.js';
 
@@ -252,7 +253,10 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
     async applyMembers(members) {
       for (const pool of ['blue', 'green'] as const) {
         const lines = members[pool].map((m) => `${m}\n`).join('');
-        await writeAtomically(join(opts.stateDir, membersFile(pool)), `# written by the bot: ${pool}'s serving tasks\n${lines}`);
+        const path = join(opts.stateDir, membersFile(pool));
+        await writeFileAtomic(path, `# written by the bot: ${pool}'s serving tasks\n${lines}`).catch((err: unknown) => {
+          throw new BluegreenError('STATE_IO', `cannot write ${path}`, { cause: err, hint: 'the bot needs write access to NGINX_STATE_DIR' });
+        });
       }
       const r = await opts.engine.exec(await nginxContainer(), ['bluegreen-nginx-members', 'apply'], { timeoutMs: MEMBERS_EXEC_MS });
       if (r.exitCode !== 0) {
@@ -272,17 +276,6 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
       }
     },
   };
-
-  async function writeAtomically(path: string, text: string): Promise<void> {
-    const tmp = `${path}.tmp-${process.pid}`;
-    try {
-      await writeFile(tmp, text);
-      await rename(tmp, path);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw new BluegreenError('STATE_IO', `cannot write ${path}`, { cause: err, hint: 'the bot needs write access to NGINX_STATE_DIR' });
-    }
-  }
 
   async function testIn(id: string): Promise<void> {
     const test = await opts.engine.exec(id, ['nginx', '-t']);

@@ -1,6 +1,7 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../errors.js';
+import { writeFileAtomic } from '../watcher/state-file.js';
 import type { Pool } from '../pool.js';
 import type { Actor } from '../shared/actor.js';
 import type { AuditEntry } from '../shared/audit-entry.js';
@@ -74,11 +75,8 @@ export function createStateStore(dir: string): StateStore {
   }
 
   async function write(state: DeployState): Promise<void> {
-    const tmp = `${file}.${process.pid}.tmp`;
     try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
-      await rename(tmp, file);
+      await writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`);
     } catch (err) {
       throw io('write state.json', err);
     }

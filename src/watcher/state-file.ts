@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Read a JSON file; undefined when it does not exist or is not valid JSON (a torn write is ignored). */
@@ -12,10 +12,22 @@ export async function readJsonFile<T>(path: string): Promise<T | undefined> {
 
 let seq = 0;
 
-/** Write via a temp file and rename, so a crash leaves either the old or the new file, never half. */
-export async function writeJsonFileAtomic(path: string, value: unknown): Promise<void> {
+/**
+ * Write via a temp file and rename, so a crash leaves either the old or the new file, never half
+ * (and a reader such as nginx never sees a partial one). A failed write leaves no temp file.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${++seq}.tmp`;
-  await writeFile(tmp, JSON.stringify(value));
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+export function writeJsonFileAtomic(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value));
 }
