@@ -17,6 +17,14 @@ if (!(FAIL_PERCENT >= 0 && FAIL_PERCENT <= 100)) {
   process.stderr.write(`demo-app: FAIL_PERCENT: got ${JSON.stringify(process.env.FAIL_PERCENT)}, wants a percent (0-100)\n`);
   process.exit(64);
 }
+// ... and starts failing only after FAIL_AFTER requests to `/` were served well (a release that
+// breaks after a while, not on its first request).
+const FAIL_AFTER = Number(process.env.FAIL_AFTER ?? 0);
+if (!(Number.isInteger(FAIL_AFTER) && FAIL_AFTER >= 0)) {
+  process.stderr.write(`demo-app: FAIL_AFTER: got ${JSON.stringify(process.env.FAIL_AFTER)}, wants a count of requests (0 or more)\n`);
+  process.exit(64);
+}
+let requests = 0;
 let served = 0;
 
 for (const [name, value] of [['PORT', PORT], ['ADMIN_PORT', ADMIN_PORT]]) {
@@ -93,7 +101,7 @@ const app = createServer((req, res) => {
     res.on('close', () => held.delete(res));
     return undefined;
   }
-  if (path === '/' && FAIL_PERCENT > 0) {
+  if (path === '/' && FAIL_PERCENT > 0 && ++requests > FAIL_AFTER) {
     served += 1;
     if (Math.floor((served * FAIL_PERCENT) / 100) !== Math.floor(((served - 1) * FAIL_PERCENT) / 100)) {
       return send(res, 500, { error: 'release failure (FAIL_PERCENT)', pool: POOL, release: RELEASE });

@@ -4,7 +4,7 @@
 // to blue" in the channel within 10 s; a signed click makes blue active and resolves the incident.
 // Once with the switch made from Slack, once from the CLI, once with AUTO_ROLLBACK=true.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { blockActionBody, postSigned, slashCommandBody } from '../support/slack-stand-in.js';
 import { botCli, serviceContainer } from './deploy-host.js';
 import { composeCommand, dockerAvailable, run } from './support/docker.js';
@@ -51,10 +51,19 @@ describe('incident loop: a bad release, the guard, Roll back (real stack, signed
   const events = () => `http://127.0.0.1:${stack.ports.bot}/slack/events`;
 
   before(async () => {
-    // A release of our own: the demo app with FAIL_PERCENT=30 (passes /healthz, fails 30% of `/`).
-    const build = await run('sh', ['-c', `printf 'FROM ${DEMO_IMAGE}\\nENV FAIL_PERCENT=30\\n' | docker build -q -t ${FLAKY_IMAGE} -`]);
+    // A release of our own: the demo app with FAIL_PERCENT=30 (passes /healthz, fails 30% of `/`)
+    // once it has served FAIL_AFTER=50 requests well (half a second of this load). Failing from its
+    // very first request, it would race the switch's own check: nginx benches green on the first
+    // 500 (MAX_FAILS=1), and a switch whose checks never reached green is refused and undone,
+    // the safe outcome, but not the Roll back path this suite is about.
+    const build = await run('sh', ['-c', `printf 'FROM ${DEMO_IMAGE}\\nENV FAIL_PERCENT=30 FAIL_AFTER=50\\n' | docker build -q -t ${FLAKY_IMAGE} -`]);
     assert.equal(build.code, 0, build.stderr);
     stack = await startStack({ project: 'bge2e-incident', standIn: true, timeoutMs: 180_000, env: env() });
+  });
+
+  // Each case deploys the release afresh, as an operator would after a rollback: a new container,
+  // whose first FAIL_AFTER requests are served well again.
+  beforeEach(async () => {
     const d = await botCli(stack, 'deploy', 'green', FLAKY_IMAGE, 'green-v2');
     assert.equal(d.code, 0, d.stdout + d.stderr);
   });
@@ -75,7 +84,7 @@ describe('incident loop: a bad release, the guard, Roll back (real stack, signed
             c.method === 'chat.postMessage' &&
             c.at >= since &&
             c.args.channel === ALERTS &&
-            JSON.stringify(c.args.blocks).includes('post_switch_guard:green') &&
+            String(JSON.stringify(c.args.blocks)).includes('post_switch_guard:green') &&
             buttonsOf(c).some((b) => b.action_id === 'bg_rollback.blue'),
         ),
       30_000,

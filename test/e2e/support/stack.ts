@@ -173,7 +173,8 @@ function standInClient(controlPort: number): StandInClient {
         if (v !== undefined && v !== false) return v;
         await new Promise((r) => setTimeout(r, 100));
       }
-      throw new Error(`stand-in: timed out after ${timeoutMs} ms waiting for ${what}; calls: ${last?.calls.map((c) => c.method).join(', ')}; webhooks: ${last?.webhooks.length}`);
+      const calls = (last?.calls ?? []).map((c) => `${c.method}${c.args.text === undefined ? '' : ` ${JSON.stringify(String(c.args.text).slice(0, 120))}`}`);
+      throw new Error(`stand-in: timed out after ${timeoutMs} ms waiting for ${what}; calls: ${calls.join(', ')}; webhooks: ${last?.webhooks.length}`);
     },
   };
 }

@@ -199,7 +199,7 @@ describe('Slack over HTTP (real Bolt receiver, signed requests)', () => {
 
     it('posts a failover alert with fitting buttons and confirm dialogs', async () => {
       const ts = await postedAlert('failover:blue');
-      const post = slack.callsOf('chat.postMessage').find((c) => c.args.channel === ALERTS && JSON.stringify(c.args.blocks).includes('failover:blue'));
+      const post = slack.callsOf('chat.postMessage').find((c) => c.args.channel === ALERTS && String(JSON.stringify(c.args.blocks)).includes('failover:blue'));
       assert.ok(post, 'alert posted');
       assert.ok(ts);
       const actions = (post.args.blocks as { type: string; elements?: { action_id: string; text: { text: string }; confirm?: unknown }[] }[]).find((b) => b.type === 'actions');

@@ -130,7 +130,7 @@ describe('Slack over Socket Mode (real Bolt SocketModeReceiver, local socket sta
     const notifier = bot.notifier;
     assert.ok(notifier);
     await notifier.notify(alertEvent({ key: 'failover:blue' }));
-    const post = await slack.waitFor(() => slack.callsOf('chat.postMessage').find((c) => c.answer?.ts !== undefined && JSON.stringify(c.args.blocks).includes('failover:blue')), 5000, 'the alert');
+    const post = await slack.waitFor(() => slack.callsOf('chat.postMessage').find((c) => c.answer?.ts !== undefined && String(JSON.stringify(c.args.blocks)).includes('failover:blue')), 5000, 'the alert');
     const ts = String(post.answer?.ts);
     const ack = await socket.blockAction({
       actionId: actionIdFor('switchTo', 'green'),

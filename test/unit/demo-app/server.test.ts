@@ -118,6 +118,27 @@ describe('demo app: FAIL_PERCENT, a release that passes its health check and fai
     }
   });
 
+  it('with FAIL_AFTER, serves that many requests to `/` well before the failures begin', async () => {
+    const port = await freePort();
+    const app = startApp({ PORT: String(port), ADMIN_PORT: String(await freePort()), FAIL_PERCENT: '50', FAIL_AFTER: '20' });
+    try {
+      await waitUp(port);
+      const statuses: number[] = [];
+      for (let i = 0; i < 40; i++) statuses.push((await rawRequest(port, 'GET', '/')).status);
+      assert.deepEqual(statuses.slice(0, 20), Array(20).fill(200));
+      assert.equal(statuses.slice(20).filter((s) => s === 500).length, 10);
+    } finally {
+      app.child.kill('SIGTERM');
+      await app.exited;
+    }
+  });
+
+  it('refuses a FAIL_AFTER that is not a count', async () => {
+    const app = startApp({ PORT: String(await freePort()), ADMIN_PORT: String(await freePort()), FAIL_AFTER: '-3' });
+    assert.equal(await app.exited, 64);
+    assert.match(app.stderr(), /FAIL_AFTER: got "-3", wants a count of requests/);
+  });
+
   it('refuses a FAIL_PERCENT that is not a percent', async () => {
     const app = startApp({ PORT: String(await freePort()), ADMIN_PORT: String(await freePort()), FAIL_PERCENT: '150' });
     assert.equal(await app.exited, 64);
