@@ -72,9 +72,15 @@ export interface Verification {
   /** Until `pool` answered 3 checks in a row; undefined when it did not in time. */
   ms: number | undefined;
   checks: number;
-  /** Checks by outcome: the target answered, the other pool answered after the target failed with a status, without trying it, no answer. */
+  /**
+   * Checks by outcome: the target answered; the other pool answered after the target failed with a
+   * status; the other pool answered without trying the target while nginx routed to the target
+   * (benched: it had failed real requests) or while nginx still routed to the other pool (skipped;
+   * also when nginx did not say); no answer.
+   */
   answered: number;
   failedOver: Record<string, number>;
+  benched: number;
   skipped: number;
   noAnswer: number;
 }
@@ -90,7 +96,8 @@ export function describeVerification(v: Verification, target: Pool): string {
       .join(', ');
     parts.push(`${target} failed ${failed} of ${v.checks} checks with ${how} (${other} answered them)`);
   }
-  if (v.skipped > 0) parts.push(`${v.skipped} of ${v.checks} went to ${other} without trying ${target} (nginx had benched it)`);
+  if (v.benched > 0) parts.push(`${v.benched} of ${v.checks} went to ${other} because nginx had benched ${target} (it failed real requests)`);
+  if (v.skipped > 0) parts.push(`${v.skipped} of ${v.checks} went to ${other} without trying ${target} (nginx still routed to ${other})`);
   if (v.noAnswer > 0) parts.push(`${v.noAnswer} of ${v.checks} got no answer from nginx`);
   if (parts.length === 0) parts.push(`${target} answered ${v.answered} of ${v.checks} checks, never 3 in a row`);
   return parts.join('; ');
@@ -106,8 +113,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The pool that answered one request through nginx (X-App-Pool) and what nginx tried, or undefined. */
-export async function probePool(url: string, timeoutMs: number, token = 'switch-verify'): Promise<{ pool: Pool | undefined; upstream: string | undefined } | undefined> {
+/** What one probe through nginx saw. */
+export interface ProbeAnswer {
+  /** The pool that answered (X-App-Pool). */
+  pool: Pool | undefined;
+  /** What nginx tried, e.g. "500, 200" (X-Bluegreen-Upstream, told to probes with the token). */
+  upstream: string | undefined;
+  /** The group the flag files chose, e.g. "green_primary" (X-Bluegreen-Group, likewise). */
+  group: string | undefined;
+}
+
+/** One request through nginx and what it saw, or undefined when nothing answered. */
+export async function probePool(url: string, timeoutMs: number, token = 'switch-verify'): Promise<ProbeAnswer | undefined> {
   try {
     const res = await fetch(new URL('/version', url), {
       signal: AbortSignal.timeout(timeoutMs),
@@ -116,7 +133,11 @@ export async function probePool(url: string, timeoutMs: number, token = 'switch-
     await res.arrayBuffer();
     const pool = res.headers.get('x-app-pool');
     // nginx's $upstream_status for probes, e.g. "500, 200" (nginx/nginx.conf.template).
-    return { pool: pool === 'blue' || pool === 'green' ? pool : undefined, upstream: res.headers.get('x-bluegreen-upstream') ?? undefined };
+    return {
+      pool: pool === 'blue' || pool === 'green' ? pool : undefined,
+      upstream: res.headers.get('x-bluegreen-upstream') ?? undefined,
+      group: res.headers.get('x-bluegreen-group') ?? undefined,
+    };
   } catch {
     return undefined;
   }
@@ -224,7 +245,7 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
 
     async verifyServing(pool, timeoutMs) {
       const started = Date.now();
-      const v: Verification = { ms: undefined, checks: 0, answered: 0, failedOver: {}, skipped: 0, noAnswer: 0 };
+      const v: Verification = { ms: undefined, checks: 0, answered: 0, failedOver: {}, benched: 0, skipped: 0, noAnswer: 0 };
       // nginx tells upstream statuses only to probes with its token (nginx/entrypoint.sh writes it).
       const token = (await readFile(join(opts.stateDir, 'probe-token'), 'utf8').catch(() => '')).trim() || undefined;
       let inRow = 0;
@@ -237,6 +258,7 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
           // More than one attempt: the first went to the target and failed with its status.
           const tries = got.upstream?.split(/, | : /) ?? [];
           if (tries.length > 1) v.failedOver[tries[0]!] = (v.failedOver[tries[0]!] ?? 0) + 1;
+          else if (got.group === `${pool}_primary`) v.benched++;
           else v.skipped++;
         }
         inRow = got?.pool === pool ? inRow + 1 : 0;

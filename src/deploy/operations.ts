@@ -254,7 +254,7 @@ export function createOperations(deps: OperationsDeps): Operations {
       say(`nginx did not serve ${target} within ${settings.verifyTimeoutMs} ms (${why}): restoring ${from}`);
       await nginx.setActive(from);
       deps.metrics?.switches.inc({ kind, result: 'failed' });
-      const sawTarget = verified.answered > 0 || Object.keys(verified.failedOver).length > 0;
+      const sawTarget = verified.answered > 0 || verified.benched > 0 || Object.keys(verified.failedOver).length > 0;
       return failed(
         `nginx did not serve ${target} steadily while being checked: ${why}; traffic stays on ${from}, nothing changed`,
         sawTarget ? `look at ${target}'s logs: it passes /healthz but fails requests` : 'is nginx up, and does it share the flag-file folder (NGINX_STATE_DIR) with the bot?',

@@ -112,6 +112,24 @@ describe('stack: blue primary', { skip: !docker && 'no Docker engine (start dock
     assert.equal(refused?.pool, '-');
   });
 
+  it("tells a probe with nginx's token what it tried and which group the flags chose, and nobody else", async () => {
+    // Blue is still in error chaos: nginx routes to blue_primary, and green answers.
+    const token = await stack.compose('exec', '-T', 'nginx', 'cat', '/var/lib/bluegreen/nginx/probe-token');
+    assert.equal(token.code, 0, token.stderr);
+    const probe = await fetch(stack.url('/version'), { headers: { 'x-bluegreen-probe': token.stdout.trim() } });
+    await probe.arrayBuffer();
+    assert.equal(probe.headers.get('x-app-pool'), 'green');
+    assert.equal(probe.headers.get('x-bluegreen-group'), 'blue_primary');
+    // "500, 200": blue tried and failed; "200": blue benched (MAX_FAILS), green asked at once.
+    assert.match(String(probe.headers.get('x-bluegreen-upstream')), /^(500, 200|200)$/);
+    for (const headers of [{}, { 'x-bluegreen-probe': 'not-the-token' }] as Record<string, string>[]) {
+      const other = await fetch(stack.url('/version'), { headers });
+      await other.arrayBuffer();
+      assert.equal(other.status, 200);
+      assert.deepEqual([other.headers.get('x-bluegreen-group'), other.headers.get('x-bluegreen-upstream')], [null, null]);
+    }
+  });
+
   it('chaos stop: traffic returns to the primary', async () => {
     await chaos(stack, 'blue', 'stop');
     // The primary is eligible again when nginx's fail_timeout (5 s) runs out.

@@ -254,13 +254,16 @@ export class FakeNginx implements NginxControl {
   }
   /** What the target's failed checks answered, as nginx would report them ("500"), when it does not serve. */
   failedWith: string | undefined;
+  /** nginx routes to the target but had benched it (it failed real requests): the other pool answers. */
+  benchedTarget = false;
   async verifyServing(pool: Pool): Promise<Verification> {
     await new Promise((r) => setImmediate(r));
     const got = this.serves ? this.serves(this.active) : this.active;
-    if (got === pool) return { ms: 5, checks: 3, answered: 3, failedOver: {}, skipped: 0, noAnswer: 0 };
+    if (got === pool) return { ms: 5, checks: 3, answered: 3, failedOver: {}, benched: 0, skipped: 0, noAnswer: 0 };
+    if (this.benchedTarget) return { ms: undefined, checks: 10, answered: 0, failedOver: {}, benched: 10, skipped: 0, noAnswer: 0 };
     return this.failedWith
-      ? { ms: undefined, checks: 11, answered: 7, failedOver: { [this.failedWith]: 4 }, skipped: 0, noAnswer: 0 }
-      : { ms: undefined, checks: 10, answered: 0, failedOver: {}, skipped: 10, noAnswer: 0 };
+      ? { ms: undefined, checks: 11, answered: 7, failedOver: { [this.failedWith]: 4 }, benched: 0, skipped: 0, noAnswer: 0 }
+      : { ms: undefined, checks: 10, answered: 0, failedOver: {}, benched: 0, skipped: 10, noAnswer: 0 };
   }
   page = false;
   /** What verification sees of the page after a flag change; default: the flag. */

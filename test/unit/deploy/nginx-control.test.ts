@@ -72,9 +72,32 @@ describe('nginx control', () => {
     assert.equal(v2.ms, undefined);
     assert.equal(v2.failedOver['500'], v2.checks);
     assert.equal(
-      describeVerification({ ms: undefined, checks: 11, answered: 5, failedOver: { '500': 4 }, skipped: 2, noAnswer: 0 }, 'green'),
-      'green failed 4 of 11 checks with 500 (blue answered them); 2 of 11 went to blue without trying green (nginx had benched it)',
+      describeVerification({ ms: undefined, checks: 11, answered: 5, failedOver: { '500': 4 }, benched: 0, skipped: 2, noAnswer: 0 }, 'green'),
+      'green failed 4 of 11 checks with 500 (blue answered them); 2 of 11 went to blue without trying green (nginx still routed to blue)',
     );
+  });
+
+  it('tells a target nginx benched (its group chosen, blue answered in one try) from a flag that did not take', async () => {
+    // nginx under load, just after a switch to a release that failed real requests at once: it routes
+    // to green_primary, has benched green (MAX_FAILS), and blue answers every probe in one try.
+    const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
+    await writeFile(join(dir, 'probe-token'), '0a1b2c3d\n');
+    let group = 'green_primary';
+    const server = createServer((req, res) => {
+      const told = req.headers['x-bluegreen-probe'] === '0a1b2c3d' ? { 'x-bluegreen-upstream': '200', 'x-bluegreen-group': group } : {};
+      res.writeHead(200, { 'x-app-pool': 'blue', ...told }).end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    const nginx = createNginxControl({ stateDir: dir, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
+    const benched = await nginx.verifyServing('green', 150);
+    assert.equal(benched.ms, undefined, 'a benched target was not seen serving');
+    assert.ok(benched.checks > 0 && benched.benched === benched.checks && benched.skipped === 0, JSON.stringify(benched));
+    assert.match(describeVerification(benched, 'green'), /^\d+ of \d+ went to blue because nginx had benched green \(it failed real requests\)$/);
+    group = 'blue_primary';
+    const notTaken = await nginx.verifyServing('green', 150);
+    assert.ok(notTaken.checks > 0 && notTaken.skipped === notTaken.checks && notTaken.benched === 0, JSON.stringify(notTaken));
+    assert.match(describeVerification(notTaken, 'green'), /went to blue without trying green \(nginx still routed to blue\)$/);
   });
 
   it('writes and removes the maintenance-page flag, and verifies what nginx answers', async () => {

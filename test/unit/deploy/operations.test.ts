@@ -37,7 +37,7 @@ describe('switchPool', () => {
     h2.nginx.serves = () => 'blue';
     steps.length = 0;
     await h2.ops.switchPool('green', { force: false, by: alice, progress: (s) => steps.push(s) });
-    assert.equal(steps.at(-1), 'nginx did not serve green within 100 ms (10 of 10 went to blue without trying green (nginx had benched it)): restoring blue');
+    assert.equal(steps.at(-1), 'nginx did not serve green within 100 ms (10 of 10 went to blue without trying green (nginx still routed to blue)): restoring blue');
   });
 
   it('says so when the pool is already active, and changes nothing', async () => {
@@ -83,6 +83,20 @@ describe('switchPool', () => {
     assert.equal(h.nginx.active, 'blue');
     assert.deepEqual(h.nginx.history, ['green', 'blue']);
     assert.equal((await h.store.read()).lastSwitch, undefined);
+  });
+
+  it('a release nginx benched under load before any check reached it: refused, and the hint points at the release, not the flags', async () => {
+    const h = await harness();
+    h.nginx.serves = () => 'blue';
+    h.nginx.benchedTarget = true;
+    const r = await h.ops.switchPool('green', { force: false, by: alice });
+    assert.equal(r.status, 'failed');
+    assert.equal(
+      r.status === 'failed' ? r.message : '',
+      'nginx did not serve green steadily while being checked: 10 of 10 went to blue because nginx had benched green (it failed real requests); traffic stays on blue, nothing changed',
+    );
+    assert.match(r.status === 'failed' ? (r.cause ?? '') : '', /look at green's logs: it passes \/healthz but fails requests/);
+    assert.equal(h.nginx.active, 'blue');
   });
 
   it('a release that passes /healthz and fails requests: the failed switch says what nginx saw', async () => {
