@@ -135,7 +135,7 @@ async function membersMatchTasks(): Promise<boolean> {
   return true;
 }
 
-/** A sampled load's outcome: every request sent is counted, answered or not (autocannon drops a request whose connection closed). */
+/** A sampled load's outcome: every request sent is counted, answered or not. */
 type Load = SampleSummary & { byPool: Record<string, number>; samples: Sample[] };
 
 function summarize(samples: Sample[]): Load {
