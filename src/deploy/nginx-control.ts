@@ -20,8 +20,9 @@ export interface NginxControl {
    * answers some checks and fails others (nginx then benches it and retries on the other pool), 3
    * checks it did not answer after one it did: the flags work, and judging the release is the
    * post-switch guard's job. `ms` stays undefined when the pool answered no check in time.
+   * With `steady`, only 3 answers in a row count (deploy's check that the active pool serves).
    */
-  verifyServing(pool: Pool, timeoutMs: number): Promise<Verification>;
+  verifyServing(pool: Pool, timeoutMs: number, opts?: { steady?: boolean }): Promise<Verification>;
   /** Whether the maintenance-page flag is there: nginx answers every public request with the page. */
   maintenancePage(): Promise<boolean>;
   /** Write or remove the maintenance-page flag; nginx reads it per request (no reload). */
@@ -33,7 +34,7 @@ export interface NginxControl {
   verifyPage(on: boolean, timeoutMs: number): Promise<number | undefined>;
   /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
   testConfig(): Promise<void>;
-  /** `nginx -t` then `nginx -s reload` inside the nginx container; throws with nginx's own words. */
+  /** `nginx -t`, then a drained reload inside the nginx container; throws with nginx's own words. */
   testAndReload(): Promise<void>;
   /**
    * Swarm mode: writes each pool's member list (`address:port` per line) where nginx reads it, and
@@ -243,7 +244,7 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
       return undefined;
     },
 
-    async verifyServing(pool, timeoutMs) {
+    async verifyServing(pool, timeoutMs, { steady = false } = {}) {
       const started = Date.now();
       const v: Verification = { ms: undefined, checks: 0, answered: 0, failedOver: {}, benched: 0, skipped: 0, noAnswer: 0 };
       // nginx tells upstream statuses only to probes with its token (nginx/entrypoint.sh writes it).
@@ -262,7 +263,7 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
           else v.skipped++;
         }
         inRow = got?.pool === pool ? inRow + 1 : 0;
-        if (inRow >= 3 || (v.answered >= 1 && v.checks - v.answered >= 3)) return { ...v, ms: Date.now() - started };
+        if (inRow >= 3 || (!steady && v.answered >= 1 && v.checks - v.answered >= 3)) return { ...v, ms: Date.now() - started };
         if (got?.pool !== pool) await new Promise((r) => setTimeout(r, 20));
       }
       return v;
@@ -292,9 +293,15 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
     async testAndReload() {
       const id = await nginxContainer();
       await testIn(id);
-      const reload = await opts.engine.exec(id, ['nginx', '-s', 'reload']);
+      // The drained reload (nginx/bluegreen-nginx-members.sh): keep-alive clients are asked to
+      // reconnect for a second first, then `nginx -s reload`, done once no old worker serves. A plain
+      // reload closes idle keep-alive connections under clients: deploy-safety's good deploy lost a
+      // request ("other side closed") to one of its four reloads.
+      const reload = await opts.engine.exec(id, ['bluegreen-nginx-members', 'reload'], { timeoutMs: MEMBERS_EXEC_MS });
       if (reload.exitCode !== 0) {
-        throw new BluegreenError('NGINX_DOWN', `nginx -s reload failed: ${(reload.stderr || reload.stdout).trim()}`);
+        throw new BluegreenError('NGINX_DOWN', `nginx reload failed: ${nginxProblem(reload.stderr || reload.stdout)}`, {
+          hint: 'nginx keeps running with its previous configuration',
+        });
       }
     },
   };

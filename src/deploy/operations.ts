@@ -44,6 +44,10 @@ export interface OperationsSettings {
   verifyTimeoutMs: number;
   /** How long deploy waits for the new container to be healthy. */
   deployHealthTimeoutMs: number;
+  /**
+   * How long deploy waits for nginx to serve the active pool steadily before it replaces the idle
+   * one [15 s: nginx's default FAIL_TIMEOUT of 5 s, three times]. */
+  deployQuietWaitMs?: number;
   maintenanceDefaultMs: number;
   /** Release ids configured for the pools, when the container does not tell. */
   releaseIds: Partial<Record<Pool, string>>;
@@ -594,6 +598,17 @@ export function createOperations(deps: OperationsDeps): Operations {
           return failed(`image ${image} could not be pulled and is not present locally`, 'docker tag an existing image, or check the name');
         }
         say(pulled ? `pulled ${image}` : `not pulled; using the local ${image}`);
+        // The idle pool must really be idle: when nginx has benched the active pool (it failed a
+        // moment ago: chaos, a blip), the idle pool is the one answering, and replacing it would
+        // leave those requests nothing to go to. Wait until the active pool serves again.
+        say(`checking that nginx serves ${active}, so ${pool} carries no traffic`);
+        const quiet = await nginx.verifyServing(active, settings.deployQuietWaitMs ?? 15_000, { steady: true });
+        if (quiet.ms === undefined) {
+          return refused(
+            `${pool} is carrying traffic: nginx did not serve ${active} steadily for ${Math.round((settings.deployQuietWaitMs ?? 15_000) / 1000)} s (${describeVerification(quiet, active)}); replacing ${pool} now would fail those requests. Nothing changed. Deploy again once ${active} serves (status shows it), or switch to ${pool} and deploy to ${active}`,
+          );
+        }
+        say(`nginx serves ${active}`);
         const old = await containerOf(pool);
         const env: Record<string, string> = releaseId ? { RELEASE_ID: releaseId } : {};
         say(`replacing ${old.name} with ${image}${releaseId ? ` (release ${releaseId})` : ''}; it keeps serving until the new one is healthy`);

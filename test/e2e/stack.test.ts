@@ -114,7 +114,7 @@ describe('stack: blue primary', { skip: !docker && 'no Docker engine (start dock
 
   it("tells a probe with nginx's token what it tried and which group the flags chose, and nobody else", async () => {
     // Blue is still in error chaos: nginx routes to blue_primary, and green answers.
-    const token = await stack.compose('exec', '-T', 'nginx', 'cat', '/var/lib/bluegreen/nginx/probe-token');
+    const token = await stack.compose('exec', '-T', 'nginx', 'cat', '/etc/nginx/bluegreen/probe-token');
     assert.equal(token.code, 0, token.stderr);
     const probe = await fetch(stack.url('/version'), { headers: { 'x-bluegreen-probe': token.stdout.trim() } });
     await probe.arrayBuffer();

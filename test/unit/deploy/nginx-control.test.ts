@@ -157,6 +157,27 @@ describe('nginx control', () => {
     assert.deepEqual(execs, ['nginx -t']);
   });
 
+  it('reloads through the drained reload once nginx -t passed, and says why when it fails', async () => {
+    const engine = new FakeEngine();
+    const execs: string[] = [];
+    let reloadFails = false;
+    engine.exec = async (_id, cmd) => {
+      execs.push(cmd.join(' '));
+      return cmd[0] === 'bluegreen-nginx-members' && reloadFails
+        ? { exitCode: 1, stdout: '', stderr: 'bluegreen-nginx-members: nginx was signalled but its old workers still serve after 10 s: it did not take the configuration (see its error log); nginx keeps its current config\n' }
+        : { exitCode: 0, stdout: 'reloaded\n', stderr: '' };
+    };
+    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', engine, project: async () => 'proj' });
+    await nginx.testAndReload();
+    assert.deepEqual(execs, ['nginx -t', 'bluegreen-nginx-members reload']);
+    reloadFails = true;
+    await assert.rejects(nginx.testAndReload(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'NGINX_DOWN');
+      assert.match(err.message, /^nginx reload failed: bluegreen-nginx-members: nginx was signalled but its old workers still serve/);
+      return true;
+    });
+  });
+
   it('reads both forms of nginx -t complaints', () => {
     assert.equal(nginxProblem('nginx: [emerg] unknown directive "x" in /a.conf:3\nnginx: configuration file /a.conf test failed\n'), '[emerg] unknown directive "x" in /a.conf:3');
     assert.equal(nginxProblem(''), 'no output');

@@ -428,16 +428,43 @@ describe('deploy', () => {
     assert.deepEqual(gaps, []);
   });
 
+  it('refuses to replace the idle pool while nginx sends it the traffic (the active pool benched), and touches nothing', async () => {
+    const h = await harness();
+    h.engine.images.add('app:v2');
+    const before = structuredClone(green(h));
+    // blue failed a moment ago: nginx still routes to blue_primary but has benched blue, so green answers.
+    h.nginx.serves = () => 'green';
+    h.nginx.benchedTarget = true;
+    const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice });
+    assert.equal(r.status, 'refused', JSON.stringify(r));
+    assert.equal(
+      r.status === 'refused' ? r.reason : '',
+      'green is carrying traffic: nginx did not serve blue steadily for 15 s (10 of 10 went to green because nginx had benched blue (it failed real requests)); replacing green now would fail those requests. Nothing changed. Deploy again once blue serves (status shows it), or switch to green and deploy to blue',
+    );
+    assert.deepEqual(green(h), before);
+    assert.deepEqual(h.engine.calls.filter((c) => /startReplacement|disconnect|stop/.test(c)), []);
+    // Once blue serves again, the same deploy goes through.
+    h.nginx.serves = undefined;
+    h.nginx.benchedTarget = false;
+    assert.equal((await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice })).status, 'ok');
+  });
+
   it('tells each deploy step as it happens', async () => {
     const h = await harness();
     h.engine.images.add('app:v2');
     const steps: string[] = [];
     const r = await h.ops.deploy('green', 'app:v2', { releaseId: 'green-v2', by: alice, progress: (s) => steps.push(s) });
     assert.equal(r.status, 'ok', JSON.stringify(r));
-    assert.deepEqual(steps.slice(0, 3), ['nginx config test passed', 'pulling app:v2', 'not pulled; using the local app:v2']);
-    assert.match(steps[3]!, /^replacing \S+ with app:v2 \(release green-v2\); it keeps serving until the new one is healthy$/);
-    assert.match(steps[4]!, /^starting app:v2 beside \S+ as \S+-next-\S+ \(no traffic yet\)$/);
-    assert.match(steps[5]!, /started; waiting for it to be healthy \(up to \d+ s\)$/);
+    assert.deepEqual(steps.slice(0, 5), [
+      'nginx config test passed',
+      'pulling app:v2',
+      'not pulled; using the local app:v2',
+      'checking that nginx serves blue, so green carries no traffic',
+      'nginx serves blue',
+    ]);
+    assert.match(steps[5]!, /^replacing \S+ with app:v2 \(release green-v2\); it keeps serving until the new one is healthy$/);
+    assert.match(steps[6]!, /^starting app:v2 beside \S+ as \S+-next-\S+ \(no traffic yet\)$/);
+    assert.match(steps[7]!, /started; waiting for it to be healthy \(up to \d+ s\)$/);
     assert.ok(steps.some((s) => /stopping \S+ to free its name and ports/.test(s)), steps.join('\n'));
   });
 
