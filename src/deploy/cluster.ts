@@ -58,6 +58,11 @@ export interface PoolService {
   /** Tasks Swarm has not given up on (desired state running), and the newest failures. */
   tasks: PoolTask[];
   update: SwarmUpdate | undefined;
+  /**
+   * How long a failing health check takes Swarm to call a task unhealthy and replace it: the spec's
+   * interval times its retries. Undefined when the spec sets no health check (the image's applies).
+   */
+  unhealthyAfterMs?: number | undefined;
 }
 
 export interface ClusterSnapshot {
@@ -90,6 +95,8 @@ export interface SwarmPoolStatus {
   image: string;
   release: string | undefined;
   update: SwarmUpdate | undefined;
+  /** PoolService.unhealthyAfterMs. */
+  unhealthyAfterMs?: number | undefined;
   /** Every task Swarm still wants running, and recent failures, one line each. */
   tasks: { name: string; node: string; state: string; error: string | undefined }[];
 }
@@ -123,6 +130,7 @@ export function swarmPoolStatus(snapshot: ClusterSnapshot, pool: Pool): SwarmPoo
     image: svc.image,
     release: svc.release,
     update: svc.update,
+    unhealthyAfterMs: svc.unhealthyAfterMs,
     tasks: svc.tasks.map((t) => ({ name: t.name, node: nodeLabel(snapshot.nodes, t.nodeId), state: t.state, error: t.error })),
   };
 }

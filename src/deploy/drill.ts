@@ -245,7 +245,13 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
     let detectedBy: DrillReport['detectedBy'];
     let alertAt: number | undefined;
     let demotedAt: number | undefined;
-    const deadline = chaosAt + s.detectTimeoutMs;
+    // In Swarm mode error chaos fails the tasks' health check, and Swarm replaces tasks it finds
+    // unhealthy (interval x retries): the drill would then leave the pool it restores with tasks
+    // starting over, and the bot demoting it again. So chaos ends at 60% of that time, alert or not.
+    const unhealthyAfterMs = st.data.pools.find((p) => p.pool === pool)?.swarm?.unhealthyAfterMs;
+    const chaosBudgetMs = unhealthyAfterMs === undefined ? undefined : Math.round(unhealthyAfterMs * 0.6);
+    const deadline = chaosAt + Math.min(s.detectTimeoutMs, chaosBudgetMs ?? Infinity);
+    let seenAll = false;
     while (performance.now() < deadline && !traffic.exhausted) {
       failoverAt ??= traffic.samples.find((x) => x.at >= chaosAt && x.pool === backup)?.at;
       if (demotedAt === undefined && (await ops.activePool()) === backup) {
@@ -271,8 +277,16 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
       const alertDone = alertAt !== undefined || before === undefined || st.data.maintenance.on;
       // An alert may never come (no watcher alert kind fits, cooldown): stop waiting 5 s after detection.
       const waitedForAlert = detectAt !== undefined && performance.now() - detectAt > 5000;
-      if (failoverAt !== undefined && detectAt !== undefined && (alertDone || waitedForAlert)) break;
+      if (failoverAt !== undefined && detectAt !== undefined && (alertDone || waitedForAlert)) {
+        seenAll = true;
+        break;
+      }
       await sleep(100);
+    }
+    if (chaosBudgetMs !== undefined && !seenAll && chaosBudgetMs < s.detectTimeoutMs && !traffic.exhausted) {
+      notes.push(
+        `chaos ended after ${(chaosBudgetMs / 1000).toFixed(1)} s, before ${detectAt === undefined ? 'the bot detected it' : 'an alert came'}: Swarm replaces tasks whose health check fails for ${(unhealthyAfterMs! / 1000).toFixed(0)} s`,
+      );
     }
     if (failoverAt !== undefined) say(`failover: ${backup} serves (+${((failoverAt - chaosAt) / 1000).toFixed(1)} s)`);
     else notes.push(`no response came from ${backup} within ${s.detectTimeoutMs} ms of chaos start`);

@@ -172,7 +172,7 @@ export function createSwarmControl(opts: SwarmControlOptions): SwarmControl {
             hint: `npm run swarm:up (STACK_NAME=${opts.stack}), or set STACK_NAME to the stack the bot runs`,
           });
         }
-        const spec = svc.Spec?.TaskTemplate as { ContainerSpec?: { Image?: string; Env?: string[] } } | undefined;
+        const spec = svc.Spec?.TaskTemplate as { ContainerSpec?: { Image?: string; Env?: string[]; Healthcheck?: SpecHealthcheck } } | undefined;
         pools[pool] = {
           pool,
           service: name(pool),
@@ -181,6 +181,7 @@ export function createSwarmControl(opts: SwarmControlOptions): SwarmControl {
           release: envRecord(spec?.ContainerSpec?.Env).RELEASE_ID,
           tasks: currentTasks(tasks.filter((t) => (t as { ServiceID?: string }).ServiceID === svc.ID).map((t) => toTask(t, name(pool), opts.stack))),
           update: toUpdate(svc.UpdateStatus),
+          unhealthyAfterMs: unhealthyAfterMs(spec?.ContainerSpec?.Healthcheck),
         };
       }
       return { at, stack: opts.stack, nodes: nodes.map(toNode), pools };
@@ -225,4 +226,22 @@ function swarmError(err: BluegreenError): BluegreenError {
     });
   }
   return err;
+}
+
+/** A service spec's health check, as the Engine API gives it (durations in nanoseconds). */
+interface SpecHealthcheck {
+  Test?: string[];
+  Interval?: number;
+  Retries?: number;
+}
+
+/**
+ * interval x retries of a spec's health check, with Docker's defaults for what it leaves out (30 s,
+ * 3); undefined when there is none, or it is switched off (["NONE"]).
+ */
+export function unhealthyAfterMs(hc: SpecHealthcheck | undefined): number | undefined {
+  if (!hc?.Test || hc.Test.length === 0 || hc.Test[0] === 'NONE') return undefined;
+  const intervalMs = hc.Interval && hc.Interval > 0 ? hc.Interval / 1e6 : 30_000;
+  const retries = hc.Retries && hc.Retries > 0 ? hc.Retries : 3;
+  return Math.round(intervalMs * retries);
 }

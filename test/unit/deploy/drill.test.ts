@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatDrillReport, runDrill, sumSamples, type DrillReport } from '../../../src/deploy/drill.js';
+import type { Operations } from '../../../src/deploy/operations.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { alice, harness } from './fakes.js';
 
@@ -62,5 +63,49 @@ describe('drill behind the maintenance page', () => {
     assert.equal(r.status, 'refused');
     assert.match(r.status === 'refused' ? r.reason : '', /the maintenance page is up.*maintenance off/);
     assert.equal(h.pools.chaosMode.blue, null);
+  });
+});
+
+describe('drill in Swarm mode', () => {
+  it("ends chaos before Swarm's health check would fail the pool's tasks, and says so", async () => {
+    let chaosAt = 0;
+    let stoppedAt = 0;
+    const ok = <T>(data: T) => ({ status: 'ok' as const, message: 'ok', data });
+    // Only what the drill calls; blue's tasks are declared unhealthy after 1 s of failed checks.
+    const ops = {
+      status: async () =>
+        ok({
+          active: 'blue',
+          pools: [
+            { pool: 'blue', healthy: true, chaos: null, swarm: { unhealthyAfterMs: 1000 } },
+            { pool: 'green', healthy: true, chaos: null },
+          ],
+          maintenance: { on: false, page: false },
+        }),
+      startChaos: async () => {
+        chaosAt = performance.now();
+        return ok({});
+      },
+      stopChaos: async () => {
+        stoppedAt = performance.now();
+        return ok({});
+      },
+      activePool: async () => 'blue',
+    } as unknown as Operations;
+    // nginx: the backup answers while chaos is on; the bot never demotes, so nothing "detects" it.
+    const fakeFetch = (async () =>
+      new Response('{}', { headers: { 'x-app-pool': chaosAt > 0 && stoppedAt === 0 ? 'green' : 'blue' } })) as unknown as typeof fetch;
+    const r = await runDrill({
+      ops,
+      by: alice,
+      nginxUrl: 'http://nginx.invalid',
+      metricsUrl: undefined,
+      fetch: fakeFetch,
+      settings: { baselineMs: 100, detectTimeoutMs: 15_000, recoverTimeoutMs: 1000, recoveredAfter: 5 },
+    });
+    const chaosMs = stoppedAt - chaosAt;
+    assert.ok(chaosMs >= 550 && chaosMs < 1000, `chaos lasted ${chaosMs} ms, wants 60% of 1 s`);
+    assert.equal(r.status, 'failed', 'nothing detected it: the drill fails, and says why');
+    assert.match(r.status === 'failed' ? r.message : '', /chaos ended after 0\.6 s, before the bot detected it: Swarm replaces tasks whose health check fails for 1 s/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { currentTasks, toTask, withoutDigest } from '../../../src/deploy/swarm-control.js';
+import { currentTasks, toTask, unhealthyAfterMs, withoutDigest } from '../../../src/deploy/swarm-control.js';
 import { poolTask } from './fake-swarm.js';
 
 // The pure part of swarm-control.ts: the Docker API's task JSON into PoolTask, and which tasks are
@@ -123,5 +123,15 @@ describe('currentTasks', () => {
     const replacedCleanly = poolTask('blue', 1, { state: 'shutdown', desiredState: 'shutdown', since: at(9) });
     const lastWords = poolTask('blue', 2, { state: 'failed', desiredState: 'shutdown', error: 'starting container failed: port is already allocated', since: at(3) });
     assert.deepEqual(currentTasks([crashed, replacedCleanly, lastWords]), [lastWords]);
+  });
+});
+
+describe('unhealthyAfterMs: how long failing checks take Swarm to replace a task', () => {
+  it("is the spec's interval times its retries, with Docker's defaults, and unknown without a check", () => {
+    // docker-stack.yml's pools: interval 2s, retries 3 (the API gives nanoseconds).
+    assert.equal(unhealthyAfterMs({ Test: ['CMD', 'node', '-e', '…'], Interval: 2e9, Retries: 3 }), 6000);
+    assert.equal(unhealthyAfterMs({ Test: ['CMD-SHELL', 'true'] }), 90_000);
+    assert.equal(unhealthyAfterMs({ Test: ['NONE'] }), undefined);
+    assert.equal(unhealthyAfterMs(undefined), undefined);
   });
 });
