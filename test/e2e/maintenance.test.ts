@@ -8,7 +8,7 @@ import { parsePromText, sampleSum } from '../support/prom-text.js';
 import { botCli, eventually } from './deploy-host.js';
 import { dockerAvailable } from './support/docker.js';
 import { runSampledLoad, type Sample } from './support/load.js';
-import { startStack, type Stack } from './support/stack.js';
+import { DEMO_IMAGE, startStack, type Stack } from './support/stack.js';
 
 const docker = await dockerAvailable();
 
@@ -183,6 +183,24 @@ describe('maintenance page on the real stack', { skip: !docker && 'no Docker eng
     await cli(stack, 'maintenance', 'off');
     const back = await get(stack, '/');
     assert.deepEqual([back.status, back.headers.get('x-app-pool')], [200, 'blue']);
+  });
+
+  it("behind the page, deploy and switch check the pools through nginx (the bot's probes pass the page); off -> the new release serves", async () => {
+    await cli(stack, 'maintenance', 'on', 'for', '10m', '--page', 'release');
+    const deployed = await cli(stack, 'deploy', 'green', DEMO_IMAGE, 'green-behind-page');
+    assert.equal(deployed.result?.status, 'ok', JSON.stringify(deployed.result));
+    const sw = await cli(stack, 'switch', 'green');
+    assert.equal(sw.result?.status, 'ok', JSON.stringify(sw.result));
+    assert.match(String((sw.result as { message?: string }).message), /^Switched blue -> green: nginx serves green/);
+    // The public, and a probe with a wrong token, still get the page.
+    for (const headers of [{}, { 'x-bluegreen-probe': 'guess' }] as Record<string, string>[]) {
+      const r = await get(stack, '/', headers);
+      assert.deepEqual([r.status, r.headers.get('x-app-pool')], [503, null]);
+    }
+    await cli(stack, 'maintenance', 'off');
+    const back = await get(stack, '/');
+    assert.deepEqual([back.status, back.headers.get('x-app-pool'), back.headers.get('x-release-id')], [200, 'green', 'green-behind-page']);
+    await cli(stack, 'switch', 'blue');
   });
 
   it('a short window (for 3s) ends by itself: the page goes away, maintenance is off', async () => {
