@@ -602,10 +602,11 @@ export function createOperations(deps: OperationsDeps): Operations {
         // moment ago: chaos, a blip), the idle pool is the one answering, and replacing it would
         // leave those requests nothing to go to. Wait until the active pool serves again.
         say(`checking that nginx serves ${active}, so ${pool} carries no traffic`);
-        const quiet = await nginx.verifyServing(active, settings.deployQuietWaitMs ?? 15_000, { steady: true });
+        const quietWaitMs = settings.deployQuietWaitMs ?? 15_000;
+        const quiet = await nginx.verifyServing(active, quietWaitMs, { steady: true });
         if (quiet.ms === undefined) {
           return refused(
-            `${pool} is carrying traffic: nginx did not serve ${active} steadily for ${Math.round((settings.deployQuietWaitMs ?? 15_000) / 1000)} s (${describeVerification(quiet, active)}); replacing ${pool} now would fail those requests. Nothing changed. Deploy again once ${active} serves (status shows it), or switch to ${pool} and deploy to ${active}`,
+            `${pool} is carrying traffic: nginx did not serve ${active} steadily for ${Math.round(quietWaitMs / 1000)} s (${describeVerification(quiet, active)}); replacing ${pool} now would fail those requests. Nothing changed. Deploy again once ${active} serves (status shows it), or switch to ${pool} and deploy to ${active}`,
           );
         }
         say(`nginx serves ${active}`);
