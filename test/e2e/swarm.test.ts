@@ -388,7 +388,12 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
       fullAt = Date.now();
     });
     const newAlerts = slack.calls.slice(alertsBefore).filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update');
-    figures.worker_lost = { ...loadFigures(r), to_full_strength_sec: Math.round((fullAt - lostAt) / 100) / 10, member_reloads: (await memberReloads()) - reloadsBefore };
+    // What the channel was told meanwhile (a switch the bot made shows here with its reason).
+    const channel = slack.calls
+      .slice(alertsBefore)
+      .filter((c) => c.method === 'chat.postMessage' && c.args.thread_ts === undefined)
+      .map((c) => String(c.args.text).slice(0, 140));
+    figures.worker_lost = { ...loadFigures(r), to_full_strength_sec: Math.round((fullAt - lostAt) / 100) / 10, member_reloads: (await memberReloads()) - reloadsBefore, channel };
     assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
     await eventually('an alert naming the lost node', async () => newAlerts.concat(slack.calls.slice(alertsBefore)).some((c) => JSON.stringify(c.args).includes(workerId.slice(0, 6))), 30_000);
     // The node comes back: its alert resolves.
