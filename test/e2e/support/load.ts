@@ -49,9 +49,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     maxSeconds: opts.maxSeconds ?? Math.ceil((opts.amount / opts.rate) * 2 + 10),
     connections: opts.connections ?? 20,
     runToBounds: true,
-    during: async () => {
-      await opts.during?.();
-    },
+    during: async () => opts.during?.(),
   });
   const byPool: Record<string, number> = {};
   const byRelease: Record<string, number> = {};
@@ -63,17 +61,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const firstFailures: { atMs: number; what: string }[] = [];
   for (const s of samples) {
     if (s.end - s.start > 1000) slowOver1s += 1;
-    if ((s.status < 200 || s.status >= 300) && firstFailures.length < 20) {
-      firstFailures.push({ atMs: s.start - started, what: s.status === 0 ? (s.error ?? 'no answer') : `status ${s.status}` });
-    }
+    const failure = failureOf(s);
+    if (failure !== undefined && firstFailures.length < 20) firstFailures.push({ atMs: s.start - started, what: failure });
     if (s.status === 0) {
-      const error = s.error ?? 'no answer';
-      errorCodes[error] = (errorCodes[error] ?? 0) + 1;
-      if (/timeout|aborted/i.test(error)) timeouts += 1;
+      errorCodes[failure!] = (errorCodes[failure!] ?? 0) + 1;
+      if (/timeout|aborted/i.test(failure!)) timeouts += 1;
       else errors += 1;
       continue;
     }
-    if (s.status < 200 || s.status >= 300) non2xx += 1;
+    if (failure !== undefined) non2xx += 1;
     const pool = s.pool ?? 'none';
     const release = s.release ?? 'none';
     byPool[pool] = (byPool[pool] ?? 0) + 1;
@@ -190,15 +186,21 @@ export interface SampleSummary {
   byRelease: Record<string, number>;
 }
 
+/** What went wrong with one request: "status 502", or the error of a request that got no answer; undefined for a 2xx. */
+function failureOf(s: Sample): string | undefined {
+  if (s.status >= 200 && s.status < 300) return undefined;
+  return s.status === 0 ? (s.error ?? 'no answer') : `status ${s.status}`;
+}
+
 export function summarizeSamples(samples: readonly Sample[]): SampleSummary {
   const failures: Record<string, number> = {};
   const byRelease: Record<string, number> = {};
   for (const s of samples) {
-    if (s.status >= 200 && s.status < 300) {
+    const kind = failureOf(s);
+    if (kind === undefined) {
       const release = s.release ?? 'none';
       byRelease[release] = (byRelease[release] ?? 0) + 1;
     } else {
-      const kind = s.status === 0 ? (s.error ?? 'no answer') : `status ${s.status}`;
       failures[kind] = (failures[kind] ?? 0) + 1;
     }
   }
