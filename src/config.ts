@@ -119,6 +119,9 @@ export const configSchema = z.object({
   AUTO_FAILOVER: bool(true).describe('Make the backup primary when the active pool fails its health checks'),
   HEALTH_CHECK_INTERVAL_MS: num(1000, { int: true, min: 100 }).describe('How often the bot checks both pools'),
   AUTO_FAILOVER_AFTER: num(2, { int: true, min: 1 }).describe('Failed checks in a row that demote the active pool'),
+  POOL_MIN_HEALTHY_PERCENT: num(50, { min: 0, max: 100 }).describe(
+    "A pool is healthy when at least one of its tasks, and at least this percent of the tasks it should have, pass their health check (Swarm mode; a Compose pool is its one container)",
+  ),
   AUTO_ROLLBACK: bool(false).describe('Switch back by itself when the post-switch guard trips'),
   POST_SWITCH_GUARD_SEC: num(120, { min: 0 }).describe('How long after a switch the new pool is watched'),
   MAINTENANCE_DEFAULT: duration('1h').describe('Length of maintenance when no duration is given'),

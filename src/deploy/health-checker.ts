@@ -6,11 +6,13 @@ import type { Operations } from './operations.js';
 import type { PoolClient, PoolProbe } from './pool-client.js';
 import type { Actor } from '../shared/actor.js';
 
-// Auto-demote. Probes both pools' /healthz on an interval; when the active pool fails
-// `failAfter` probes in a row while the backup is healthy, makes the backup primary and raises an
-// `auto_failover` alert that offers "Switch back". The watcher can call `upstreamTrouble(pool)` the
-// moment nginx logs an upstream timeout or 5xx on the active pool: that triggers an immediate probe
-// instead of waiting for the next tick.
+// Auto-demote. Probes both pools' health on an interval (every task of a pool in Swarm mode: a
+// pool's health is its capacity, pool-client.ts); when the active pool fails `failAfter` checks in a
+// row while the backup passed the same checks and can serve a larger share of what it should than
+// the active one, makes the backup primary and raises an `auto_failover` alert that offers "Switch
+// back". Never towards a pool that is no healthier: two pools that lost the same node stay as they
+// are. The watcher can call `upstreamTrouble(pool)` the moment nginx logs an upstream timeout or 5xx
+// on the active pool: that triggers an immediate probe instead of waiting for the next tick.
 
 export interface HealthCheckerOptions {
   ops: Operations;
@@ -46,6 +48,14 @@ export interface HealthChecker {
 }
 
 export const AUTO_ACTOR: Actor = { kind: 'auto', id: 'auto-demote', name: 'auto-demote' };
+
+/** The share of the tasks it should have that passed: 1 for a healthy Compose pool. */
+const capacity = (p: PoolProbe | undefined) => (p ? p.healthyTargets / Math.max(1, p.desired) : 0);
+
+/** `b` can serve, and a larger share of what it should than `a`. */
+export function healthier(b: PoolProbe | undefined, a: PoolProbe | undefined): boolean {
+  return b?.healthy === true && capacity(b) > capacity(a);
+}
 
 export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
   const state: Record<Pool, HealthSnapshot> = {
@@ -100,7 +110,7 @@ export function createHealthChecker(o: HealthCheckerOptions): HealthChecker {
     await resolveDemoted(active);
     const a = state[active];
     const backup = state[otherPool(active)];
-    if (a.failuresInRow < o.failAfter || backup.healthy !== true) return;
+    if (a.failuresInRow < o.failAfter || backup.okInRow < o.failAfter || !healthier(backup.last, a.last)) return;
     const answers = a.failures.map((f) => `${f.detail} (${Math.round(f.ms)} ms)`).join(', ');
     const reason = `${active} failed ${a.failuresInRow} health checks in a row: ${answers}`;
     const r = await o.ops.switchPool(backup.pool, { force: false, by: AUTO_ACTOR, kind: 'failover', reason });

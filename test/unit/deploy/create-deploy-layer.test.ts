@@ -9,7 +9,7 @@ import { loadConfig } from '../../../src/config.js';
 import { BluegreenError } from '../../../src/errors.js';
 import type { ClusterSnapshot } from '../../../src/deploy/cluster.js';
 import { createDeployLayer } from '../../../src/deploy/create-deploy-layer.js';
-import { alice, captureLogger, container, FakeEngine, FakePools } from './fakes.js';
+import { alice, captureLogger, container, FakeEngine, FakePools, poolProbe } from './fakes.js';
 import { FakeSwarm, MANAGER, poolTask, swarmNode, WORKER } from './fake-swarm.js';
 
 async function eventually(check: () => boolean): Promise<void> {
@@ -33,7 +33,7 @@ describe('deploy layer from config', () => {
     const { log, lines } = captureLogger();
     const pools = new FakePools();
     pools.chaosMode.blue = 'error';
-    pools.health = async (pool) => ({ healthy: pool === 'green', detail: 'x', ms: 1, chaos: pools.chaosMode[pool] });
+    pools.health = async (pool) => poolProbe(pool === 'green', 'x', { chaos: pools.chaosMode[pool] });
     const layer = createDeployLayer({ config, log, pools, selfId: 'not-a-container' });
     layer.start();
     try {

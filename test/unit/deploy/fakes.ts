@@ -9,7 +9,7 @@ import type { ContainerEngine, ContainerInfo, ReplacementSpec } from '../../../s
 import type { NginxControl, Verification } from '../../../src/deploy/nginx-control.js';
 import { createOpLock } from '../../../src/deploy/op-lock.js';
 import { createOperations, type Operations, type OperationsDeps } from '../../../src/deploy/operations.js';
-import type { ChaosMode, PoolClient } from '../../../src/deploy/pool-client.js';
+import type { ChaosMode, PoolClient, PoolProbe, TargetProbe } from '../../../src/deploy/pool-client.js';
 import { createStateStore, type StateStore } from '../../../src/deploy/state-store.js';
 import type { Pool } from '../../../src/pool.js';
 import type { AlertEvent } from '../../../src/shared/alert.js';
@@ -210,14 +210,28 @@ export class FakeEngine implements ContainerEngine {
   }
 }
 
+/** A one-container pool's probe: healthy or not, with what it answered (`outcome` for a silent one). */
+export function poolProbe(healthy: boolean, detail: string, over: Partial<PoolProbe> & { outcome?: TargetProbe['outcome'] } = {}): PoolProbe {
+  const { outcome, ...rest } = over;
+  const target: TargetProbe = { name: 'app', outcome: outcome ?? (healthy ? 'healthy' : 'unhealthy'), detail };
+  return { healthy, detail, ms: 1, healthyTargets: healthy ? 1 : 0, desired: 1, targets: [target], ...rest };
+}
+
 export class FakePools implements PoolClient {
   healthy: Record<Pool, boolean> = { blue: true, green: true };
+  /** Healthy tasks of desired, when set: a pool of several tasks (Swarm mode). */
+  capacity: Partial<Record<Pool, { healthy: number; desired: number }>> = {};
   chaosMode: Record<Pool, ChaosMode | null> = { blue: null, green: null };
   probes = 0;
-  async health(pool: Pool) {
+  async health(pool: Pool): Promise<PoolProbe> {
     this.probes++;
+    const c = this.capacity[pool];
+    if (c) {
+      const healthy = c.healthy >= 1 && c.healthy * 2 >= c.desired;
+      return { healthy, detail: `${c.healthy} of ${c.desired} tasks healthy`, ms: 1, healthyTargets: c.healthy, desired: c.desired, targets: [] };
+    }
     const h = this.healthy[pool];
-    return { healthy: h, detail: h ? 'HTTP 200' : 'HTTP 503', ms: 1 };
+    return poolProbe(h, h ? 'HTTP 200' : 'HTTP 503');
   }
   async chaos(pool: Pool) {
     return this.chaosMode[pool];
@@ -295,6 +309,10 @@ export class FakeNginx implements NginxControl {
   }
   /** Member lists as applied (Swarm mode), newest last. */
   memberHistory: Record<Pool, string[]>[] = [];
+  async readMembers() {
+    const last = this.memberHistory.at(-1);
+    return last && { blue: [...last.blue], green: [...last.green] };
+  }
   async applyMembers(members: Readonly<Record<Pool, readonly string[]>>): Promise<'reloaded' | 'unchanged'> {
     await this.testConfig();
     const next = { blue: [...members.blue], green: [...members.green] };

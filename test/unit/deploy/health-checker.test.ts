@@ -19,6 +19,42 @@ async function setup(failAfter = 2, enabled = true) {
   return { h, checker };
 }
 
+describe('auto-demote by capacity (Swarm pools of several tasks)', () => {
+  it('never moves traffic to a pool that is no healthier: both lost the same node, neither is demoted', async () => {
+    const { h, checker } = await setup(2);
+    // 1 of 2 tasks on each side: at the default 50 % both still count as healthy.
+    h.pools.capacity = { blue: { healthy: 1, desired: 2 }, green: { healthy: 1, desired: 2 } };
+    for (let i = 0; i < 4; i++) await checker.checkNow();
+    assert.equal(h.nginx.active, 'blue');
+    // Below the share on both sides alike: still no switch, though blue fails its checks.
+    h.pools.capacity = { blue: { healthy: 1, desired: 3 }, green: { healthy: 1, desired: 3 } };
+    for (let i = 0; i < 4; i++) await checker.checkNow();
+    assert.equal(h.nginx.active, 'blue');
+    assert.deepEqual(h.alerts, []);
+  });
+
+  it('demotes a pool left below its share when the backup serves a larger share', async () => {
+    const { h, checker } = await setup(2);
+    h.pools.capacity = { blue: { healthy: 1, desired: 3 }, green: { healthy: 3, desired: 3 } };
+    await checker.checkNow();
+    await checker.checkNow();
+    assert.equal(h.nginx.active, 'green');
+    assert.match(h.alerts[0]?.summary ?? '', /blue failed 2 health checks in a row: 1 of 3 tasks healthy/);
+  });
+
+  it('the backup must have passed the same checks the active one failed, not just the last one', async () => {
+    const { h, checker } = await setup(2);
+    h.pools.healthy.blue = false;
+    h.pools.healthy.green = false;
+    await checker.checkNow();
+    h.pools.healthy.green = true;
+    await checker.checkNow();
+    assert.equal(h.nginx.active, 'blue', 'green passed one check of the two blue failed');
+    await checker.checkNow();
+    assert.equal(h.nginx.active, 'green');
+  });
+});
+
 describe('auto-demote', () => {
   it('makes the healthy backup primary after N failed checks in a row, and alerts', async () => {
     const { h, checker } = await setup(2);

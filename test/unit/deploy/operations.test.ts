@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../../../src/errors.js';
-import { alice, harness, type Harness } from './fakes.js';
+import { alice, harness, poolProbe, type Harness } from './fakes.js';
 
 describe('switchPool', () => {
   it('moves traffic to a healthy pool, records the previous pool and audits', async () => {
@@ -68,7 +68,7 @@ describe('switchPool', () => {
   it('asks a pool that did not answer once more before refusing', async () => {
     const h = await harness();
     let calls = 0;
-    h.pools.health = async () => (++calls === 1 ? { healthy: false, detail: 'no answer within 100 ms', ms: 100 } : { healthy: true, detail: 'HTTP 200', ms: 1 });
+    h.pools.health = async () => (++calls === 1 ? poolProbe(false, 'connected, no answer within 100 ms', { outcome: 'slow' }) : poolProbe(true, 'HTTP 200'));
     assert.equal((await h.ops.switchPool('green', { force: false, by: alice })).status, 'ok');
     assert.equal(calls, 2);
   });

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BluegreenError } from '../../../src/errors.js';
-import { createPoolClient } from '../../../src/deploy/pool-client.js';
+import { composeTargets, createPoolClient, type PoolTargetList } from '../../../src/deploy/pool-client.js';
 
 async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');
@@ -56,7 +56,7 @@ describe('pool client: app port for health, admin port for chaos', () => {
   });
 
   it('reads health on the app port and sends chaos to the admin port', async () => {
-    const pools = createPoolClient({ app: { blue: appUrl, green: appUrl }, admin: { blue: adminUrl, green: adminUrl } });
+    const pools = createPoolClient({ targets: composeTargets({ app: { blue: appUrl, green: appUrl }, admin: { blue: adminUrl, green: adminUrl } }) });
     assert.equal((await pools.health('blue', 1000)).healthy, true);
     await pools.startChaos('blue', 'timeout');
     assert.equal(await pools.chaos('blue'), 'timeout');
@@ -66,7 +66,7 @@ describe('pool client: app port for health, admin port for chaos', () => {
   });
 
   it('an image with no admin listener: healthy on its app port; chaos fails at once with a clear message', async () => {
-    const pools = createPoolClient({ app: { blue: appUrl, green: appUrl }, admin: { blue: noneUrl, green: foreignUrl } });
+    const pools = createPoolClient({ targets: composeTargets({ app: { blue: appUrl, green: appUrl }, admin: { blue: noneUrl, green: foreignUrl } }) });
     assert.equal((await pools.health('blue', 1000)).healthy, true);
     const started = performance.now();
     await assert.rejects(pools.startChaos('blue', 'error'), (err: unknown) => {
@@ -98,10 +98,14 @@ describe('pool client in Swarm mode: chaos on every task of the pool', () => {
   let twoUrl: string;
   let jsonNotFoundUrl: string;
   let noneUrl: string;
-  // The Compose names, which do not resolve in Swarm mode: never to be used when targets are given.
-  const urls = { app: { blue: 'http://app_blue:3000', green: 'http://app_green:3000' }, admin: { blue: 'http://app_blue:3001', green: 'http://app_green:3001' } };
+  /** Tasks whose app and admin listeners are the given URLs. */
+  const tasks = (...urls: string[]): PoolTargetList => ({ desired: urls.length, targets: urls.map((u) => ({ name: u, app: u, admin: u })) });
+  // Takes the connection and never answers: a hung task.
+  const silent = createServer(() => undefined);
+  let silentUrl: string;
 
   before(async () => {
+    silentUrl = await listen(silent);
     oneUrl = await listen(one);
     twoUrl = await listen(two);
     jsonNotFoundUrl = await listen(jsonNotFound);
@@ -110,12 +114,14 @@ describe('pool client in Swarm mode: chaos on every task of the pool', () => {
 
   after(() => {
     for (const s of [one, two, jsonNotFound]) s.close();
+    silent.closeAllConnections();
+    silent.close();
   });
 
   it("start and stop reach every task's admin URL; the pool's chaos is read from one", async () => {
     seen.length = 0;
     const asked: string[] = [];
-    const pools = createPoolClient(urls, 1000, async (pool) => (asked.push(pool), [oneUrl, twoUrl]));
+    const pools = createPoolClient({ timeoutMs: 1000, targets: async (pool) => (asked.push(pool), tasks(oneUrl, twoUrl)) });
     await pools.startChaos('blue', 'error');
     assert.deepEqual([...seen].sort(), ['one POST /chaos/start?mode=error', 'two POST /chaos/start?mode=error']);
     seen.length = 0;
@@ -129,7 +135,7 @@ describe('pool client in Swarm mode: chaos on every task of the pool', () => {
 
   it('one task that does not take it: the error says how many did, and why the other did not', async () => {
     seen.length = 0;
-    const pools = createPoolClient(urls, 1000, async () => [oneUrl, noneUrl]);
+    const pools = createPoolClient({ timeoutMs: 1000, targets: async () => tasks(oneUrl, noneUrl) });
     await assert.rejects(pools.startChaos('blue', 'timeout'), (err: unknown) => {
       assert.ok(err instanceof BluegreenError);
       assert.equal(err.code, 'INTERNAL');
@@ -142,20 +148,47 @@ describe('pool client in Swarm mode: chaos on every task of the pool', () => {
   });
 
   it('no task took it: the reason of the first, as with one container', async () => {
-    const pools = createPoolClient(urls, 1000, async () => [noneUrl, jsonNotFoundUrl]);
+    const pools = createPoolClient({ timeoutMs: 1000, targets: async () => tasks(noneUrl, jsonNotFoundUrl) });
     await assert.rejects(pools.stopChaos('green'), { code: 'CHAOS_UNAVAILABLE', message: /^green pool serves no chaos endpoint: nothing listens at/ });
   });
 
   it('no serving task: start and read get a clear error, stop has nothing to do', async () => {
-    const pools = createPoolClient(urls, 1000, async () => []);
+    const pools = createPoolClient({ timeoutMs: 1000, targets: async () => ({ desired: 2, targets: [] }) });
     await assert.rejects(pools.startChaos('green', 'error'), { code: 'POOL_UNHEALTHY', message: 'green pool has no running task to reach', hint: /bluegreen status/ });
     await assert.rejects(pools.chaos('green'), { code: 'POOL_UNHEALTHY' });
-    // Stopping is done: Swarm replaced the tasks chaos made unhealthy, and new ones start without it.
+    // Stopping is done: a task that starts has no chaos.
     await pools.stopChaos('green');
   });
 
+  it('stop: a task that no longer answers at all (it serves nothing) does not fail a stop the others took', async () => {
+    seen.length = 0;
+    const pools = createPoolClient({ timeoutMs: 200, targets: async () => tasks(oneUrl, silentUrl) });
+    await pools.stopChaos('blue');
+    assert.deepEqual(seen, ['one POST /chaos/stop']);
+    // Start must reach every task: there a silent one is a failure.
+    await assert.rejects(pools.startChaos('blue', 'error'), { code: 'INTERNAL', message: /reached 1 of blue's 2 tasks; the others failed: blue pool did not answer POST/ });
+  });
+
+  it("health is the pool's capacity: healthy tasks of the desired number, named when they fail", async () => {
+    const half = createPoolClient({ targets: async () => tasks(oneUrl, noneUrl) });
+    const h = await half.health('blue', 500);
+    assert.equal(h.healthy, true, '1 of 2 is 50%: the default least share');
+    assert.equal(h.healthyTargets, 1);
+    assert.match(h.detail, /^1 of 2 tasks healthy \(http:\/\/127\.0\.0\.1:\d+: no answer: ECONNREFUSED\)$/);
+    assert.deepEqual(h.targets.map((t) => t.outcome), ['healthy', 'unreachable']);
+    const third = createPoolClient({ targets: async () => ({ ...tasks(oneUrl, noneUrl), desired: 3 }) });
+    assert.equal((await third.health('blue', 500)).healthy, false, '1 of 3 is below 50%');
+    const lenient = createPoolClient({ minCapacityPct: 30, targets: async () => ({ ...tasks(oneUrl, noneUrl), desired: 3 }) });
+    assert.equal((await lenient.health('blue', 500)).healthy, true);
+    const none = createPoolClient({ targets: async () => ({ desired: 2, targets: [] }) });
+    assert.deepEqual(await none.health('blue', 500).then((p) => [p.healthy, p.detail]), [false, 'no serving task of 2']);
+    // A task that accepts and never answers is slow, not gone.
+    const slow = await createPoolClient({ targets: async () => tasks(silentUrl) }).health('blue', 200);
+    assert.deepEqual(slow.targets.map((t) => [t.outcome, t.detail]), [['slow', 'connected, no answer within 200 ms']]);
+  });
+
   it("a chaos read refused names the task's URL it asked, not the Compose name", async () => {
-    const pools = createPoolClient(urls, 1000, async () => [jsonNotFoundUrl]);
+    const pools = createPoolClient({ timeoutMs: 1000, targets: async () => tasks(jsonNotFoundUrl) });
     await assert.rejects(pools.chaos('blue'), (err: unknown) => {
       assert.ok(err instanceof BluegreenError);
       assert.equal(err.code, 'CHAOS_UNAVAILABLE');
