@@ -3,7 +3,6 @@ import type { Config } from '../config.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { Pool } from '../pool.js';
 import type { AlertEvent } from '../shared/alert.js';
 import type { ContainerEngine } from './container-engine.js';
 import { createDockerEngine, resolveProject } from './docker-engine.js';
@@ -11,16 +10,32 @@ import { createHealthChecker, type HealthChecker } from './health-checker.js';
 import { createNginxControl } from './nginx-control.js';
 import { createOpLock } from './op-lock.js';
 import { createOperations, type Operations, type PoolStats } from './operations.js';
-import { createPoolClient, type PoolClient } from './pool-client.js';
+import { composeTargets, createPoolClient, type PoolClient } from './pool-client.js';
+import { probeHttp } from './probe-http.js';
+import { candidates } from './swarm-members.js';
+import { createSpreadKeeper } from './swarm-spread-keeper.js';
+import { POOLS, type Pool } from '../pool.js';
+import type { Actor } from '../shared/actor.js';
 import { createPostSwitchGuard, type AttemptCounts, type PostSwitchGuard } from './post-switch-guard.js';
 import { createStateStore } from './state-store.js';
 import { BluegreenError } from '../errors.js';
-import { servingTasks, type ClusterSnapshot } from './cluster.js';
-import { createSwarmControl, type SwarmControl } from './swarm-control.js';
+import type { ClusterSnapshot } from './cluster.js';
+import { createSwarmControl, withSnapshotCache, type SwarmControl } from './swarm-control.js';
 import { createSwarmSync, type SwarmSync } from './swarm-sync.js';
 import type { SwarmHandle } from './operations.js';
 
 // Builds deploy control from config. The bot (app.ts) starts the timers; the CLI uses only `ops`.
+
+const HEALTH_PATH = '/healthz';
+/**
+ * Swarm mode's probe of each task for nginx's members: a connection within 500 ms (a live task
+ * completes the handshake in well under that, however busy its CPU), an answer within 2 s (a busy
+ * host's tasks answer slowly; slow is not gone).
+ */
+const MEMBER_PROBE = { connectTimeoutMs: 500, timeoutMs: 2000 };
+/** How long a pool's tasks may sit on one node before the bot spreads them (a node just back settles first). */
+const SPREAD_AFTER_MS = 10_000;
+const SPREAD_ACTOR: Actor = { kind: 'auto', id: 'spread-keeper', name: 'spread keeper' };
 
 export interface DeployLayerDeps {
   config: Config;
@@ -107,7 +122,16 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
         }
         projectName = stack;
         const control = deps.swarmControl?.(stack) ?? createSwarmControl({ socketPath: config.DOCKER_SOCKET, timeoutMs: config.DOCKER_TIMEOUT_MS, stack });
-        return { control, pollMs: Math.min(1000, config.SWARM_SYNC_MS) };
+        return {
+          control: withSnapshotCache(control, Math.min(1000, config.SWARM_SYNC_MS)),
+          pollMs: Math.min(1000, config.SWARM_SYNC_MS),
+          probeTask: (task, timeoutMs) => probeHttp(new URL(HEALTH_PATH, `http://${task.address}:${config.APP_PORT}`), { ...MEMBER_PROBE, timeoutMs }),
+          // The member files are nginx's truth in every process (the CLI runs deploy and scale too).
+          serves: async (task) => {
+            const members = await nginx.readMembers();
+            return members !== undefined && POOLS.some((p) => members[p].includes(`${task.address}:${config.APP_PORT}`));
+          },
+        };
       },
       (err: unknown) => {
         swarm = undefined;
@@ -118,30 +142,33 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   };
   // A name a person recognises: the compose project (e.g. "shop"), not the container id.
   const envName = () => config.ENV_NAME ?? projectName ?? hostname();
-  const adminUrls: Record<Pool, string> = {
-    blue: config.POOL_ADMIN_URL_BLUE ?? `http://app_blue:${config.ADMIN_PORT}`,
-    green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
+  const composeUrls = {
+    app: {
+      blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
+      green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
+    },
+    admin: {
+      blue: config.POOL_ADMIN_URL_BLUE ?? `http://app_blue:${config.ADMIN_PORT}`,
+      green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
+    },
   };
+  const oneContainer = composeTargets(composeUrls);
   const pools =
     deps.pools ??
-    createPoolClient(
-      {
-        app: {
-          blue: config.POOL_URL_BLUE ?? `http://app_blue:${config.APP_PORT}`,
-          green: config.POOL_URL_GREEN ?? `http://app_green:${config.APP_PORT}`,
-        },
-        admin: adminUrls,
-      },
-      undefined,
-      // Swarm mode: chaos goes to every serving task of the pool, by its address.
-      async (pool) => {
-        // Without Docker, chaos still works in Compose mode (it is plain HTTP): only Swarm mode needs the API.
+    createPoolClient({
+      minCapacityPct: config.POOL_MIN_HEALTHY_PERCENT,
+      // Swarm mode: every task that may serve, by its address; Compose: the pool's one container.
+      targets: async (pool) => {
+        // Without Docker, health and chaos still work in Compose mode (plain HTTP): only Swarm mode needs the API.
         const sw = config.DEPLOY_MODE === 'swarm' ? await getSwarm() : await getSwarm().catch(() => undefined);
-        if (!sw) return [adminUrls[pool]];
+        if (!sw) return oneContainer(pool);
         const snap = await sw.control.snapshot();
-        return servingTasks(snap, snap.pools[pool]).map((t) => `http://${t.address}:${config.ADMIN_PORT}`);
+        return {
+          desired: snap.pools[pool].desired,
+          targets: candidates(snap, pool).map((t) => ({ name: t.address!, app: `http://${t.address}:${config.APP_PORT}`, admin: `http://${t.address}:${config.ADMIN_PORT}` })),
+        };
       },
-    );
+    });
   const nginx = createNginxControl({
     stateDir: config.NGINX_STATE_DIR,
     url: config.NGINX_URL,
@@ -228,6 +255,13 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   };
   let expiry: NodeJS.Timeout | undefined;
   let sync: SwarmSync | undefined;
+  const keeper = createSpreadKeeper({
+    rebalance: (pool) => ops.rebalance(pool, { by: SPREAD_ACTOR }),
+    busy: async () => (await lock.holder()) !== undefined,
+    afterMs: SPREAD_AFTER_MS,
+    retryMs: 5 * 60_000,
+    log: dlog,
+  });
   let stopped = false;
   return {
     ops,
@@ -253,8 +287,13 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
             nginx,
             appPort: config.APP_PORT,
             intervalMs: config.SWARM_SYNC_MS,
+            probe: async (address) => (await probeHttp(new URL(HEALTH_PATH, `http://${address}:${config.APP_PORT}`), MEMBER_PROBE)).outcome,
+            readApplied: () => nginx.readMembers(),
             log: dlog,
-            ...(deps.onClusterSnapshot ? { onSnapshot: deps.onClusterSnapshot } : {}),
+            onSnapshot: (snapshot) => {
+              deps.onClusterSnapshot?.(snapshot);
+              keeper.observe(snapshot);
+            },
           });
           sync.start();
           dlog.info({ stack: sw.control.stack }, 'deploy control ready (Swarm mode): nginx follows the tasks');
@@ -277,6 +316,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     async stop() {
       stopped = true;
       await sync?.stop();
+      await keeper.idle();
       if (expiry) clearInterval(expiry);
       guard.stop();
       await health.stop();

@@ -42,6 +42,11 @@ export interface NginxControl {
    * with what nginx did; throws NGINX_CONFIG_INVALID (nginx keeps its previous config) or NGINX_DOWN.
    */
   applyMembers(members: Readonly<Record<Pool, readonly string[]>>): Promise<'reloaded' | 'unchanged'>;
+  /**
+   * The member lists nginx renders from now (the files applyMembers writes), sorted; undefined when
+   * a pool has none (nginx then serves the pools' service names).
+   */
+  readMembers(): Promise<Record<Pool, string[]> | undefined>;
 }
 
 export interface NginxControlOptions {
@@ -288,6 +293,17 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
         });
       }
       return r.stdout.includes('unchanged') ? 'unchanged' : 'reloaded';
+    },
+
+    async readMembers() {
+      const out = {} as Record<Pool, string[]>;
+      for (const pool of ['blue', 'green'] as const) {
+        const text = await readFile(join(opts.stateDir, membersFile(pool)), 'utf8').catch(() => undefined);
+        if (text === undefined) return undefined;
+        // The format bluegreen-nginx-members reads: one address:port a line, `#` starts a comment.
+        out[pool] = [...new Set(text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean))].sort();
+      }
+      return out;
     },
 
     async testAndReload() {

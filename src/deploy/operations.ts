@@ -14,7 +14,9 @@ import type { Actor } from '../shared/actor.js';
 import type { Progress } from '../shared/progress.js';
 import type { MaintenanceState } from '../shared/maintenance-state.js';
 import type { DeployState, StateStore, SwitchRecord } from './state-store.js';
-import { describePerNode, servingTasks, swarmPoolStatus, tasksPerNode, type ClusterSnapshot, type ScaleData, type SwarmPoolStatus } from './cluster.js';
+import { describePerNode, servingTasks, swarmPoolStatus, tasksPerNode, type ClusterSnapshot, type PoolTask, type ScaleData, type SwarmPoolStatus } from './cluster.js';
+import type { HttpProbe } from './probe-http.js';
+import { rebalance as spreadPool, type RebalanceOutcome } from './swarm-rebalance.js';
 import type { SwarmControl } from './swarm-control.js';
 import { rollOut, scaleTo, taskErrors } from './swarm-rollout.js';
 
@@ -34,6 +36,10 @@ export interface SwarmHandle {
   control: SwarmControl;
   /** How often a deploy or scale reads the swarm while following it [1000]. */
   pollMs?: number;
+  /** One health probe of a task, over HTTP from outside (deploy's gate). */
+  probeTask?: (task: PoolTask, timeoutMs: number) => Promise<HttpProbe>;
+  /** nginx sends traffic to the task now (it is one of nginx's members). */
+  serves?: (task: PoolTask) => Promise<boolean>;
 }
 
 export interface OperationsSettings {
@@ -165,6 +171,11 @@ export interface Operations {
    * has ever turned maintenance on or off (then commands own it). True when it turned it on.
    */
   seedMaintenance(): Promise<boolean>;
+  /**
+   * Swarm mode: when the pool's tasks all sit on one node, moves one to another node (the keeper in
+   * create-deploy-layer.ts calls it after a node returns); refused in Compose mode.
+   */
+  rebalance(pool: Pool, opts: { by: Actor; progress?: Progress }): Promise<OpResult<{ moved: boolean }>>;
   /** Swarm mode: sets the pool's replicas and waits until they run; refused in Compose mode. */
   scale(pool: Pool, replicas: number, opts: { force: boolean; by: Actor; progress?: Progress }): Promise<OpResult<ScaleData>>;
   deploy(
@@ -233,7 +244,8 @@ export function createOperations(deps: OperationsDeps): Operations {
    */
   async function gateProbe(pool: Pool) {
     const first = await pools.health(pool, settings.healthTimeoutMs);
-    return first.healthy || !first.detail.startsWith('no answer') ? first : pools.health(pool, settings.healthTimeoutMs);
+    const silent = first.targets.some((t) => t.outcome === 'slow' || t.outcome === 'unreachable');
+    return first.healthy || !silent ? first : pools.health(pool, settings.healthTimeoutMs);
   }
 
   async function doSwitch(target: Pool, force: boolean, by: Actor, kind: SwitchKind, reason: string | undefined, say: Progress): Promise<OpResult<SwitchData>> {
@@ -335,11 +347,14 @@ export function createOperations(deps: OperationsDeps): Operations {
   }
 
   /** Swarm mode's deploy: Swarm's own rolling update of the idle pool's service, followed to its end. */
-  async function deploySwarm({ control, pollMs }: SwarmHandle, pool: Pool, image: string, releaseId: string | undefined, by: Actor, active: Pool, say: Progress) {
+  async function deploySwarm(sw: SwarmHandle, pool: Pool, image: string, releaseId: string | undefined, by: Actor, active: Pool, say: Progress) {
+    const { control, pollMs } = sw;
     const env: Record<string, string> = releaseId ? { RELEASE_ID: releaseId } : {};
     // Swarm replaces one task at a time: each may take as long as a Compose deploy's one container.
     const timeoutMs = settings.deployHealthTimeoutMs * Math.max(1, (await control.snapshot()).pools[pool].desired);
-    const r = await rollOut(pool, image, env, { control, timeoutMs, say, ...(pollMs ? { pollMs } : {}) });
+    const probeTask = sw.probeTask;
+    const health = probeTask && { probe: (t: PoolTask) => probeTask(t, settings.healthTimeoutMs), timeoutMs: settings.deployHealthTimeoutMs };
+    const r = await rollOut(pool, image, env, { control, timeoutMs, say, ...(pollMs ? { pollMs } : {}), ...(health ? { health } : {}) });
     const svc = r.snapshot.pools[pool];
     const release = svc.release;
     const tasks = `${servingTasks(r.snapshot, svc).length} of ${svc.desired} tasks running (${describePerNode(tasksPerNode(r.snapshot, svc))})`;
@@ -347,7 +362,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       await store.update((s) => {
         s.releases[pool] = { image, releaseId: release, at: iso(), by };
       });
-      return ok(`Deployed ${image}${release ? ` (release ${release})` : ''} to ${pool}: Swarm's rolling update completed, ${tasks}; it is idle. Switch to it with: switch ${pool}`, {
+      const spread = await spreadAfter(sw, pool, say);
+      return ok(`Deployed ${image}${release ? ` (release ${release})` : ''} to ${pool}: Swarm's rolling update completed, ${spread.text}; it is idle. Switch to it with: switch ${pool}`, {
         container: svc.service,
         release,
       });
@@ -355,8 +371,9 @@ export function createOperations(deps: OperationsDeps): Operations {
     const errors = taskErrors(r.snapshot, pool);
     const why = `${r.update?.message ?? 'no message from Swarm'}${errors.length ? `; ${errors.join('; ')}` : ''}`;
     if (r.kind === 'rolled_back') {
+      const who = r.update.message?.startsWith('the bot') ? 'the update was rolled back' : 'Swarm rolled the update back';
       return failed(
-        `deploy of ${image} to ${pool} failed: Swarm rolled the update back (${why}); ${pool} runs ${svc.image}${release ? ` (release ${release})` : ''} again, ${tasks}; ${active} served throughout`,
+        `deploy of ${image} to ${pool} failed: ${who} (${why}); ${pool} runs ${svc.image}${release ? ` (release ${release})` : ''} again, ${tasks}; ${active} served throughout`,
         `docker service ps ${svc.service} --no-trunc`,
       );
     }
@@ -367,6 +384,29 @@ export function createOperations(deps: OperationsDeps): Operations {
       `deploy of ${image} to ${pool} did not end within ${Math.round(timeoutMs / 1000)} s (update ${r.update?.state ?? 'not started'}); Swarm goes on with it; ${tasks}; ${active} keeps serving`,
       `bluegreen status, or docker service ps ${svc.service}`,
     );
+  }
+
+  /**
+   * After a deploy or a scale: when the pool's tasks all sit on one node, move one to another
+   * (swarm-rebalance.ts). Returns what the answer should say about where the tasks run.
+   */
+  async function spreadAfter(sw: SwarmHandle, pool: Pool, say: Progress): Promise<{ text: string; snapshot: ClusterSnapshot; kind: RebalanceOutcome['kind'] }> {
+    const r = await spreadPool(pool, {
+      control: sw.control,
+      serves: sw.serves ?? (() => Promise.resolve(true)),
+      timeoutMs: settings.deployHealthTimeoutMs,
+      say,
+      ...(sw.pollMs ? { pollMs: sw.pollMs } : {}),
+    });
+    const svc = r.snapshot.pools[pool];
+    const where = `${servingTasks(r.snapshot, svc).length} of ${svc.desired} tasks running (${describePerNode(tasksPerNode(r.snapshot, svc))})`;
+    const text =
+      r.kind === 'moved'
+        ? `${where}; moved one task from ${r.from} to ${r.to} so that losing one node leaves ${pool} serving`
+        : r.kind === 'failed'
+          ? `${where}; all on one node: spreading them failed (${r.why})`
+          : where;
+    return { text, snapshot: r.snapshot, kind: r.kind };
   }
 
   const ops: Operations = {
@@ -560,6 +600,16 @@ export function createOperations(deps: OperationsDeps): Operations {
       return r.status === 'ok';
     },
 
+    rebalance(pool, { by, progress: say = quiet }) {
+      return audited('rebalance', { pool }, by, async (): Promise<OpResult<{ moved: boolean }>> => {
+        const sw = await deps.swarm?.();
+        if (!sw) return refused(`rebalance needs Swarm mode: under Compose each pool is one container`);
+        const r = await spreadAfter(sw, pool, say);
+        if (r.kind === 'failed') return failed(`${pool}: ${r.text}`, 'docker service ps shows where Swarm placed the tasks');
+        return ok(`${pool}: ${r.text}`, { moved: r.kind === 'moved' });
+      });
+    },
+
     scale(pool, replicas, { force, by, progress: say = quiet }) {
       return audited('scale', { pool, replicas, force }, by, async (): Promise<OpResult<ScaleData>> => {
         const sw = await deps.swarm?.();
@@ -572,7 +622,12 @@ export function createOperations(deps: OperationsDeps): Operations {
         const svc = r.snapshot.pools[pool];
         const perNode = tasksPerNode(r.snapshot, svc);
         const data: ScaleData = { pool, previous: r.previous, desired: replicas, running: servingTasks(r.snapshot, svc).length, perNode };
-        if (r.kind === 'done') return ok(`Scaled ${pool} from ${r.previous} to ${replicas}: ${data.running} running (${describePerNode(perNode)})`, data);
+        if (r.kind === 'done') {
+          // More tasks may all land on one node; fewer are taken from the node with the most.
+          const spread = replicas > r.previous ? await spreadAfter(sw, pool, say) : undefined;
+          if (spread) data.perNode = tasksPerNode(spread.snapshot, spread.snapshot.pools[pool]);
+          return ok(`Scaled ${pool} from ${r.previous} to ${replicas}: ${spread?.text ?? `${data.running} running (${describePerNode(perNode)})`}`, data);
+        }
         const errors = taskErrors(r.snapshot, pool);
         return failed(
           `Scaled ${pool} from ${r.previous} to ${replicas}, but ${data.running} of ${replicas} run after ${Math.round(settings.deployHealthTimeoutMs / 1000)} s (${describePerNode(perNode)})${errors.length ? `: ${errors.join('; ')}` : ''}; Swarm keeps trying`,

@@ -21,6 +21,11 @@ export interface SwarmControl {
   update(pool: Pool, image: string, env: Readonly<Record<string, string>>): Promise<SwarmUpdate | undefined>;
   /** Sets the pool's replicas; resolves with the number it had. */
   scale(pool: Pool, replicas: number): Promise<number>;
+  /**
+   * Asks Swarm to roll the pool's service back to its previous spec (`docker service rollback`):
+   * the bot's own health gate failed a deploy. Resolves with the UpdateStatus seen before.
+   */
+  rollback(pool: Pool): Promise<SwarmUpdate | undefined>;
   /** The running container of a service of the stack on this engine's node (nginx is placed here). */
   localContainer(service: string): Promise<string | undefined>;
 }
@@ -141,13 +146,15 @@ export function createSwarmControl(opts: SwarmControlOptions): SwarmControl {
     return call(`inspect service ${name(pool)}`, (d) => d.getService(name(pool)).inspect() as Promise<Docker.Service>);
   }
 
-  async function updateSpec(pool: Pool, change: (spec: Docker.ServiceSpec) => void): Promise<Docker.Service> {
+  /** `rollback`: Swarm's own "previous spec" instead of the changed one (the CLI's service rollback). */
+  async function updateSpec(pool: Pool, change: (spec: Docker.ServiceSpec) => void, rollback = false): Promise<Docker.Service> {
     const svc = await inspectService(pool);
     const spec = structuredClone(svc.Spec) as Docker.ServiceSpec;
     change(spec);
-    await call(`update service ${name(pool)}`, (d) =>
+    const query = { version: svc.Version?.Index, ...(rollback ? { rollback: 'previous' } : {}) };
+    await call(`${rollback ? 'roll back' : 'update'} service ${name(pool)}`, (d) =>
       // _query/_body: docker-modem would otherwise put the whole spec in the query string too.
-      d.getService(svc.ID).update({ _query: { version: svc.Version?.Index }, _body: spec } as unknown as Docker.ServiceSpec),
+      d.getService(svc.ID).update({ _query: query, _body: spec } as unknown as Docker.ServiceSpec),
     );
     return svc;
   }
@@ -208,6 +215,10 @@ export function createSwarmControl(opts: SwarmControlOptions): SwarmControl {
       return before.Spec?.Mode?.Replicated?.Replicas ?? 0;
     },
 
+    async rollback(pool) {
+      return toUpdate((await updateSpec(pool, () => undefined, true)).UpdateStatus);
+    },
+
     async localContainer(service) {
       const rows = await call(`find ${opts.stack}_${service}`, (d) =>
         d.listContainers({ filters: { label: [`com.docker.swarm.service.name=${opts.stack}_${service}`], status: ['running'] } }),
@@ -244,4 +255,37 @@ export function unhealthyAfterMs(hc: SpecHealthcheck | undefined): number | unde
   const intervalMs = hc.Interval && hc.Interval > 0 ? hc.Interval / 1e6 : 30_000;
   const retries = hc.Retries && hc.Retries > 0 ? hc.Retries : 3;
   return Math.round(intervalMs * retries);
+}
+
+/**
+ * The same control, with snapshot() answered from a read at most `maxAgeMs` old, and concurrent
+ * readers sharing one read: status, health checks and chaos each want the tasks, and three list
+ * calls a reader a second load a busy manager for nothing (the sync loop reads every SWARM_SYNC_MS).
+ */
+export function withSnapshotCache(control: SwarmControl, maxAgeMs: number, now: () => number = Date.now): SwarmControl {
+  let last: { at: number; snapshot: ClusterSnapshot } | undefined;
+  let reading: Promise<ClusterSnapshot> | undefined;
+  return {
+    stack: control.stack,
+    localContainer: (service) => control.localContainer(service),
+    // What changes the swarm makes the next read a fresh one.
+    update: (pool, image, env) => control.update(pool, image, env).finally(() => (last = undefined)),
+    scale: (pool, replicas) => control.scale(pool, replicas).finally(() => (last = undefined)),
+    rollback: (pool) => control.rollback(pool).finally(() => (last = undefined)),
+    snapshot() {
+      if (last && now() - last.at < maxAgeMs) return Promise.resolve(last.snapshot);
+      reading ??= control.snapshot().then(
+        (snapshot) => {
+          last = { at: now(), snapshot };
+          reading = undefined;
+          return snapshot;
+        },
+        (err: unknown) => {
+          reading = undefined;
+          throw err;
+        },
+      );
+      return reading;
+    },
+  };
 }

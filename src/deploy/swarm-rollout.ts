@@ -1,16 +1,27 @@
 import type { Pool } from '../pool.js';
 import type { Progress } from '../shared/progress.js';
-import { describePerNode, servingTasks, tasksPerNode, type ClusterSnapshot, type SwarmUpdate } from './cluster.js';
+import { describePerNode, servingTasks, tasksPerNode, type ClusterSnapshot, type PoolTask, type SwarmUpdate } from './cluster.js';
+import type { HttpProbe } from './probe-http.js';
 import { withoutDigest, type SwarmControl } from './swarm-control.js';
 
-// Swarm mode's deploy and scale, followed to their end (issue #13). A deploy is Swarm's own rolling
-// update (start-first, failure_action: rollback in docker-stack.yml): the bot starts it and reads the
-// service's UpdateStatus until Swarm says completed, paused or rolled back, telling the operator each
-// task that moves. Nothing here decides about traffic: the pool is idle while it changes.
+// Swarm mode's deploy and scale, followed to their end (issues #13, #17). A deploy is Swarm's own
+// rolling update (start-first, failure_action: rollback in docker-stack.yml): the bot starts it and
+// reads the service's UpdateStatus until Swarm says completed, paused or rolled back, telling the
+// operator each task that moves. The pools run no health check inside their containers (one process
+// per check is what made Swarm stop healthy tasks on a busy host), so Swarm only knows that a new
+// task started; the bot gates the update itself: each new task must pass its health check, probed
+// over HTTP from outside, within the deadline, or the bot asks Swarm to roll the update back. An
+// image with a HEALTHCHECK of its own is gated by Swarm too. Nothing here decides about traffic: the
+// pool is idle while it changes.
 
 export interface RolloutOptions {
   control: SwarmControl;
   timeoutMs: number;
+  /**
+   * The bot's health gate: one probe of a new task. Without it only Swarm's own view counts. Each
+   * new task gets `healthTimeoutMs` from when it runs to answer healthy once.
+   */
+  health?: { probe: (task: PoolTask) => Promise<HttpProbe>; timeoutMs: number };
   pollMs?: number;
   say: Progress;
   sleep?: (ms: number) => Promise<void>;
@@ -42,13 +53,18 @@ export async function rollOut(pool: Pool, image: string, env: Readonly<Record<st
   const { control, say } = o;
   const first = await control.snapshot();
   const replicas = first.pools[pool].desired;
+  const oldTasks = new Set(first.pools[pool].tasks.map((t) => t.id));
   const before = await control.update(pool, image, env);
-  say(`Swarm is updating ${first.pools[pool].service} to ${image}: ${replicas} task${replicas === 1 ? '' : 's'}, one at a time, each new one healthy before an old one stops`);
+  const gate = o.health ? 'each new task healthy (checked by the bot) before it counts' : 'each new one healthy before an old one stops';
+  say(`Swarm is updating ${first.pools[pool].service} to ${image}: ${replicas} task${replicas === 1 ? '' : 's'}, one at a time, ${gate}`);
   const deadline = now() + o.timeoutMs;
+  const gateOf = o.health ? healthGate(o.health, now) : undefined;
   let lastLine = '';
   // Swarm says why it rolls back only while it does ("update rolled back due to failure or early
-  // termination of task k2x9…"); its final status says "rollback completed".
+  // termination of task k2x9…"); its final status says "rollback completed". When the bot asked
+  // for the rollback, the reason is the bot's.
   let why: string | undefined;
+  let rolledBackByBot = false;
   let snap = first;
   for (;;) {
     await sleep(o.pollMs ?? 1000);
@@ -57,13 +73,23 @@ export async function rollOut(pool: Pool, image: string, env: Readonly<Record<st
     // Until Swarm writes this update's status, the one it shows is an earlier update's.
     const u = isNew(svc.update, before) ? svc.update : undefined;
     const serving = servingTasks(snap, svc);
-    const fresh = serving.filter((t) => t.image === withoutDigest(image)).length;
-    const line = u ? `${u.state}: ${fresh} of ${svc.desired} running tasks on ${image}${u.message ? ` (${u.message})` : ''}` : '';
+    const fresh = serving.filter((t) => t.image === withoutDigest(image) && !oldTasks.has(t.id));
+    const verdict = gateOf && !rolledBackByBot ? await gateOf(fresh) : undefined;
+    const checked = verdict ? `, ${verdict.healthy} healthy` : '';
+    const line = u ? `${u.state}: ${fresh.length} of ${svc.desired} running tasks on ${image}${checked}${u.message && !rolledBackByBot ? ` (${u.message})` : ''}` : '';
     if (line && line !== lastLine) say(line);
     lastLine = line || lastLine;
+    if (verdict?.failed) {
+      why = `the bot rolled the update back: ${verdict.failed}`;
+      say(`${verdict.failed}: asking Swarm to roll ${svc.service} back`);
+      rolledBackByBot = true;
+      await control.rollback(pool);
+      continue;
+    }
     if (u) {
-      if (u.state === 'rollback_started') why = u.message;
-      if (u.state === 'completed') return { kind: 'completed', snapshot: snap, update: u };
+      if (u.state === 'rollback_started' && !rolledBackByBot) why = u.message;
+      const allHealthy = !verdict || verdict.healthy >= svc.desired;
+      if (u.state === 'completed' && !rolledBackByBot && allHealthy) return { kind: 'completed', snapshot: snap, update: u };
       if (u.state === 'rollback_completed') {
         return { kind: 'rolled_back', snapshot: snap, update: why && why !== u.message ? { ...u, message: `${why}; ${u.message ?? 'rollback completed'}` } : u };
       }
@@ -73,6 +99,32 @@ export async function rollOut(pool: Pool, image: string, env: Readonly<Record<st
     if (svc.desired === 0) return { kind: 'completed', snapshot: snap, update: u };
     if (now() >= deadline) return { kind: 'timeout', snapshot: snap, update: u };
   }
+}
+
+/**
+ * The bot's gate over the new tasks: probes each until it answers healthy once, and fails the update
+ * when one has run for the deadline without doing so. Returns how many passed so far.
+ */
+function healthGate(h: NonNullable<RolloutOptions['health']>, now: () => number) {
+  const runningSince = new Map<string, number>();
+  const passed = new Set<string>();
+  const last = new Map<string, string>();
+  return async (fresh: PoolTask[]): Promise<{ healthy: number; failed: string | undefined }> => {
+    const t = now();
+    await Promise.all(
+      fresh
+        .filter((task) => !passed.has(task.id))
+        .map(async (task) => {
+          if (!runningSince.has(task.id)) runningSince.set(task.id, t);
+          const p = await h.probe(task);
+          last.set(task.id, p.detail);
+          if (p.outcome === 'healthy') passed.add(task.id);
+        }),
+    );
+    const late = fresh.find((task) => !passed.has(task.id) && t - (runningSince.get(task.id) ?? t) >= h.timeoutMs);
+    const failed = late && `${late.name} did not pass its health check within ${Math.round(h.timeoutMs / 1000)} s of starting (last: ${last.get(late.id)})`;
+    return { healthy: fresh.filter((task) => passed.has(task.id)).length, failed };
+  };
 }
 
 export type ScaleOutcome = { kind: 'done' | 'timeout'; previous: number; snapshot: ClusterSnapshot };

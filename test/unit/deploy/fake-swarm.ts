@@ -134,6 +134,16 @@ export class FakeSwarm implements SwarmControl {
     return previous;
   }
 
+  async rollback(pool: Pool): Promise<SwarmUpdate | undefined> {
+    this.calls.push(`rollback ${pool}`);
+    const before = structuredClone(this.state.pools[pool].update);
+    this.steps.push(...(this.onRollback?.(pool) ?? []));
+    return before;
+  }
+
+  /** What Swarm does after a rollback was asked for (default: nothing). */
+  onRollback: ((pool: Pool) => SwarmStep[]) | undefined;
+
   async localContainer(service: string): Promise<string | undefined> {
     this.calls.push(`localContainer ${service}`);
     return service === 'nginx' ? this.nginxContainer : undefined;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { currentTasks, toTask, unhealthyAfterMs, withoutDigest } from '../../../src/deploy/swarm-control.js';
-import { poolTask } from './fake-swarm.js';
+import { currentTasks, toTask, unhealthyAfterMs, withoutDigest, withSnapshotCache } from '../../../src/deploy/swarm-control.js';
+import { FakeSwarm, poolTask } from './fake-swarm.js';
 
 // The pure part of swarm-control.ts: the Docker API's task JSON into PoolTask, and which tasks are
 // worth showing. The dockerode calls themselves run in the swarm end-to-end suite.
@@ -133,5 +133,30 @@ describe('unhealthyAfterMs: how long failing checks take Swarm to replace a task
     assert.equal(unhealthyAfterMs({ Test: ['CMD-SHELL', 'true'] }), 90_000);
     assert.equal(unhealthyAfterMs({ Test: ['NONE'] }), undefined);
     assert.equal(unhealthyAfterMs(undefined), undefined);
+  });
+});
+
+describe('withSnapshotCache', () => {
+  it('answers readers from a read at most maxAgeMs old, shares one read among concurrent readers, and reads afresh after a change', async () => {
+    let t = 0;
+    const fake = new FakeSwarm();
+    const cached = withSnapshotCache(fake, 1000, () => t);
+    await Promise.all([cached.snapshot(), cached.snapshot(), cached.snapshot()]);
+    assert.equal(fake.snapshots, 1, 'three readers, one read');
+    t = 999;
+    await cached.snapshot();
+    assert.equal(fake.snapshots, 1);
+    t = 1000;
+    await cached.snapshot();
+    assert.equal(fake.snapshots, 2);
+    await cached.scale('blue', 3);
+    assert.equal((await cached.snapshot()).pools.blue.desired, 3, 'what the bot changed is read afresh');
+    assert.equal(fake.snapshots, 3);
+    fake.down = new Error('manager gone');
+    t = 5000;
+    await assert.rejects(cached.snapshot(), /manager gone/);
+    fake.down = undefined;
+    await cached.snapshot();
+    assert.equal(fake.snapshots, 5, 'a failed read is not kept');
   });
 });

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rollOut, scaleTo, taskErrors, type RolloutOptions } from '../../../src/deploy/swarm-rollout.js';
 import { clusterSnapshot, FakeSwarm, poolTask, replaceTasks, updateState, WORKER, type SwarmStep } from './fake-swarm.js';
+import type { PoolTask } from '../../../src/deploy/cluster.js';
+import type { HttpProbe } from '../../../src/deploy/probe-http.js';
 
 const V2 = 'bluegreen-demo-app:v2';
 const EARLIER = '2025-01-01T09:00:00Z';
@@ -146,6 +148,52 @@ describe('rollOut: a Swarm rolling update followed to its end', () => {
     assert.equal(r.snapshot.pools.blue.image, V2);
     assert.match(f.said[0] ?? '', /0 tasks, one at a time/);
     assert.equal(fake.snapshots, 2);
+  });
+});
+
+describe("rollOut with the bot's health gate (the pools run no health check of their own)", () => {
+  /** Probes answer by task address; healthy unless said. */
+  const gate = (answers: Map<string, HttpProbe>, timeoutMs = 5000) => ({
+    timeoutMs,
+    probe: async (t: PoolTask) => answers.get(t.address ?? '') ?? { outcome: 'healthy' as const, detail: 'HTTP 200', ms: 1 },
+  });
+  const bad: HttpProbe = { outcome: 'unhealthy', status: 500, detail: 'HTTP 500', ms: 1 };
+
+  it('completed only once every new task passed: Swarm finishing first is not enough', async () => {
+    const fake = new FakeSwarm();
+    fake.onUpdate = () => [updateState('blue', 'updating', NOW), (s) => (replaceTasks('blue')(s), updateState('blue', 'completed', NOW)(s))];
+    const answers = new Map<string, HttpProbe>();
+    let reads = 0;
+    const f = follow(fake, { health: gate(answers) });
+    // The new tasks answer 503 while they warm up, then 200.
+    const probe = f.opts.health!.probe;
+    f.opts.health!.probe = async (t) => (++reads <= 4 ? { outcome: 'unhealthy', status: 503, detail: 'HTTP 503', ms: 1 } : probe(t));
+    const r = await rollOut('blue', V2, {}, f.opts);
+    assert.equal(r.kind, 'completed');
+    assert.ok(f.said.some((l) => l === `completed: 2 of 2 running tasks on ${V2}, 0 healthy`), f.said.join('\n'));
+    assert.equal(f.said.at(-1), `completed: 2 of 2 running tasks on ${V2}, 2 healthy`);
+    assert.match(f.said[0] ?? '', /each new task healthy \(checked by the bot\) before it counts/);
+  });
+
+  it('a new task that never passes: the bot asks Swarm to roll back, and says why', async () => {
+    const fake = new FakeSwarm();
+    fake.onUpdate = () => [updateState('blue', 'updating', NOW), (s) => (replaceTasks('blue')(s), updateState('blue', 'completed', NOW)(s))];
+    fake.onRollback = () => [
+      updateState('blue', 'rollback_started', NOW, 'manually requested rollback'),
+      (s) => {
+        s.pools.blue.image = 'bluegreen-demo-app:local';
+        replaceTasks('blue')(s);
+        updateState('blue', 'rollback_completed', NOW, 'rollback completed')(s);
+      },
+    ];
+    const answers = new Map<string, HttpProbe>([['10.0.1.11', bad], ['10.0.1.12', bad]]);
+    const f = follow(fake, { health: gate(answers, 5000) });
+    const r = await rollOut('blue', V2, {}, f.opts);
+    assert.equal(r.kind, 'rolled_back');
+    assert.deepEqual(fake.calls, [`update blue ${V2} {}`, 'rollback blue']);
+    assert.match(String(r.update?.message), /^the bot rolled the update back: bg_app_blue\.1 did not pass its health check within 5 s of starting \(last: HTTP 500\); rollback completed$/);
+    assert.ok(f.elapsed() >= 5000, 'the task had its whole deadline');
+    assert.equal(r.snapshot.pools.blue.image, 'bluegreen-demo-app:local');
   });
 });
 
