@@ -67,6 +67,7 @@ export const RUNBOOK_ANCHORS: Readonly<Record<AlertKind, string>> = {
   node_down: 'node-down',
   pool_under_strength: 'pool-under-strength',
   swarm_rollback: 'swarm-rollback',
+  pool_on_one_node: 'pool-on-one-node',
 };
 
 /** `${RUNBOOK_URL}#anchor`, or just `runbook.md#anchor` when no base URL is configured. */

@@ -23,6 +23,8 @@ export interface SwarmPoolFacts {
   updateTrouble: boolean;
   /** "bluegreen_app_blue.3 on vm (9bd0c1) failed: task: non-zero exit (1)", one per task not running. */
   notRunning: string[];
+  /** "all 2 tasks on vm (9bd0c1): losing it leaves none", when they sit on one node. */
+  oneNode: string | undefined;
 }
 
 /** "vm (k3f2a1): 2, vm (9bd0c1): 1", or "none". */
@@ -40,6 +42,7 @@ export function describeSwarmPool(s: SwarmPoolStatus): SwarmPoolFacts {
     update: s.update && `${s.update.state}${s.update.message ? `: ${s.update.message}` : ''}`,
     updateTrouble: s.update !== undefined && TROUBLE.has(s.update.state),
     notRunning,
+    oneNode: s.oneNode && `all ${s.running} tasks on ${s.oneNode}: losing that node leaves none`,
   };
 }
 

@@ -21,6 +21,7 @@ function clock(ms: number): string {
 function swarmLines(f: SwarmPoolFacts): string[] {
   return [
     `    per node: ${f.perNode}`,
+    ...(f.oneNode ? [`    warning: ${f.oneNode}`] : []),
     ...(f.update ? [`    update ${f.update}`] : []),
     ...f.notRunning.map((t) => `    task ${t}`),
   ];

@@ -1,6 +1,6 @@
 import { POOLS, type Pool } from '../pool.js';
 import { incidentKeyParts, operationalAlert, type AlertEvent, type AlertKind, type Severity } from '../shared/alert.js';
-import { nodeLabel, servingTasks, type ClusterNode, type ClusterSnapshot, type PoolService } from './cluster.js';
+import { crowdedNode, nodeLabel, servingTasks, type ClusterNode, type ClusterSnapshot, type PoolService } from './cluster.js';
 
 // Cluster alerts in Swarm mode: a node that is not ready, a pool with fewer serving tasks than
 // desired, Swarm rolling back (or pausing) a pool's update. Pure logic over successive snapshots
@@ -9,7 +9,7 @@ import { nodeLabel, servingTasks, type ClusterNode, type ClusterSnapshot, type P
 // Each condition is raised once when it starts, again only when its severity or its phase changes
 // (a rollback that gets stuck), and resolved once when it ends; identical snapshots raise nothing.
 
-export type ClusterAlertKind = Extract<AlertKind, 'node_down' | 'pool_under_strength' | 'swarm_rollback'>;
+export type ClusterAlertKind = Extract<AlertKind, 'node_down' | 'pool_under_strength' | 'swarm_rollback' | 'pool_on_one_node'>;
 
 export interface ClusterWatchOptions {
   envName: string;
@@ -24,6 +24,11 @@ export interface ClusterWatchOptions {
   activePool?: () => Pool | undefined;
   /** A rollback Swarm completed this long before the first snapshot, while the bot was not looking, gets one notice. Default 15 min. */
   missedRollbackMs?: number;
+  /**
+   * How long a pool's tasks may all sit on one node (while another could take some) before it pages:
+   * the bot spreads them by itself a few seconds after a deploy, a scale or a node's return. Default 60 s.
+   */
+  oneNodeGraceMs?: number;
 }
 
 export interface ClusterIncident {
@@ -52,13 +57,14 @@ export interface ClusterWatch {
   restore(openKeys: readonly string[]): void;
 }
 
-const CLUSTER_KINDS: ReadonlySet<string> = new Set<ClusterAlertKind>(['node_down', 'pool_under_strength', 'swarm_rollback']);
+const CLUSTER_KINDS: ReadonlySet<string> = new Set<ClusterAlertKind>(['node_down', 'pool_under_strength', 'swarm_rollback', 'pool_on_one_node']);
 
 // Incident keys (AlertEvent.key): a node is no pool, so its id follows 'all'; each update of a pool
 // is its own incident, named by the ms it started.
 const nodeDownKey = (nodeId: string): string => `node_down:all:${nodeId}`;
 const underStrengthKey = (pool: Pool): string => `pool_under_strength:${pool}`;
 const swarmRollbackKey = (pool: Pool, occurrence: number): string => `swarm_rollback:${pool}:${occurrence}`;
+const oneNodeKey = (pool: Pool): string => `pool_on_one_node:${pool}`;
 
 export function createClusterWatch(o: ClusterWatchOptions): ClusterWatch {
   const now = o.now ?? Date.now;
@@ -68,6 +74,7 @@ export function createClusterWatch(o: ClusterWatchOptions): ClusterWatch {
     now,
     graceMs: o.graceMs,
     missedRollbackMs: o.missedRollbackMs ?? 15 * 60_000,
+    oneNodeGraceMs: o.oneNodeGraceMs ?? 60_000,
     // An empty pool is an outage when it is the one serving traffic, or when nobody said which is.
     outage: (pool, serving, desired) => desired > 0 && serving === 0 && (o.activePool?.() ?? pool) === pool,
     labels: new Map(),
@@ -75,6 +82,7 @@ export function createClusterWatch(o: ClusterWatchOptions): ClusterWatch {
   const nodes = watchNodes(ctx);
   const strength = watchStrength(ctx);
   const updates = watchUpdates(ctx);
+  const spread = watchSpread(ctx);
   let first = true;
   let restoring: string[] = [];
 
@@ -86,6 +94,7 @@ export function createClusterWatch(o: ClusterWatchOptions): ClusterWatch {
       nodes.observe(snapshot);
       strength.observe(snapshot);
       updates.observe(snapshot, first);
+      spread.observe(snapshot);
       first = false;
     },
     open: () => em.open(),
@@ -100,6 +109,7 @@ interface WatchContext {
   now: () => number;
   graceMs: number;
   missedRollbackMs: number;
+  oneNodeGraceMs: number;
   outage(pool: Pool, serving: number, desired: number): boolean;
   /** Every node seen so far: a node that left the swarm keeps its name in what is said about it. */
   labels: Map<string, ClusterNode>;
@@ -281,6 +291,47 @@ function failingText(ctx: WatchContext, svc: PoolService, since: number | undefi
   const more = failing.length - shown.length;
   return [`Failing: ${shown.join('; ')}${more > 0 ? ` (+${more} more)` : ''}.`];
 }
+
+// ---------------------------------------------------------------------------------------------
+// A pool on one node: all its serving tasks on one node while another could take some, past the
+// grace (the bot spreads them itself well within it). Losing that node would empty the pool.
+
+function watchSpread(ctx: WatchContext) {
+  const since = new Map<Pool, number>();
+  return {
+    observe(s: ClusterSnapshot): void {
+      const t = ctx.now();
+      for (const pool of POOLS) {
+        const svc = s.pools[pool];
+        const node = crowdedNode(s, svc);
+        const key = oneNodeKey(pool);
+        const open = ctx.em.get(key);
+        if (!node) {
+          since.delete(pool);
+          if (open) {
+            ctx.em.resolve(open, { title: `${pool} runs on more than one node again`, release: svc.release, summary: `${pool} (${svc.service}) runs on: ${runsOn(ctx, placementOf(s, pool))}.` });
+          }
+          continue;
+        }
+        const from = since.get(pool) ?? t;
+        since.set(pool, from);
+        if (t - from < ctx.oneNodeGraceMs) continue;
+        const label = labelOf(ctx, node);
+        ctx.em.fire({
+          key,
+          kind: 'pool_on_one_node',
+          pool,
+          release: svc.release,
+          severity: 'warning',
+          title: `${pool} runs on one node: ${label}`,
+          summary: `All ${servingTasks(s, svc).length} serving tasks of ${pool} (${svc.service}) run on ${label} for ${durationText(t - from)}, while another node could take some: losing ${label} would leave ${pool} with none. The bot could not spread them; look at the service's placement constraints (docker service inspect ${svc.service}), then: scale ${pool} ${svc.desired + 1}, and back to ${svc.desired}.`,
+        });
+      }
+    },
+  };
+}
+
+const placementOf = (s: ClusterSnapshot, pool: Pool): Placement => servingTasks(s, s.pools[pool]).map((x) => ({ name: x.name, nodeId: x.nodeId }));
 
 // ---------------------------------------------------------------------------------------------
 // Swarm's own rollback. An update that fails its tasks (failure_action: rollback in the stack file)

@@ -97,6 +97,8 @@ export interface SwarmPoolStatus {
   update: SwarmUpdate | undefined;
   /** PoolService.unhealthyAfterMs. */
   unhealthyAfterMs?: number | undefined;
+  /** The node label every serving task sits on, when another node could take some (crowdedNode). */
+  oneNode?: string | undefined;
   /** Every task Swarm still wants running, and recent failures, one line each. */
   tasks: { name: string; node: string; state: string; error: string | undefined }[];
 }
@@ -131,6 +133,7 @@ export function swarmPoolStatus(snapshot: ClusterSnapshot, pool: Pool): SwarmPoo
     release: svc.release,
     update: svc.update,
     unhealthyAfterMs: svc.unhealthyAfterMs,
+    oneNode: ((node) => node && nodeLabel(snapshot.nodes, node))(crowdedNode(snapshot, svc)),
     tasks: svc.tasks.map((t) => ({ name: t.name, node: nodeLabel(snapshot.nodes, t.nodeId), state: t.state, error: t.error })),
   };
 }
@@ -139,4 +142,20 @@ export function swarmPoolStatus(snapshot: ClusterSnapshot, pool: Pool): SwarmPoo
 export function describePerNode(perNode: Readonly<Record<string, number>>): string {
   const parts = Object.entries(perNode).map(([node, n]) => `${node}: ${n}`);
   return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
+/**
+ * The node all of a pool's serving tasks sit on, when there are two or more of them and another
+ * node could take one (ready, availability active): losing that node would empty the pool. Swarm
+ * does not spread a rolling update's tasks by itself (moby/moby#34414), nor move tasks back to a
+ * node that returns. Undefined when the pool is spread, or cannot be.
+ */
+export function crowdedNode(snapshot: Pick<ClusterSnapshot, 'nodes'>, service: PoolService): string | undefined {
+  const serving = servingTasks(snapshot, service);
+  if (serving.length < 2) return undefined;
+  const nodes = new Set(serving.map((t) => t.nodeId));
+  if (nodes.size !== 1) return undefined;
+  const [node] = nodes;
+  const elsewhere = snapshot.nodes.some((n) => n.id !== node && n.state === 'ready' && n.availability === 'active');
+  return elsewhere ? node : undefined;
 }

@@ -19,6 +19,8 @@ export type AlertKind =
   | 'pool_under_strength'
   /** Swarm mode: Swarm rolled back or paused a pool's update. Key `swarm_rollback:<pool>:<update start ms>`. */
   | 'swarm_rollback'
+  /** Swarm mode: all of a pool's serving tasks run on one node while another could take some. */
+  | 'pool_on_one_node'
   /** Not an alert: a switch's own message in the channel (the audit log), with its Roll back button. */
   | 'switch'
   /** Not an alert: a maintenance window's announcement, with End now and Extend 30m. */

@@ -257,6 +257,8 @@ export function offers(alert: AlertEvent, incident: IncidentView, facts: AlertFa
     pool_under_strength: () => (p && isActive(p) ? switchTo(otherPool(p)) : []),
     // Swarm already rolled back (or stopped) the update; what is left is a redeploy, not a button.
     swarm_rollback: () => [],
+    // The bot already tried to spread the tasks; what is left is the service's placement.
+    pool_on_one_node: () => [],
   };
   const kindButtons = byKind[alert.kind]();
   const rollback = incident.rollbackTo && !kindButtons.some((b) => b.action_id.startsWith(ACTION_IDS.rollback)) ? [rollbackButton(k, incident.rollbackTo)] : [];

@@ -42,6 +42,7 @@ function swarmIcon(f: SwarmPoolFacts, health: string): string {
 /** Swarm mode, under the pool: its last rolling update, and the tasks that are not running (a block each, so neither crowds out the other). */
 function swarmBlocks(f: SwarmPoolFacts): Block[] {
   const out: Block[] = [];
+  if (f.oneNode) out.push({ type: 'section', text: md(clip(`:warning: ${escapeMrkdwn(f.oneNode)}`, 500)) });
   // Tight clips: two pools of this and the rest stay within Slack's 12,000 characters a message.
   if (f.update) out.push({ type: 'section', text: md(clip(`${f.updateTrouble ? ':warning: ' : ''}*Update:* ${escapeMrkdwn(clip(f.update, 500))}`, 1000)) });
   if (f.notRunning.length > 0) {

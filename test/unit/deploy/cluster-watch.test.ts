@@ -221,6 +221,36 @@ describe('cluster watch: pool under strength', () => {
   });
 });
 
+describe('cluster watch: a pool on one node', () => {
+  const both = (p: Pool) => [task(`bluegreen_app_${p}.1`, A), task(`bluegreen_app_${p}.2`, A)];
+
+  it('pages when every serving task of a pool sat on one node past the grace while another could take one, and resolves when spread', () => {
+    const w = setup({ oneNodeGraceMs: 60_000 });
+    w.at(0, snap({ blue: both('blue') }));
+    w.at(59_000, snap({ blue: both('blue') }));
+    assert.equal(w.of('pool_on_one_node').length, 0, 'the bot spreads it well within the grace');
+    w.at(2_000, snap({ blue: both('blue') }));
+    const [fired] = w.of('pool_on_one_node');
+    assert.equal(fired?.status, 'firing');
+    assert.equal(fired?.severity, 'warning');
+    assert.equal(fired?.title, 'blue runs on one node: vm (9bd0c1)');
+    assert.match(fired?.summary ?? '', /All 2 serving tasks of blue \(bluegreen_app_blue\) run on vm \(9bd0c1\) for 1 min 1 s.*losing vm \(9bd0c1\) would leave blue with none/);
+    w.at(1000, snap({ blue: both('blue') }));
+    assert.equal(w.of('pool_on_one_node').length, 1, 'once');
+    w.at(1000, snap());
+    const resolved = w.of('pool_on_one_node')[1];
+    assert.equal(resolved?.status, 'resolved');
+    assert.equal(resolved?.summary, 'blue (bluegreen_app_blue) runs on: vm (9bd0c1): bluegreen_app_blue.1; vm (k3f2a1): bluegreen_app_blue.2.');
+  });
+
+  it('not while the other node is down: the node-down alert says it', () => {
+    const w = setup({ oneNodeGraceMs: 1000 });
+    w.at(0, bDown({ blue: both('blue'), green: both('green') }));
+    w.at(5_000, bDown({ blue: both('blue'), green: both('green') }));
+    assert.equal(w.of('pool_on_one_node').length, 0);
+  });
+});
+
 describe('cluster watch: Swarm’s own rollback', () => {
   it('raises when Swarm rolls an update back, quoting its reason, and resolves when the rollback completed', () => {
     const w = setup();

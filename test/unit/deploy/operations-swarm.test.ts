@@ -157,7 +157,7 @@ describe('scale', () => {
     const h = await swarmHarness();
     const r = await h.ops.scale('green', 3, { force: false, by: alice });
     assert.equal(r.status, 'ok', JSON.stringify(r));
-    assert.equal(message(r), 'Scaled green from 2 to 3: 3 running (mgr (mgr0a1): 2, wrk (wrk9f8): 1)');
+    assert.equal(message(r), 'Scaled green from 2 to 3: 3 of 3 tasks running (mgr (mgr0a1): 2, wrk (wrk9f8): 1)');
     assert.deepEqual(r.status === 'ok' ? r.data : undefined, { pool: 'green', previous: 2, desired: 3, running: 3, perNode: { 'mgr (mgr0a1)': 2, 'wrk (wrk9f8)': 1 } });
     const audit = await h.store.readAudit();
     assert.deepEqual(audit.map((a) => [a.op, a.result, a.args]), [['scale', 'ok', { pool: 'green', replicas: 3, force: false }]]);
