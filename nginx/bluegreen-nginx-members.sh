@@ -7,8 +7,10 @@
 #            else swap it in, `nginx -t`, reload (below) and print `reloaded`
 #   reload   `nginx -t` and reload with the files as they are, print `reloaded`: for a change nginx
 #            cannot see in them (under Compose, a service name moved to a new container)
-# A reload here first drains keep-alive client connections for DRAIN_SEC, then `nginx -s reload`,
-# and returns once no old worker takes new connections.
+# A reload here is `nginx -s reload` of the inner nginx (the one the default config and pid file
+# name), and returns once no old worker takes new connections. Clients do not notice it: they talk
+# to the edge master (nginx/edge.conf.template), which resends a request whose connection the
+# reload closed.
 #
 # Member files, on the state volume the bot shares (it writes a temp file and renames it):
 #   members-blue, members-green   one `address:port` a line (IPv4 address or host name), `#` starts a
@@ -29,18 +31,10 @@ FAIL_TIMEOUT=${FAIL_TIMEOUT:-5s}
 # Fixed in the image; the overrides let a test run this against a host nginx and a temp folder.
 MEMBERS_DIR=${BLUEGREEN_MEMBERS_DIR:-/etc/nginx/bluegreen}
 UPSTREAMS=${BLUEGREEN_UPSTREAMS_CONF:-/etc/nginx/bluegreen-upstreams.conf}
-# nginx/nginx.conf.template's `pid` directive.
+# nginx/nginx.conf.template's `pid` directive: the inner master (the edge has a pid file of its own).
 PID_FILE=${BLUEGREEN_NGINX_PID:-/tmp/nginx/nginx.pid}
 # How long a reload waits for the workers to show that nginx took the new config.
 RELOAD_WAIT_TENTHS=100
-# While this flag exists nginx answers with `Connection: close` (nginx.conf.template, location
-# @bluegreen_draining); it sits next to the pid file, in nginx's own runtime folder.
-DRAIN_FLAG=${PID_FILE%/*}/draining
-# How long clients are told to leave their keep-alive connections before the reload: longer than
-# the gap between two requests of a busy client. Measured (npm run bench:reload, 20 keep-alive
-# clients, 200 requests/s, 30 reloads of each): plain reloads failed 7 of 9,878 requests ("other
-# side closed"), reloads after a 1 s drain 0 of 17,119.
-DRAIN_SEC=1
 
 usage() { echo "usage: bluegreen-nginx-members render|apply|reload" >&2; exit 64; }
 bad_env() { echo "bluegreen-nginx-members: $*" >&2; exit 64; }
@@ -152,7 +146,7 @@ apply() {
   previous=$UPSTREAMS.previous
   render_to "$new"
   if [ -f "$UPSTREAMS" ] && cmp -s "$new" "$UPSTREAMS"; then
-    # A reload costs idle keep-alive client connections: never reload for nothing.
+    # Never reload for nothing: a reload starts new workers and closes the edge's idle connections.
     echo unchanged
     return
   fi
@@ -163,17 +157,13 @@ apply() {
   rm -f "$previous"
 }
 
-# `nginx -t`, drain, `nginx -s reload`, wait until it took. On failure put_back runs (a no-op for
-# the reload mode, which changed no file) and the script exits 1.
+# `nginx -t`, `nginx -s reload`, wait until it took. On failure put_back runs (a no-op for the
+# reload mode, which changed no file) and the script exits 1.
 reload() {
   if ! nginx -t -q; then
     put_back
     refuse "nginx -t refused the configuration (its message above)$RESTORED"
   fi
-  # A reload's old workers close idle keep-alive client connections at once, failing a request a
-  # client sends on one at that moment: first ask busy clients to reconnect (see DRAIN_SEC).
-  : > "$DRAIN_FLAG"
-  sleep "$DRAIN_SEC"
   before=" $(serving_workers | tr '\n' ' ') "
   # On success it only logs a notice ("signal process started"): stdout stays the one word.
   if ! out=$(nginx -s reload 2>&1); then
@@ -193,7 +183,6 @@ reload() {
       case "$before" in *" $pid "*) old=yes ;; esac
     done
     if [ -n "$now" ] && [ -z "$old" ]; then
-      rm -f "$DRAIN_FLAG"
       echo reloaded
       return
     fi
@@ -206,9 +195,8 @@ reload() {
   done
 }
 
-# What an apply or reload leaves behind however it ends.
+# What an apply leaves behind however it ends.
 cleanup() {
-  rm -f "$DRAIN_FLAG"
   [ -z "${new:-}" ] || rm -f "$new"
 }
 
@@ -233,7 +221,6 @@ case "$1" in
   reload)
     RESTORED='; nginx keeps its current config'
     previous=
-    trap cleanup EXIT
     reload ;;
   *) usage ;;
 esac

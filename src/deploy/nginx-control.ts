@@ -34,7 +34,7 @@ export interface NginxControl {
   verifyPage(on: boolean, timeoutMs: number): Promise<number | undefined>;
   /** `nginx -t` inside the nginx container; throws NGINX_CONFIG_INVALID with nginx's own words. */
   testConfig(): Promise<void>;
-  /** `nginx -t`, then a drained reload inside the nginx container; throws with nginx's own words. */
+  /** `nginx -t`, then a reload of the inner nginx inside the nginx container; throws with nginx's own words. */
   testAndReload(): Promise<void>;
   /**
    * Swarm mode: writes each pool's member list (`address:port` per line) where nginx reads it, and
@@ -63,7 +63,7 @@ export interface NginxControlOptions {
   fetchTimeoutMs?: number;
 }
 
-/** A drained reload takes about 1.2 s and waits at most 10 s for the old workers: room for both. */
+/** A reload takes a fraction of a second and waits at most 10 s for the old workers: room for both. */
 const MEMBERS_EXEC_MS = 15_000;
 
 /** The member-list files nginx/bluegreen-nginx-members.sh reads: `members-blue`, `members-green`. */
@@ -309,10 +309,9 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
     async testAndReload() {
       const id = await nginxContainer();
       await testIn(id);
-      // The drained reload (nginx/bluegreen-nginx-members.sh): keep-alive clients are asked to
-      // reconnect for a second first, then `nginx -s reload`, done once no old worker serves. A plain
-      // reload closes idle keep-alive connections under clients: deploy-safety's good deploy lost a
-      // request ("other side closed") to one of its four reloads.
+      // nginx/bluegreen-nginx-members.sh: `nginx -s reload` of the inner nginx, done once no old
+      // worker serves (the new groups then answer every request). Clients talk to the edge master in
+      // front of it, which resends a request whose connection the reload closed.
       const reload = await opts.engine.exec(id, ['bluegreen-nginx-members', 'reload'], { timeoutMs: MEMBERS_EXEC_MS });
       if (reload.exitCode !== 0) {
         throw new BluegreenError('NGINX_DOWN', `nginx reload failed: ${nginxProblem(reload.stderr || reload.stdout)}`, {

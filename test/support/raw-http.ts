@@ -13,6 +13,11 @@ export interface RawAnswer {
 
 /** One request (`Connection: close`) on a fresh connection to 127.0.0.1; reads until the server closes, bounded. */
 export function rawRequest(port: number, method: string, target: string, timeoutMs = 5000): Promise<RawAnswer> {
+  return rawExchange(port, `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, timeoutMs);
+}
+
+/** `request` written as it is (request line, headers, body) on a fresh connection to 127.0.0.1; reads until the server closes, bounded. */
+export function rawExchange(port: number, request: string, timeoutMs = 5000): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
@@ -26,7 +31,7 @@ export function rawRequest(port: number, method: string, target: string, timeout
     };
     const timer = setTimeout(done, timeoutMs);
     socket.on('connect', () => {
-      socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      socket.write(request);
     });
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {

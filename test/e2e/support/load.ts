@@ -118,6 +118,9 @@ export interface SampledLoadOptions {
   maxSeconds: number;
   /** Concurrent workers, each on its own schedule [20]. */
   connections?: number;
+  /** Each request's method and body [GET, none]: a POST is what nginx must not send twice. */
+  method?: string;
+  body?: string;
   /** Runs while the load runs; the load stops when it resolves (or at the bounds)... */
   during: (samples: readonly Sample[]) => Promise<void>;
   /** ...unless this is set: then the load runs to its bounds whenever `during` resolves. */
@@ -145,7 +148,7 @@ export async function runSampledLoad(opts: SampledLoadOptions): Promise<Sample[]
       next += gapMs;
       const start = Date.now();
       try {
-        const res = await fetch(opts.url, { signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(opts.url, { method: opts.method, body: opts.body, signal: AbortSignal.timeout(10_000) });
         await res.arrayBuffer();
         samples.push({
           start,

@@ -157,7 +157,7 @@ describe('nginx control', () => {
     assert.deepEqual(execs, ['nginx -t']);
   });
 
-  it('reloads through the drained reload once nginx -t passed, and says why when it fails', async () => {
+  it('reloads through bluegreen-nginx-members once nginx -t passed, and says why when it fails', async () => {
     const engine = new FakeEngine();
     const execs: string[] = [];
     let reloadFails = false;
