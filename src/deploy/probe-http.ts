@@ -82,7 +82,9 @@ export function probeHttp(url: URL, o: ProbeOptions): Promise<HttpProbe> {
         port: url.port || 80,
         path: `${url.pathname}${url.search}`,
         method: o.method ?? 'GET',
-        agent: false,
+        // A fresh connection each time (no pooled socket hides a vanished task); Node takes
+        // createConnection only when no agent is given.
+        agent: o.createConnection ? undefined : false,
         headers: { connection: 'close', ...(o.hostHeader ? { host: o.hostHeader } : {}), ...o.headers },
         ...(o.createConnection ? { createConnection: o.createConnection } : {}),
       },
