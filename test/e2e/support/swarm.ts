@@ -152,6 +152,33 @@ export async function stopWorkerDaemon(): Promise<void> {
   });
 }
 
+/**
+ * Cuts the worker off the network the way a host vanishes: its end of the veth goes down, so every
+ * packet to it is dropped (connections time out; nothing is refused). Its engine keeps running.
+ */
+export async function cutWorker(): Promise<void> {
+  await must('ip', ['-n', NAMES.netns, 'link', 'set', NAMES.nsIf, 'down']);
+}
+
+/** The worker's network back: it rejoins the swarm by itself. */
+export async function reconnectWorker(): Promise<void> {
+  await must('ip', ['-n', NAMES.netns, 'link', 'set', NAMES.nsIf, 'up']);
+}
+
+/**
+ * A saturated host: `n` busy loops (one per core on this 2-core machine) at normal priority, each
+ * ended by `timeout` after `seconds` whatever happens to the test; stop() ends them sooner.
+ */
+export function busyLoops(n: number, seconds: number): { stop(): void } {
+  const loops = Array.from({ length: n }, () => spawn('timeout', [String(Math.ceil(seconds)), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  return {
+    stop() {
+      // GNU timeout passes the TERM it receives on to its child (a KILL would leave the child looping).
+      for (const l of loops) l.kill('SIGTERM');
+    },
+  };
+}
+
 /** Mounts the worker's daemon left (container rootfs, shm, netns files), deepest first. */
 async function unmountOurs(): Promise<void> {
   const points = readFileSync('/proc/self/mountinfo', 'utf8')
