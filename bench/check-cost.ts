@@ -8,7 +8,7 @@
 //   bot-probe          the bot's probe: one HTTP GET from outside (probeHttp), no process anywhere
 // Prints JSON. Env: BENCH_CHECKS [20] (the bot probe runs 25 times as many: it is cheap).
 import { readFileSync } from 'node:fs';
-import { probeHttp } from '../src/deploy/probe-http.js';
+import { probeHttp } from '../src/deploy/pools/probe-http.js';
 import { run } from '../test/e2e/support/docker.js';
 import { DEMO_IMAGE, ensureImages } from '../test/e2e/support/stack.js';
 

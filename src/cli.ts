@@ -6,7 +6,7 @@ import { createLineProgress } from './commands/progress.js';
 import { helpText, runCommand } from './commands/run-command.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeployLayer } from './deploy/create-deploy-layer.js';
-import { runDrill } from './deploy/drill.js';
+import { runDrill } from './deploy/use-cases/drill.js';
 import type { PoolStats } from './deploy/operations.js';
 import type { Pool } from './pool.js';
 import { ok, type OpResult } from './shared/op-result.js';

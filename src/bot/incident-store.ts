@@ -1,4 +1,4 @@
-import { readJsonFile, writeJsonFileAtomic } from '../watcher/state-file.js';
+import { readJsonFile, writeJsonFileAtomic } from '../files.js';
 import type { AlertEvent } from '../shared/alert.js';
 import type { IncidentView } from './blocks/alert.js';
 

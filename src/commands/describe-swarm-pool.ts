@@ -1,4 +1,4 @@
-import { describePerNode, type SwarmPoolStatus } from '../deploy/cluster.js';
+import { describePerNode, type SwarmPoolStatus } from '../deploy/swarm/cluster.js';
 
 // A pool's Swarm facts in words, for both skins: the CLI's status text and Slack's status message
 // (which escapes them for mrkdwn). Pure.

@@ -4,21 +4,21 @@ import { BluegreenError, describeError } from '../errors.js';
 import { otherPool, POOLS, serviceOf, type Pool } from '../pool.js';
 import type { AlertEvent } from '../shared/alert.js';
 import { operationalAlert } from '../shared/alert.js';
-import type { ContainerEngine, ContainerInfo } from './container-engine.js';
-import { describeVerification, type NginxControl } from './nginx-control.js';
-import { replacePoolContainer } from './replace-pool-container.js';
-import type { LockHolder, OpLock } from './op-lock.js';
-import type { ChaosMode, PoolClient } from './pool-client.js';
+import type { ContainerEngine, ContainerInfo } from './docker/container-engine.js';
+import { describeVerification, type NginxControl } from './nginx/nginx-control.js';
+import { replacePoolContainer } from './compose/replace-pool-container.js';
+import type { LockHolder, OpLock } from './state/op-lock.js';
+import type { ChaosMode, PoolClient } from './pools/pool-client.js';
 import { failed, ok, refused, type OpResult } from '../shared/op-result.js';
 import type { Actor } from '../shared/actor.js';
 import type { Progress } from '../shared/progress.js';
 import type { MaintenanceState } from '../shared/maintenance-state.js';
-import type { DeployState, StateStore, SwitchRecord } from './state-store.js';
-import { describePerNode, servingTasks, swarmPoolStatus, tasksPerNode, type ClusterSnapshot, type PoolTask, type ScaleData, type SwarmPoolStatus } from './cluster.js';
-import type { HttpProbe } from './probe-http.js';
-import { rebalance as spreadPool, type RebalanceOutcome } from './swarm-rebalance.js';
-import type { SwarmControl } from './swarm-control.js';
-import { rollOut, scaleTo, taskErrors } from './swarm-rollout.js';
+import type { DeployState, StateStore, SwitchRecord } from './state/state-store.js';
+import { describePerNode, servingTasks, swarmPoolStatus, tasksPerNode, type ClusterSnapshot, type PoolTask, type ScaleData, type SwarmPoolStatus } from './swarm/cluster.js';
+import type { HttpProbe } from './pools/probe-http.js';
+import { rebalance as spreadPool, type RebalanceOutcome } from './swarm/swarm-rebalance.js';
+import type { SwarmControl } from './swarm/swarm-control.js';
+import { rollOut, scaleTo, taskErrors } from './swarm/swarm-rollout.js';
 
 // The use cases of deploy control, in the order an operator meets them. Every mutating operation
 // runs under the one lock, is audited, and returns an OpResult; nothing operational throws past here.

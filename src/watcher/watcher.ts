@@ -11,7 +11,7 @@ import { Detectors, type DetectorContext, type Signal } from './detectors.js';
 import type { MalformedReason } from './parse-access-line.js';
 import { SlidingWindow } from './sliding-window.js';
 import { RecentCounts } from './recent-counts.js';
-import { readJsonFile, writeJsonFileAtomic } from './state-file.js';
+import { readJsonFile, writeJsonFileAtomic } from '../files.js';
 import { TailFile, type LineSink, type TailPosition } from './tail-file.js';
 
 type WatcherConfig = Pick<

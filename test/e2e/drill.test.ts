@@ -3,7 +3,7 @@
 // Also: the bot's GET /metrics stays valid Prometheus text and moves with the drill's traffic.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DrillReport } from '../../src/deploy/drill.js';
+import type { DrillReport } from '../../src/deploy/use-cases/drill.js';
 import { parsePromText, sampleSum } from '../support/prom-text.js';
 import { dockerAvailable } from './support/docker.js';
 import { startStack, type Stack } from './support/stack.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApp, type App } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
-import { createStateStore } from '../../../src/deploy/state-store.js';
+import { createStateStore } from '../../../src/deploy/state/state-store.js';
 import { postSigned, SlackStandIn, slashCommandBody } from '../../support/slack-stand-in.js';
 import { capturedLogger } from './fixtures.js';
 

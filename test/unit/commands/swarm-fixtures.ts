@@ -1,4 +1,4 @@
-import type { SwarmPoolStatus } from '../../../src/deploy/cluster.js';
+import type { SwarmPoolStatus } from '../../../src/deploy/swarm/cluster.js';
 import type { PoolStatus, StatusReport } from '../../../src/deploy/operations.js';
 
 // Status reports as deploy hands them on in Swarm mode (PoolStatus.swarm set, no container), for

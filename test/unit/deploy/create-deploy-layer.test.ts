@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config.js';
 import { BluegreenError } from '../../../src/errors.js';
-import type { ClusterSnapshot } from '../../../src/deploy/cluster.js';
+import type { ClusterSnapshot } from '../../../src/deploy/swarm/cluster.js';
 import { createDeployLayer } from '../../../src/deploy/create-deploy-layer.js';
 import { alice, captureLogger, container, FakeEngine, FakePools, poolProbe } from './fakes.js';
-import { FakeSwarm, MANAGER, poolTask, swarmNode, WORKER } from './fake-swarm.js';
+import { FakeSwarm, MANAGER, poolTask, swarmNode, WORKER } from './swarm/fake-swarm.js';
 
 async function eventually(check: () => boolean): Promise<void> {
   const deadline = Date.now() + 3000;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { BluegreenError } from '../../../src/errors.js';
 import type { OperationsDeps, OperationsSettings } from '../../../src/deploy/operations.js';
 import { alice, harness } from './fakes.js';
-import { FakeSwarm, poolTask, replaceTasks, updateState } from './fake-swarm.js';
+import { FakeSwarm, poolTask, replaceTasks, updateState } from './swarm/fake-swarm.js';
 
 // The operations' Swarm branches (issue #13), with a swarm in memory. blue is active throughout.
 
