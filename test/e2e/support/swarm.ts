@@ -73,7 +73,7 @@ async function hasCommand(name: string): Promise<boolean> {
 /**
  * Why the suite cannot run here, or false. Needs root (netns, veth, a second dockerd), `ip`
  * (iproute2), `nsenter` (util-linux) and `dockerd`, and a main engine that is not already in a swarm
- * of someone else's. With CI=true any of these is a failure, not a skip: .ci/run installs them.
+ * of someone else's. With CI=true any of these is a failure, not a skip: scripts/test-host.sh (npm test) installs them.
  */
 export async function swarmSkipReason(): Promise<string | false> {
   const reasons: string[] = [];
@@ -411,7 +411,7 @@ async function stopRegistry(): Promise<string[]> {
   return found;
 }
 
-/** Whether Debian's docker-registry is installed (.ci/run installs it). */
+/** Whether Debian's docker-registry is installed (scripts/test-host.sh installs it). */
 export async function registryAvailable(): Promise<boolean> {
   return (await run('sh', ['-c', 'command -v docker-registry && command -v openssl'])).code === 0;
 }

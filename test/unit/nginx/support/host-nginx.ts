@@ -21,7 +21,7 @@ function findNginx(): string | undefined {
 }
 
 export const NGINX = findNginx();
-if (!NGINX && process.env.CI === 'true') throw new Error('CI=true but no nginx on this machine (.ci/run installs nginx-light)');
+if (!NGINX && process.env.CI === 'true') throw new Error('CI=true but no nginx on this machine (npm test installs nginx-light: scripts/test-host.sh)');
 /** For describe(…, { skip }): why these tests cannot run here, or false. */
 export const skipWithoutNginx = !NGINX && 'no nginx on PATH (apt-get install nginx-light)';
 
