@@ -26,6 +26,31 @@ export default tseslint.config(
     },
   },
   {
+    // A function a reader can hold in mind (issue #18): 200 lines at most in the product.
+    files: ['src/**'],
+    rules: { 'max-lines-per-function': ['error', { max: 200 }] },
+  },
+  {
+    // The use cases run on whichever engine select-engine.ts chose: they see only deploy-engine.ts
+    // (src/deploy/use-cases/README.md).
+    files: ['src/deploy/use-cases/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/compose/*', '**/swarm/*', '**/docker/*'], message: 'Use cases reach an engine only through DeployEngine (src/deploy/deploy-engine.ts).' }] },
+      ],
+    },
+  },
+  {
+    // The two engines stand beside each other and share nothing but the seam and docker/.
+    files: ['src/deploy/compose/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/swarm/*', '**/use-cases/*'], message: 'The Compose engine imports neither the Swarm engine nor the use cases.' }] }] },
+  },
+  {
+    files: ['src/deploy/swarm/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/compose/*', '**/use-cases/*'], message: 'The Swarm engine imports neither the Compose engine nor the use cases.' }] }] },
+  },
+  {
     files: ['src/config.ts', 'test/**', 'bench/**', 'scripts/**', 'demo-app/**', 'eslint.config.js'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -1,6 +1,5 @@
 import type { Actor } from '../shared/actor.js';
 import type { StatusReport } from '../deploy/operations.js';
-import { describeSwarmPool } from '../commands/describe-swarm-pool.js';
 import type { StatusView } from './blocks/status.js';
 
 const who = (a: Actor | undefined): string | undefined => (a === undefined ? undefined : a.kind === 'slack' ? `<@${a.id}>` : `${a.kind}:${a.name ?? a.id}`);
@@ -11,19 +10,25 @@ export function statusViewOf(r: StatusReport): StatusView {
     env: r.env,
     active: r.active,
     pools: r.pools.map((p) => {
-      // Swarm mode: the pool is a service of tasks; there is no container to speak of.
-      const swarm = p.swarm && describeSwarmPool(p.swarm);
+      // What runs the pool, in the engine's own description: a container, or a service's tasks.
+      const runs = p.runs;
       return {
         pool: p.pool,
-        state: swarm?.replicas ?? p.container?.state ?? (p.containerError ? `unknown (${p.containerError})` : 'missing'),
-        health: p.container?.health && p.container.health !== 'none' ? p.container.health : p.healthy ? 'healthy' : `unhealthy (${p.healthDetail})`,
+        state: runs?.state ?? (r.docker.ok ? 'missing' : `unknown (${r.docker.error})`),
+        health: runs?.engineHealth ?? (p.healthy ? 'healthy' : `unhealthy (${p.healthDetail})`),
         release: p.release,
-        image: swarm?.image ?? p.container?.image,
+        image: runs?.image,
         errorRatePct: p.stats?.errorRate,
         p95Ms: p.stats?.p95Ms,
         retried5m: p.stats?.retried5m,
         chaos: p.chaos ?? undefined,
-        ...(swarm ? { swarm } : {}),
+        running: runs?.running ?? 0,
+        desired: runs?.desired ?? 1,
+        perNode: runs?.perNode,
+        placementWarning: runs?.placementWarning,
+        update: runs?.update,
+        updateTrouble: runs?.updateTrouble ?? false,
+        notRunning: runs?.notRunning ?? [],
       };
     }),
     maintenance: { on: r.maintenance.on, until: r.maintenance.until, by: who(r.maintenance.by), reason: r.maintenance.reason, page: r.maintenance.page },

@@ -1,6 +1,6 @@
 import type { MaintenanceReport, StatusReport } from '../deploy/operations.js';
 import type { OpResult } from '../shared/op-result.js';
-import { describeSwarmPool, type SwarmPoolFacts } from './describe-swarm-pool.js';
+import type { PoolDescription } from '../deploy/deploy-engine.js';
 
 // Plain-text rendering of results for the CLI (Slack renders Block Kit in src/bot). Pure.
 
@@ -17,33 +17,37 @@ function clock(ms: number): string {
   return h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m${s % 60}s` : `${s}s`;
 }
 
-/** Swarm mode, under the pool's line: tasks per node, the last update, tasks not running. */
-function swarmLines(f: SwarmPoolFacts): string[] {
+/** Under the pool's line: where its units run, a placement warning, the last update, units not running. */
+function detailLines(d: PoolDescription): string[] {
   return [
-    `    per node: ${f.perNode}`,
-    ...(f.oneNode ? [`    warning: ${f.oneNode}`] : []),
-    ...(f.update ? [`    update ${f.update}`] : []),
-    ...f.notRunning.map((t) => `    task ${t}`),
+    ...(d.perNode !== undefined ? [`    per node: ${d.perNode}`] : []),
+    ...(d.placementWarning ? [`    warning: ${d.placementWarning}`] : []),
+    ...(d.update ? [`    update ${d.update}`] : []),
+    ...d.notRunning.map((t) => `    ${d.perNode !== undefined ? 'task ' : ''}${t}`),
   ];
+}
+
+/** "running/healthy · image · up 5m" (a container), "2/3 running · image" (a service's tasks). */
+function runsText(d: PoolDescription, now: number): string {
+  const state = d.engineHealth ? `${d.state}/${d.engineHealth}` : d.state;
+  const up = d.startedAt && d.state === 'running' ? ` · up ${ago(d.startedAt, now)}` : '';
+  return d.image === undefined ? ` · ${state}` : ` · ${state} · ${d.image}${up}`;
 }
 
 export function renderStatus(r: StatusReport, now = Date.now()): string {
   const lines = [`env ${r.env} · active pool: ${r.active}`];
   for (const p of r.pools) {
-    const c = p.container;
-    // Swarm mode: the pool is a service of tasks, not one container.
-    const swarm = p.swarm && describeSwarmPool(p.swarm);
     const stats = p.stats
       ? ` · errors ${p.stats.errorRate === undefined ? 'n/a' : `${p.stats.errorRate.toFixed(2)}%`} · p95 ${p.stats.p95Ms === undefined ? 'n/a' : `${Math.round(p.stats.p95Ms)} ms`} · ${p.stats.retried5m} retried requests in the last 5 min`
       : '';
     lines.push(
       `${p.active ? '*' : ' '} ${p.pool.padEnd(5)} ${p.healthy ? 'healthy' : `UNHEALTHY (${p.healthDetail})`}` +
         ` · release ${p.release ?? '?'}` +
-        (swarm ? ` · ${swarm.replicas} · ${swarm.image}` : c ? ` · ${c.state}/${c.health} · ${c.image}${c.uptimeSec !== undefined ? ` · up ${ago(c.startedAt, now)}` : ''}` : ` · container: ${p.containerError ?? '?'}`) +
+        (p.runs ? runsText(p.runs, now) : ` · container: ${r.docker.ok ? 'missing' : r.docker.error}`) +
         (p.chaos ? ` · CHAOS ${p.chaos}` : '') +
         stats,
     );
-    if (swarm) lines.push(...swarmLines(swarm));
+    if (p.runs) lines.push(...detailLines(p.runs));
   }
   const m = r.maintenance;
   lines.push(

@@ -168,7 +168,7 @@ describe('deploy control on the real stack', { skip: !docker && 'no Docker engin
     assert.equal((await servedBy(stack)).release, 'blue-v1', 'deploy does not switch');
     const s = await status(stack);
     const green = s.pools.find((p) => p.pool === 'green');
-    assert.equal(green?.container?.image, V2_IMAGE);
+    assert.equal(green?.runs?.image, V2_IMAGE);
     assert.equal(green?.release, 'green-v2');
 
     assert.equal((await botCli(stack, 'switch', 'green')).code, 0);

@@ -1,4 +1,3 @@
-import type { SwarmPoolFacts } from '../../commands/describe-swarm-pool.js';
 import type { Pool } from '../../pool.js';
 import { clip, escapeMrkdwn, md, plain, slackDate, type Block, type Message } from './kit.js';
 
@@ -15,7 +14,7 @@ export interface StatusView {
 
 export interface PoolStatusView {
   pool: Pool;
-  /** Container state as Docker says it: running, exited, restarting, missing… */
+  /** What runs the pool, in its engine's words: "running", "exited" (a container), "2/3 running" (tasks). */
   state: string;
   /** healthy, unhealthy, starting, none. */
   health: string;
@@ -26,27 +25,37 @@ export interface PoolStatusView {
   /** Requests a retry on the other pool saved, last 5 minutes (undefined: no watcher in this process). */
   retried5m: number | undefined;
   chaos: string | undefined;
-  /** Swarm mode: the pool's service (state is then "2/3 running"). */
-  swarm?: SwarmPoolFacts | undefined;
+  /** Serving units of those wanted (a container: 1 of 1 while it runs). */
+  running: number;
+  desired: number;
+  /** Units per node ("vm (k3f2a1): 2, vm (9bd0c1): 1"), when the pool runs on nodes. */
+  perNode: string | undefined;
+  /** A placement one failure takes down whole. */
+  placementWarning: string | undefined;
+  /** The engine's last rolling update, and whether it stopped short. */
+  update: string | undefined;
+  updateTrouble: boolean;
+  /** One line per unit that is not running. */
+  notRunning: string[];
 }
 
 const HEALTH_ICON: Record<string, string> = { healthy: ':large_green_circle:', starting: ':large_yellow_circle:', unhealthy: ':red_circle:' };
 
-/** Swarm mode: no task serving is black, fewer than wanted is yellow, else the health's colour. */
-function swarmIcon(f: SwarmPoolFacts, health: string): string {
-  if (f.running === 0) return ':black_circle:';
-  if (f.running < f.desired) return ':large_yellow_circle:';
-  return HEALTH_ICON[health] ?? ':white_circle:';
+/** Nothing serving is black, fewer than wanted is yellow, else the health's colour. */
+function poolIcon(p: PoolStatusView): string {
+  if (p.running === 0) return ':black_circle:';
+  if (p.running < p.desired) return ':large_yellow_circle:';
+  return HEALTH_ICON[p.health] ?? ':white_circle:';
 }
 
-/** Swarm mode, under the pool: its last rolling update, and the tasks that are not running (a block each, so neither crowds out the other). */
-function swarmBlocks(f: SwarmPoolFacts): Block[] {
+/** Under the pool: a placement warning, its last rolling update, and the units not running (a block each, so none crowds out another). */
+function detailBlocks(p: PoolStatusView): Block[] {
   const out: Block[] = [];
-  if (f.oneNode) out.push({ type: 'section', text: md(clip(`:warning: ${escapeMrkdwn(f.oneNode)}`, 500)) });
+  if (p.placementWarning) out.push({ type: 'section', text: md(clip(`:warning: ${escapeMrkdwn(p.placementWarning)}`, 500)) });
   // Tight clips: two pools of this and the rest stay within Slack's 12,000 characters a message.
-  if (f.update) out.push({ type: 'section', text: md(clip(`${f.updateTrouble ? ':warning: ' : ''}*Update:* ${escapeMrkdwn(clip(f.update, 500))}`, 1000)) });
-  if (f.notRunning.length > 0) {
-    out.push({ type: 'section', text: md(clip(['*Not running:*', ...f.notRunning.map((t) => `• ${escapeMrkdwn(clip(t, 250))}`)].join('\n'), 1500)) });
+  if (p.update) out.push({ type: 'section', text: md(clip(`${p.updateTrouble ? ':warning: ' : ''}*Update:* ${escapeMrkdwn(clip(p.update, 500))}`, 1000)) });
+  if (p.notRunning.length > 0) {
+    out.push({ type: 'section', text: md(clip(['*Not running:*', ...p.notRunning.map((t) => `• ${escapeMrkdwn(clip(t, 250))}`)].join('\n'), 1500)) });
   }
   return out;
 }
@@ -58,23 +67,23 @@ export function buildStatusMessage(s: StatusView): Message {
     { type: 'divider' },
   ];
   for (const p of s.pools) {
-    const icon = p.swarm ? swarmIcon(p.swarm, p.health) : p.state !== 'running' ? ':black_circle:' : (HEALTH_ICON[p.health] ?? ':white_circle:');
+    const icon = poolIcon(p);
     const role = p.pool === s.active ? 'active' : 'backup';
     blocks.push({
       type: 'section',
       text: md(`${icon} *${p.pool}* (${role})${p.chaos ? `  :fire: chaos: ${escapeMrkdwn(clip(p.chaos, 100))}` : ''}`),
       fields: [
-        md(`*${p.swarm ? 'Replicas' : 'State'}*\n${escapeMrkdwn(clip(p.state, 100))}`),
+        md(`*${p.perNode !== undefined ? 'Replicas' : 'State'}*\n${escapeMrkdwn(clip(p.state, 100))}`),
         md(`*Health*\n${escapeMrkdwn(clip(p.health, 100))}`),
         md(`*Release*\n${escapeMrkdwn(clip(p.release ?? 'unknown', 300))}`),
         md(`*Image*\n\`${escapeMrkdwn(clip(p.image ?? 'unknown', 300))}\``),
         md(`*Error rate*\n${p.errorRatePct === undefined ? 'n/a' : `${Math.round(p.errorRatePct * 100) / 100}%`}`),
         md(`*p95*\n${p.p95Ms === undefined ? 'n/a' : `${Math.round(p.p95Ms)} ms`}`),
         md(`*Retried (5 min)*\n${p.retried5m === undefined ? 'n/a' : `${p.retried5m} request${p.retried5m === 1 ? '' : 's'} failed here, answered by ${p.pool === 'blue' ? 'green' : 'blue'}`}`),
-        ...(p.swarm ? [md(`*Tasks per node*\n${escapeMrkdwn(clip(p.swarm.perNode, 1000))}`)] : []),
+        ...(p.perNode !== undefined ? [md(`*Tasks per node*\n${escapeMrkdwn(clip(p.perNode, 1000))}`)] : []),
       ],
     });
-    if (p.swarm) blocks.push(...swarmBlocks(p.swarm));
+    blocks.push(...detailBlocks(p));
   }
   blocks.push({ type: 'divider' });
   const m = s.maintenance;

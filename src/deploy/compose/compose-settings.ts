@@ -7,6 +7,8 @@
 // its image's is the compose file's. A value the compose file set equal to the image's is dropped with
 // the image's (the new image's own value applies then).
 
+import { envRecord } from '../docker/docker-client.js';
+
 /** The parts of Docker's container `Config` and image `Config` compared here. */
 export interface ConfigLike {
   Cmd?: string[] | string | null | undefined;
@@ -33,15 +35,6 @@ export interface ComposeSettings {
 
 /** Labels compose writes on the containers it creates: how the bot and compose find a service's container. */
 const COMPOSE_LABEL = /^com\.docker\.compose\./;
-
-export function envRecord(env: readonly string[] | null | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of env ?? []) {
-    const i = kv.indexOf('=');
-    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
 
 /** null, undefined, '' and [] all mean "not set" to Docker. */
 function normalized(v: unknown): string | undefined {

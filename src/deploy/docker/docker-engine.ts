@@ -1,51 +1,14 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { BluegreenError } from '../../errors.js';
-import { composeSettings, envRecord } from '../compose/compose-settings.js';
+import { composeSettings } from '../compose/compose-settings.js';
+import { envRecord, lazyDockerClient, toDockerError, withTimeout, type DockerEngineOptions } from './docker-client.js';
 import type { ContainerEngine, ContainerHealth, ContainerInfo, ExecResult } from './container-engine.js';
 
-// ContainerEngine over the Docker socket with dockerode. The only module that imports dockerode.
+// ContainerEngine over the Docker socket with dockerode (docker-client.ts), for the Compose engine.
 
 const PROJECT_LABEL = 'com.docker.compose.project';
 const SERVICE_LABEL = 'com.docker.compose.service';
-
-export interface DockerEngineOptions {
-  socketPath: string;
-  /** Deadline of every Docker API call. */
-  timeoutMs: number;
-}
-
-/** Maps what dockerode/docker-modem throw to BluegreenError codes people can act on. */
-export function toDockerError(err: unknown, what: string, socketPath: string): BluegreenError {
-  if (err instanceof BluegreenError) return err;
-  const e = err as { code?: string; statusCode?: number; message?: string };
-  const msg = e.message ?? String(err);
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK') {
-    return new BluegreenError('DOCKER_UNAVAILABLE', `Docker is not reachable at ${socketPath} (${e.code})`, {
-      hint: 'mount the Docker socket into the bot: -v /var/run/docker.sock:/var/run/docker.sock',
-      cause: err,
-    });
-  }
-  if (e.code === 'EACCES' || e.code === 'EPERM') {
-    return new BluegreenError('DOCKER_FORBIDDEN', `permission denied on the Docker socket ${socketPath}`, {
-      hint: "run the bot as a user in the socket's group (group_add: the socket's gid)",
-      cause: err,
-    });
-  }
-  if (e.statusCode === 404) return new BluegreenError('CONTAINER_NOT_FOUND', `${what}: ${msg.trim()}`, { cause: err });
-  return new BluegreenError('INTERNAL', `${what} failed: ${msg.trim()}`, { cause: err });
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new BluegreenError('DOCKER_TIMEOUT', `${what} took longer than ${ms} ms`, { hint: 'is the Docker engine overloaded?' })),
-      ms,
-    );
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
 
 /** A container's aliases on each network, without the short id Docker adds on its own. */
 function networksOf(c: Docker.ContainerInspectInfo): Record<string, string[]> {
@@ -73,21 +36,6 @@ function toInfo(c: Docker.ContainerInspectInfo): ContainerInfo {
     env: envRecord(c.Config.Env),
     labels,
     networks: networksOf(c),
-  };
-}
-
-/**
- * A dockerode client made at its first use. dockerode (with ssh2 and grpc behind it) takes most of a
- * second to load: only load it when a Docker call is made, so `bluegreen switch` (flag files and
- * HTTP) starts fast.
- */
-export function lazyDockerClient(opts: DockerEngineOptions): () => Promise<Docker> {
-  let client: Docker | undefined;
-  return async () => {
-    const { default: DockerClient } = await import('dockerode');
-    // docker-modem's own timeout destroys a hung request; ours turns it into DOCKER_TIMEOUT.
-    client ??= new DockerClient({ socketPath: opts.socketPath, timeout: opts.timeoutMs + 1000 });
-    return client;
   };
 }
 

@@ -6,7 +6,7 @@ import type { Operations } from '../operations.js';
 import type { PoolClient, PoolProbe } from '../pools/pool-client.js';
 import type { Actor } from '../../shared/actor.js';
 
-// Auto-demote. Probes both pools' health on an interval (every task of a pool in Swarm mode: a
+// Auto-demote. Probes both pools' health on an interval (every target of a pool, one container or many tasks: a
 // pool's health is its capacity, pool-client.ts); when the active pool fails `failAfter` checks in a
 // row while the backup passed the same checks and can serve a larger share of what it should than
 // the active one, makes the backup primary and raises an `auto_failover` alert that offers "Switch

@@ -37,7 +37,7 @@ export interface NginxControl {
   /** `nginx -t`, then a reload of the inner nginx inside the nginx container; throws with nginx's own words. */
   testAndReload(): Promise<void>;
   /**
-   * Swarm mode: writes each pool's member list (`address:port` per line) where nginx reads it, and
+   * When a pool is many tasks: writes each pool's member list (`address:port` per line) where nginx reads it, and
    * has nginx render its upstreams from them, test and reload (nginx/bluegreen-nginx-members.sh `apply`). Resolves
    * with what nginx did; throws NGINX_CONFIG_INVALID (nginx keeps its previous config) or NGINX_DOWN.
    */
@@ -53,13 +53,10 @@ export interface NginxControlOptions {
   stateDir: string;
   /** nginx as the bot sees it: http://nginx:80 on the compose network, a published port from the host. */
   url: string;
-  engine: ContainerEngine;
-  project: () => Promise<string>;
-  /**
-   * Swarm mode: nginx's task container on this node (the edge node), `{id: undefined}` when none
-   * runs here; resolves to undefined under Compose (the project's nginx container is used).
-   */
-  swarmNginx?: () => Promise<{ id: string | undefined } | undefined>;
+  /** Runs nginx's own commands (nginx -t, the member script) in its container. */
+  engine: Pick<ContainerEngine, 'exec'>;
+  /** The container nginx runs in, as the deploy engine finds it (throws NGINX_DOWN when none runs). */
+  container: () => Promise<string>;
   fetchTimeoutMs?: number;
 }
 
@@ -170,22 +167,7 @@ export async function probePage(url: string, timeoutMs: number): Promise<'page' 
 export function createNginxControl(opts: NginxControlOptions): NginxControl {
   const fetchTimeoutMs = opts.fetchTimeoutMs ?? 1000;
 
-  async function nginxContainer(): Promise<string> {
-    const swarm = await opts.swarmNginx?.();
-    if (swarm) {
-      const { id } = swarm;
-      if (!id) throw new BluegreenError('NGINX_DOWN', 'no running nginx task on this node', { hint: 'the bot and nginx must run on the same (edge) node: docker service ps <stack>_nginx' });
-      return id;
-    }
-    const project = await opts.project();
-    const [c] = await opts.engine.list(project, 'nginx');
-    if (!c || c.state !== 'running') {
-      throw new BluegreenError('NGINX_DOWN', `the nginx container of project ${project} is ${c ? c.state : 'missing'}`, {
-        hint: 'docker-compose up -d nginx',
-      });
-    }
-    return c.id;
-  }
+  const nginxContainer = opts.container;
 
   return {
     async activePool() {

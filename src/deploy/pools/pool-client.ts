@@ -6,8 +6,8 @@ import { probeHttp, type HttpProbe, type ProbeOutcome } from './probe-http.js';
 // on the app's port (the port nginx proxies to), chaos on the demo app's admin listener, which nginx
 // never proxies to, so no spelling of a public URL can reach chaos (issue #10).
 //
-// A pool is its targets: under Compose its one container by service name (http://app_blue:3000),
-// in Swarm mode every serving task by address. A pool's health is its capacity: how many of the
+// A pool is its targets, as the deploy engine names them (DeployEngine.targets): one container by
+// service name (http://app_blue:3000), or every serving task of a service by address. A pool's health is its capacity: how many of the
 // tasks it should have pass their check. It is healthy when at least one does and at least
 // minCapacityPct of the desired number do; a pool that lost one task of two on a lost node is still
 // healthy at the default 50, and so is its twin that lost the same.

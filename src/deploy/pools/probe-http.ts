@@ -1,7 +1,7 @@
 import { request, type ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 
-// One HTTP GET to one pool target (a container by name, or a Swarm task by address), told apart the
+// One HTTP GET to one pool target (a container by name, or a service's task by address), told apart the
 // way an operator needs it:
 //   unreachable  no connection: refused, no route, a name that does not resolve, or no handshake
 //                within connectTimeoutMs. A vanished node's tasks look like this (packets dropped),

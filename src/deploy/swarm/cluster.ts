@@ -103,15 +103,6 @@ export interface SwarmPoolStatus {
   tasks: { name: string; node: string; state: string; error: string | undefined }[];
 }
 
-/** What `scale` did. */
-export interface ScaleData {
-  pool: Pool;
-  previous: number;
-  desired: number;
-  running: number;
-  perNode: Record<string, number>;
-}
-
 /** Serving tasks per node, by nodeLabel. */
 export function tasksPerNode(snapshot: Pick<ClusterSnapshot, 'nodes'>, service: PoolService): Record<string, number> {
   const out: Record<string, number> = {};

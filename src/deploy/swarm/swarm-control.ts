@@ -2,8 +2,7 @@ import type Docker from 'dockerode';
 import { BluegreenError } from '../../errors.js';
 import { POOLS, serviceOf, type Pool } from '../../pool.js';
 import type { ClusterNode, ClusterSnapshot, PoolService, PoolTask, SwarmUpdate } from './cluster.js';
-import { envRecord } from '../compose/compose-settings.js';
-import { lazyDockerClient, toDockerError, withTimeout } from '../docker/docker-engine.js';
+import { envRecord, lazyDockerClient, toDockerError, withTimeout } from '../docker/docker-client.js';
 
 // Swarm mode (issue #13): the stack's services, tasks and nodes through the Docker API of a manager
 // (dockerode). Reads a whole ClusterSnapshot at once (three list calls), and changes a pool's

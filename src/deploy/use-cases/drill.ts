@@ -151,6 +151,26 @@ function percentile(sorted: number[], q: number): number {
 
 const DETECT_KINDS = ['failover', 'error_rate', 'all_down', 'latency'];
 
+/** Reads the bot's /metrics text; undefined when not configured or it does not answer. */
+function metricsScraper(metricsUrl: string | undefined, doFetch: typeof fetch) {
+  return async (): Promise<string | undefined> => {
+    if (!metricsUrl) return undefined;
+    try {
+      const res = await doFetch(metricsUrl, { signal: AbortSignal.timeout(2000) });
+      return res.ok ? await res.text() : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** The alert counters the drill times: detected (firing or held back), firing, recovery. */
+const counts = (text: string) => ({
+  detected: sumSamples(text, 'bluegreen_alerts_total', { kind: DETECT_KINDS, status: ['firing', 'suppressed'] }),
+  firing: sumSamples(text, 'bluegreen_alerts_total', { kind: DETECT_KINDS, status: 'firing' }),
+  recovery: sumSamples(text, 'bluegreen_alerts_total', { kind: 'recovery' }),
+});
+
 export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> {
   const s = { ...DRILL_DEFAULTS, ...deps.settings };
   const doFetch = deps.fetch ?? fetch;
@@ -174,20 +194,7 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
   if (st.data.maintenance.page) return refused('the maintenance page is up: the drill would only see the page. End it first: maintenance off');
   if (st.data.maintenance.on) notes.push('maintenance is on: non-critical alerts are held back (counted as detected, not alerted)');
 
-  const scrape = async (): Promise<string | undefined> => {
-    if (!deps.metricsUrl) return undefined;
-    try {
-      const res = await doFetch(deps.metricsUrl, { signal: AbortSignal.timeout(2000) });
-      return res.ok ? await res.text() : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const counts = (text: string) => ({
-    detected: sumSamples(text, 'bluegreen_alerts_total', { kind: DETECT_KINDS, status: ['firing', 'suppressed'] }),
-    firing: sumSamples(text, 'bluegreen_alerts_total', { kind: DETECT_KINDS, status: 'firing' }),
-    recovery: sumSamples(text, 'bluegreen_alerts_total', { kind: 'recovery' }),
-  });
+  const scrape = metricsScraper(deps.metricsUrl, doFetch);
   const base = await scrape();
   if (base === undefined) notes.push(`the bot's /metrics (${deps.metricsUrl ?? 'not configured'}) did not answer: alert times unknown`);
   const before = base === undefined ? undefined : counts(base);
@@ -245,10 +252,10 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
     let detectedBy: DrillReport['detectedBy'];
     let alertAt: number | undefined;
     let demotedAt: number | undefined;
-    // In Swarm mode error chaos fails the tasks' health check, and Swarm replaces tasks it finds
-    // unhealthy (interval x retries): the drill would then leave the pool it restores with tasks
-    // starting over, and the bot demoting it again. So chaos ends at 60% of that time, alert or not.
-    const unhealthyAfterMs = st.data.pools.find((p) => p.pool === pool)?.swarm?.unhealthyAfterMs;
+    // Error chaos fails the pool's health check, and an engine that replaces units it finds
+    // unhealthy (interval x retries) would leave the pool the drill restores with units starting
+    // over, and the bot demoting it again. So chaos ends at 60% of that time, alert or not.
+    const unhealthyAfterMs = st.data.pools.find((p) => p.pool === pool)?.runs?.replacesUnhealthyAfterMs;
     const chaosBudgetMs = unhealthyAfterMs === undefined ? undefined : Math.round(unhealthyAfterMs * 0.6);
     const deadline = chaosAt + Math.min(s.detectTimeoutMs, chaosBudgetMs ?? Infinity);
     let seenAll = false;
@@ -285,7 +292,7 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
     }
     if (chaosBudgetMs !== undefined && !seenAll && chaosBudgetMs < s.detectTimeoutMs && !traffic.exhausted) {
       notes.push(
-        `chaos ended after ${(chaosBudgetMs / 1000).toFixed(1)} s, before ${detectAt === undefined ? 'the bot detected it' : 'an alert came'}: Swarm replaces tasks whose health check fails for ${(unhealthyAfterMs! / 1000).toFixed(0)} s`,
+        `chaos ended after ${(chaosBudgetMs / 1000).toFixed(1)} s, before ${detectAt === undefined ? 'the bot detected it' : 'an alert came'}: the engine replaces units whose health check fails for ${(unhealthyAfterMs! / 1000).toFixed(0)} s`,
       );
     }
     if (failoverAt !== undefined) say(`failover: ${backup} serves (+${((failoverAt - chaosAt) / 1000).toFixed(1)} s)`);

@@ -55,8 +55,8 @@ export function statusView(over: Partial<StatusView> = {}): StatusView {
     env: 'prod-eu-1',
     active: 'blue',
     pools: [
-      { pool: 'blue', state: 'running', health: 'healthy', release: 'r-1', image: 'demo-app:1', errorRatePct: 0.5, p95Ms: 42, retried5m: 3, chaos: undefined },
-      { pool: 'green', state: 'running', health: 'unhealthy', release: 'r-2', image: 'demo-app:2', errorRatePct: undefined, p95Ms: undefined, retried5m: undefined, chaos: 'error' },
+      { pool: 'blue', state: 'running', health: 'healthy', release: 'r-1', image: 'demo-app:1', errorRatePct: 0.5, p95Ms: 42, retried5m: 3, chaos: undefined, running: 1, desired: 1, perNode: undefined, placementWarning: undefined, update: undefined, updateTrouble: false, notRunning: [] },
+      { pool: 'green', state: 'running', health: 'unhealthy', release: 'r-2', image: 'demo-app:2', errorRatePct: undefined, p95Ms: undefined, retried5m: undefined, chaos: 'error', running: 1, desired: 1, perNode: undefined, placementWarning: undefined, update: undefined, updateTrouble: false, notRunning: [] },
     ],
     maintenance: { on: false, until: undefined, by: undefined },
     lastSwitch: { at: '2024-06-01T02:00:00.000Z', from: 'green', to: 'blue', by: 'U_ADMIN' },

@@ -5,9 +5,11 @@ import { checkBlockKitLimits } from '../../../src/bot/blocks/check-limits.js';
 import type { Block } from '../../../src/bot/blocks/kit.js';
 import { buildStatusMessage } from '../../../src/bot/blocks/status.js';
 import { statusViewOf } from '../../../src/bot/status-view.js';
+import { describeContainer } from '../../../src/deploy/compose/compose-engine.js';
+import { describeSwarmPool } from '../../../src/deploy/swarm/swarm-engine.js';
 import { poolStatus, ROLLED_BACK, statusReport, swarmGreen, swarmReport } from '../commands/swarm-fixtures.js';
 
-// The status message in Swarm mode: deploy's report (PoolStatus.swarm) through statusViewOf into
+// The status message in Swarm mode: deploy's report (PoolStatus.runs, as the Swarm engine describes a service) through statusViewOf into
 // Block Kit. Compose mode's message is pinned by the golden files in blocks.test.ts.
 
 type Section = Extract<Block, { type: 'section' }>;
@@ -31,9 +33,9 @@ describe('status message in Swarm mode', () => {
     const [blue, green] = view.pools;
     assert.equal(blue?.state, '3/3 running');
     assert.equal(blue?.image, 'bluegreen-demo-app:r2');
-    assert.equal(blue?.swarm?.perNode, 'vm (k3f2a1): 2, vm (9bd0c1): 1');
+    assert.equal(blue?.perNode, 'vm (k3f2a1): 2, vm (9bd0c1): 1');
     assert.equal(green?.state, '1/2 running');
-    assert.equal(green?.swarm?.updateTrouble, true);
+    assert.equal(green?.updateTrouble, true);
   });
 
   it('shows replicas, tasks per node and the image per pool; a rolled-back update and a failed task under the pool', () => {
@@ -59,8 +61,8 @@ describe('status message in Swarm mode', () => {
 
   it('a pool with no task running is black; a pool with nothing to report has no line under it', () => {
     const r = statusReport([
-      poolStatus({ pool: 'blue', active: true, swarm: swarmGreen({ service: 'bluegreen_app_blue', running: 0, perNode: {}, update: undefined, tasks: [] }) }),
-      poolStatus({ pool: 'green', swarm: swarmGreen({ running: 2, perNode: { 'vm (k3f2a1)': 2 }, update: undefined, tasks: [] }) }),
+      poolStatus({ pool: 'blue', active: true, runs: describeSwarmPool(swarmGreen({ service: 'bluegreen_app_blue', running: 0, perNode: {}, update: undefined, tasks: [] })) }),
+      poolStatus({ pool: 'green', runs: describeSwarmPool(swarmGreen({ running: 2, perNode: { 'vm (k3f2a1)': 2 }, update: undefined, tasks: [] })) }),
     ]);
     const m = buildStatusMessage(statusViewOf(r));
     const blue = poolBlocks(m.blocks, 'blue');
@@ -77,7 +79,7 @@ describe('status message in Swarm mode', () => {
       update: { state: 'rollback_paused', message: '<b>'.repeat(2000), startedAt: undefined, completedAt: undefined },
       tasks,
     });
-    const worst = { release: 'r'.repeat(5000), healthy: false, healthDetail: 'h'.repeat(5000), chaos: 'timeout' as const, swarm: huge };
+    const worst = { release: 'r'.repeat(5000), healthy: false, healthDetail: 'h'.repeat(5000), chaos: 'timeout' as const, runs: describeSwarmPool(huge) };
     const who = { kind: 'cli' as const, id: 'w'.repeat(5000) };
     const r = statusReport([poolStatus({ pool: 'blue', active: true, ...worst }), poolStatus({ pool: 'green', ...worst })], {
       env: 'e'.repeat(5000),
@@ -92,18 +94,20 @@ describe('status message in Swarm mode', () => {
     assert.ok(under.includes('… and 35 more not running'), under.slice(-200));
   });
 
-  it('Compose mode maps as before: the container state, no Swarm facts', () => {
+  it('Compose mode maps as before: the container state and Docker health, no tasks per node; a Docker it cannot read is named', () => {
+    const c = { id: 'c1', name: 'proj_app_blue_1', project: 'proj', service: 'app_blue', state: 'running', health: 'healthy' as const, image: 'demo-app:1', startedAt: undefined, env: {}, labels: {}, networks: {} };
     const r = statusReport([
-      poolStatus({
-        pool: 'blue',
-        active: true,
-        container: { name: 'proj_app_blue_1', state: 'running', health: 'healthy', image: 'demo-app:1', startedAt: undefined, uptimeSec: undefined },
-      }),
-      poolStatus({ pool: 'green', containerError: 'no app_green container' }),
+      poolStatus({ pool: 'blue', active: true, runs: describeContainer(c, '') }),
+      poolStatus({ pool: 'green', runs: describeContainer(undefined, 'no app_green container in compose project proj') }),
     ]);
     const [blue, green] = statusViewOf(r).pools;
-    assert.deepEqual([blue?.state, blue?.image, 'swarm' in (blue ?? {})], ['running', 'demo-app:1', false]);
-    assert.equal(green?.state, 'unknown (no app_green container)');
+    assert.deepEqual([blue?.state, blue?.health, blue?.image, blue?.perNode, blue?.notRunning], ['running', 'healthy', 'demo-app:1', undefined, []]);
+    assert.deepEqual([green?.state, green?.running, green?.notRunning], ['missing', 0, ['no app_green container in compose project proj']]);
+    const m = buildStatusMessage(statusViewOf(r));
+    assert.ok(poolBlocks(m.blocks, 'blue').fields.includes('*State*\nrunning'));
+    assert.ok(poolBlocks(m.blocks, 'green').head.startsWith(':black_circle:'));
+    const down = statusViewOf(statusReport([poolStatus({ pool: 'blue' }), poolStatus({ pool: 'green' })], { docker: { ok: false, error: 'Docker socket not found' } }));
+    assert.equal(down.pools[0]?.state, 'unknown (Docker socket not found)');
   });
 });
 

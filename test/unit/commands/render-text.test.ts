@@ -2,28 +2,34 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderStatus, renderText } from '../../../src/commands/render-text.js';
 import { ok, refused } from '../../../src/shared/op-result.js';
+import { describeContainer } from '../../../src/deploy/compose/compose-engine.js';
+import { describeSwarmPool } from '../../../src/deploy/swarm/swarm-engine.js';
 import { poolStatus, ROLLED_BACK, statusReport, swarmGreen, swarmReport } from './swarm-fixtures.js';
 
 const T = Date.parse('2026-01-01T01:00:00Z');
 
 describe('renderStatus (CLI text)', () => {
-  it('Compose mode: one line per pool with its container, as before Swarm mode', () => {
+  it('Compose mode: one line per pool with its container; a missing container says so under its line', () => {
     const r = statusReport([
       poolStatus({
         pool: 'blue',
         active: true,
         release: 'r-1',
-        container: { name: 'proj_app_blue_1', state: 'running', health: 'healthy', image: 'demo-app:1', startedAt: '2026-01-01T00:58:00Z', uptimeSec: 120 },
+        runs: describeContainer(
+          { id: 'c1', name: 'proj_app_blue_1', project: 'proj', service: 'app_blue', state: 'running', health: 'healthy', image: 'demo-app:1', startedAt: '2026-01-01T00:58:00Z', env: {}, labels: {}, networks: {} },
+          '',
+        ),
         stats: { errorRate: 0.5, p95Ms: 42.4, samples: 200, retried5m: 3 },
       }),
-      poolStatus({ pool: 'green', release: 'r-2', healthy: false, healthDetail: 'no answer within 100 ms', containerError: 'no app_green container', chaos: 'timeout' }),
+      poolStatus({ pool: 'green', release: 'r-2', healthy: false, healthDetail: 'no answer within 100 ms', runs: describeContainer(undefined, 'no app_green container in compose project proj'), chaos: 'timeout' }),
     ]);
     assert.equal(
       renderStatus(r, T),
       [
         'env prod-eu-1 · active pool: blue',
         '* blue  healthy · release r-1 · running/healthy · demo-app:1 · up 2m0s · errors 0.50% · p95 42 ms · 3 retried requests in the last 5 min',
-        '  green UNHEALTHY (no answer within 100 ms) · release r-2 · container: no app_green container · CHAOS timeout',
+        '  green UNHEALTHY (no answer within 100 ms) · release r-2 · missing · CHAOS timeout',
+        '    no app_green container in compose project proj',
         'maintenance: off',
         'last switch: none',
         'last failover: none',
@@ -54,7 +60,7 @@ describe('renderStatus (CLI text)', () => {
   it('Swarm mode: an update under way, no task anywhere, and a long list of failures cut short', () => {
     const failures = Array.from({ length: 8 }, (_, i) => ({ name: `bluegreen_app_green.${i + 1}`, node: '', state: 'rejected', error: 'No such image: app:9' }));
     const r = statusReport([
-      poolStatus({ pool: 'green', swarm: swarmGreen({ running: 0, perNode: {}, update: { state: 'updating', message: undefined, startedAt: undefined, completedAt: undefined }, tasks: failures }) }),
+      poolStatus({ pool: 'green', runs: describeSwarmPool(swarmGreen({ running: 0, perNode: {}, update: { state: 'updating', message: undefined, startedAt: undefined, completedAt: undefined }, tasks: failures })) }),
     ]);
     const text = renderStatus(r, T);
     assert.ok(text.includes('0/2 running'), text);

@@ -1,7 +1,8 @@
 import type { SwarmPoolStatus } from '../../../src/deploy/swarm/cluster.js';
 import type { PoolStatus, StatusReport } from '../../../src/deploy/operations.js';
+import { describeSwarmPool } from '../../../src/deploy/swarm/swarm-engine.js';
 
-// Status reports as deploy hands them on in Swarm mode (PoolStatus.swarm set, no container), for
+// Status reports as deploy hands them on in Swarm mode (PoolStatus.runs described by the Swarm engine), for
 // the CLI text and the Slack status message. The words are Swarm's own (`docker service ps`,
 // `docker service inspect --format '{{json .UpdateStatus}}'`).
 
@@ -47,8 +48,7 @@ export function swarmGreen(over: Partial<SwarmPoolStatus> = {}): SwarmPoolStatus
 export function poolStatus(over: Partial<PoolStatus> & Pick<PoolStatus, 'pool'>): PoolStatus {
   return {
     active: false,
-    container: undefined,
-    containerError: undefined,
+    runs: undefined,
     release: undefined,
     healthy: true,
     healthDetail: '200 in 3 ms',
@@ -76,7 +76,7 @@ export function statusReport(pools: PoolStatus[], over: Partial<StatusReport> = 
 /** Both pools in Swarm mode: blue active and whole, green short a task after a rolled-back update. */
 export function swarmReport(): StatusReport {
   return statusReport([
-    poolStatus({ pool: 'blue', active: true, release: 'r2', swarm: swarmBlue() }),
-    poolStatus({ pool: 'green', release: 'r1', healthy: true, swarm: swarmGreen() }),
+    poolStatus({ pool: 'blue', active: true, release: 'r2', runs: describeSwarmPool(swarmBlue()) }),
+    poolStatus({ pool: 'green', release: 'r1', healthy: true, runs: describeSwarmPool(swarmGreen()) }),
   ]);
 }

@@ -149,7 +149,8 @@ describe('deploy layer: Compose or Swarm mode', () => {
     assert.deepEqual(stacks, ['shop']);
     const report = s.status === 'ok' ? s.data : undefined;
     assert.deepEqual(report?.docker, { ok: true, project: 'shop' });
-    assert.equal(report?.pools[0]?.swarm?.running, 2);
+    assert.equal(report?.pools[0]?.runs?.running, 2);
+    assert.equal(report?.pools[0]?.runs?.unit, 'service bg_app_blue', 'the fake names its services bg_*');
     assert.equal(layer.envName(), 'shop');
     assert.ok(!engine.calls.some((c) => c.startsWith('inspect')), 'a configured stack needs no detection');
     const scaled = await layer.ops.scale('green', 3, { force: false, by: alice });
@@ -178,7 +179,7 @@ describe('deploy layer: Compose or Swarm mode', () => {
     const { layer, engine, stacks } = await layerWith({ DEPLOY_MODE: 'compose', STACK_NAME: 'shop', COMPOSE_PROJECT_NAME: 'proj' }, { selfLabels: { 'com.docker.stack.namespace': 'shop' } });
     const s = await layer.ops.status();
     assert.deepEqual(s.status === 'ok' ? s.data?.docker : undefined, { ok: true, project: 'proj' });
-    assert.equal(s.status === 'ok' ? s.data?.pools[0]?.swarm : 'x', undefined);
+    assert.match(s.status === 'ok' ? (s.data?.pools[0]?.runs?.unit ?? '') : '', /^container /);
     const scaled = await layer.ops.scale('green', 3, { force: false, by: alice });
     assert.equal(scaled.status, 'refused');
     assert.deepEqual(stacks, []);

@@ -4,11 +4,16 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { BluegreenError } from '../../../src/errors.js';
 import { createLogger, type Logger } from '../../../src/log.js';
-import { composeSettings, envRecord, type ConfigLike } from '../../../src/deploy/compose/compose-settings.js';
+import { composeSettings, type ConfigLike } from '../../../src/deploy/compose/compose-settings.js';
+import { envRecord } from '../../../src/deploy/docker/docker-client.js';
 import type { ContainerEngine, ContainerInfo, ReplacementSpec } from '../../../src/deploy/docker/container-engine.js';
 import type { NginxControl, Verification } from '../../../src/deploy/nginx/nginx-control.js';
 import { createOpLock } from '../../../src/deploy/state/op-lock.js';
-import { createOperations, type Operations, type OperationsDeps } from '../../../src/deploy/operations.js';
+import { createOperations, type Operations, type OperationsDeps, type OperationsSettings } from '../../../src/deploy/operations.js';
+import { createComposeEngine } from '../../../src/deploy/compose/compose-engine.js';
+import type { DeployEngine } from '../../../src/deploy/deploy-engine.js';
+
+const COMPOSE_URLS = { app: { blue: 'http://app_blue:3000', green: 'http://app_green:3000' }, admin: { blue: 'http://app_blue:3001', green: 'http://app_green:3001' } };
 import type { ChaosMode, PoolClient, PoolProbe, TargetProbe } from '../../../src/deploy/pools/pool-client.js';
 import { createStateStore, type StateStore } from '../../../src/deploy/state/state-store.js';
 import type { Pool } from '../../../src/pool.js';
@@ -347,7 +352,14 @@ export interface Harness {
   switched: string[];
 }
 
-export async function harness(over: Partial<OperationsDeps> = {}): Promise<Harness> {
+export interface HarnessOptions extends Partial<OperationsDeps> {
+  /** The engine under the use cases, built over the harness's fakes [Compose over FakeEngine]. */
+  engineOf?: (parts: { nginx: FakeNginx; settings: OperationsSettings; log: Logger }) => DeployEngine;
+}
+
+export const SETTINGS: OperationsSettings = { envName: 'test', healthTimeoutMs: 100, verifyTimeoutMs: 100, deployHealthTimeoutMs: 1000, maintenanceDefaultMs: 3_600_000, releaseIds: {} };
+
+export async function harness({ engineOf, ...over }: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'bg-deploy-'));
   const engine = new FakeEngine();
   const pools = new FakePools();
@@ -357,16 +369,20 @@ export async function harness(over: Partial<OperationsDeps> = {}): Promise<Harne
   const store = createStateStore(dir);
   const alerts: AlertEvent[] = [];
   const switched: string[] = [];
+  const settings = over.settings ?? SETTINGS;
+  const log = captureLogger().log;
+  const deployEngine =
+    engineOf?.({ nginx, settings, log }) ??
+    createComposeEngine({ docker: engine, project: async () => 'proj', nginx, urls: COMPOSE_URLS, deployHealthTimeoutMs: settings.deployHealthTimeoutMs });
   const ops = createOperations({
-    engine,
-    project: async () => 'proj',
+    engine: () => Promise.resolve(deployEngine),
     nginx,
     pools,
     store,
     lock: createOpLock({ dir, waitMs: 2000 }),
     raise: (a) => void alerts.push(a),
-    settings: { envName: 'test', healthTimeoutMs: 100, verifyTimeoutMs: 100, deployHealthTimeoutMs: 1000, maintenanceDefaultMs: 3_600_000, releaseIds: {} },
-    log: captureLogger().log,
+    settings,
+    log,
     onSwitched: (r) => switched.push(`${r.kind}:${r.from}->${r.to}`),
     ...over,
   });

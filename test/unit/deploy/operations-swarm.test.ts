@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BluegreenError } from '../../../src/errors.js';
 import type { OperationsDeps, OperationsSettings } from '../../../src/deploy/operations.js';
+import { createSwarmEngine } from '../../../src/deploy/swarm/swarm-engine.js';
 import { alice, harness } from './fakes.js';
 import { FakeSwarm, poolTask, replaceTasks, updateState } from './swarm/fake-swarm.js';
 
@@ -14,7 +15,24 @@ const SETTINGS: OperationsSettings = { envName: 'test', healthTimeoutMs: 100, ve
 
 async function swarmHarness(over: Partial<OperationsDeps> = {}) {
   const fake = new FakeSwarm();
-  const h = await harness({ swarm: async () => ({ control: fake, pollMs: 1 }), ...over });
+  const h = await harness({
+    engineOf: ({ nginx, settings, log }) =>
+      createSwarmEngine({
+        control: fake,
+        nginx,
+        appPort: 3000,
+        adminPort: 3001,
+        healthPath: '/healthz',
+        syncMs: 1000,
+        pollMs: 1,
+        healthTimeoutMs: settings.healthTimeoutMs,
+        deployHealthTimeoutMs: settings.deployHealthTimeoutMs,
+        log,
+        probeTask: async () => ({ outcome: 'healthy', status: 200, ms: 1, detail: '200 in 1 ms' }),
+        serves: async () => true,
+      }),
+    ...over,
+  });
   return { ...h, fake };
 }
 
@@ -32,13 +50,12 @@ describe('status in Swarm mode', () => {
     assert.deepEqual(report?.docker, { ok: true, project: 'bg' });
     const green = report?.pools.find((p) => p.pool === 'green');
     assert.equal(green?.release, 'green-v7');
-    assert.equal(green?.container, undefined);
-    assert.equal(green?.containerError, undefined, 'a service has no container to miss');
-    assert.equal(green?.swarm?.service, 'bg_app_green');
-    assert.equal(green?.swarm?.desired, 3);
-    assert.equal(green?.swarm?.running, 2);
-    assert.deepEqual(green?.swarm?.perNode, { 'mgr (mgr0a1)': 1, 'wrk (wrk9f8)': 1 });
-    assert.equal(green?.swarm?.tasks.at(-1)?.error, 'no suitable node (scheduling constraints not satisfied on 2 nodes)');
+    assert.equal(green?.runs?.unit, 'service bg_app_green');
+    assert.equal(green?.runs?.desired, 3);
+    assert.equal(green?.runs?.running, 2);
+    assert.equal(green?.runs?.state, '2/3 running');
+    assert.equal(green?.runs?.perNode, 'mgr (mgr0a1): 1, wrk (wrk9f8): 1');
+    assert.match(green?.runs?.notRunning.at(-1) ?? '', /bg_app_green\.3 on mgr \(mgr0a1\) pending: no suitable node \(scheduling constraints not satisfied on 2 nodes\)$/);
     assert.equal(report?.pools.find((p) => p.pool === 'blue')?.release, 'blue-v1');
     assert.ok(!h.engine.calls.some((c) => c.startsWith('list')), 'Compose containers are not looked for');
   });
@@ -51,7 +68,7 @@ describe('status in Swarm mode', () => {
     const report = r.status === 'ok' ? r.data : undefined;
     assert.equal(report?.docker.ok, false);
     assert.match(report?.docker.ok === false ? report.docker.error : '', /not a swarm manager/);
-    assert.equal(report?.pools[0]?.swarm, undefined);
+    assert.equal(report?.pools[0]?.runs, undefined);
   });
 
   it("a switch names the release of the service's spec", async () => {
@@ -81,7 +98,7 @@ describe('deploy in Swarm mode', () => {
     assert.ok(!h.engine.calls.some((c) => c.startsWith('pull')), h.engine.calls.join('\n'));
     assert.equal(steps[0], 'nginx config test passed');
     assert.match(steps[1] ?? '', /^Swarm is updating bg_app_green to bluegreen-demo-app:v2: 2 tasks/);
-    assert.equal(steps.at(-1), `completed: 2 of 2 running tasks on ${V2}`);
+    assert.equal(steps.at(-1), `completed: 2 of 2 running tasks on ${V2}, 2 healthy`);
     assert.equal(h.nginx.active, 'blue', 'deploy never moves traffic');
     assert.deepEqual((await h.store.readAudit()).map((a) => [a.op, a.result]), [['deploy', 'ok']]);
   });
@@ -199,7 +216,7 @@ describe('scale', () => {
 
   it('a swarm that cannot be reached: failed with the reason, not thrown', async () => {
     const h = await harness({
-      swarm: async () => {
+      engine: async () => {
         throw new BluegreenError('DOCKER_UNAVAILABLE', 'Docker is not reachable at /var/run/docker.sock (ENOENT)');
       },
     });

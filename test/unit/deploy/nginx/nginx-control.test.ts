@@ -6,11 +6,18 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createNginxControl, describeVerification, MAINTENANCE_PAGE_FLAG, nginxProblem, probePage } from '../../../../src/deploy/nginx/nginx-control.js';
+import { createComposeEngine } from '../../../../src/deploy/compose/compose-engine.js';
+import { createNginxControl, type NginxControl, describeVerification, MAINTENANCE_PAGE_FLAG, nginxProblem, probePage } from '../../../../src/deploy/nginx/nginx-control.js';
 import { FakeEngine } from '../fakes.js';
 
 // A tiny stand-in that routes like nginx's `if (-f …/active-green)`: per request, from the flags;
 // and answers like the maintenance page (503, no X-App-Pool) while its flag is there.
+/** nginx's container as the Compose engine finds it in the fake project 'proj'. */
+function onFake(engine: FakeEngine) {
+  const compose = createComposeEngine({ docker: engine, project: async () => 'proj', nginx: {} as NginxControl, urls: { app: { blue: '', green: '' }, admin: { blue: '', green: '' } }, deployHealthTimeoutMs: 1 });
+  return { engine, container: () => compose.nginxContainer() };
+}
+
 async function flagRouter(dir: string): Promise<{ server: Server; url: string }> {
   const server = createServer((_req, res) => {
     if (existsSync(join(dir, 'maintenance-page'))) return void res.writeHead(503, { 'retry-after': '300' }).end('{"status":"maintenance"}');
@@ -29,7 +36,7 @@ describe('nginx control', () => {
     const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
     const { server, url } = await flagRouter(dir);
     servers.push(server);
-    const nginx = createNginxControl({ stateDir: dir, url, engine: new FakeEngine(), project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: dir, url, ...onFake(new FakeEngine()) });
     assert.equal(await nginx.activePool(), 'blue', 'no flags means blue, as in nginx');
     await nginx.setActive('green');
     assert.ok(existsSync(join(dir, 'active-green')));
@@ -56,7 +63,7 @@ describe('nginx control', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     servers.push(server);
-    const nginx = createNginxControl({ stateDir: dir, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: dir, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ...onFake(new FakeEngine()) });
     const v = await nginx.verifyServing('green', 3000);
     // Routed to green (it answered), failing some: the switch stands, the guard judges the release.
     assert.equal(typeof v.ms, 'number', JSON.stringify(v));
@@ -67,7 +74,7 @@ describe('nginx control', () => {
     const never = createServer((_req, res) => res.writeHead(200, { 'x-app-pool': 'blue', 'x-bluegreen-upstream': '500, 200' }).end('{}'));
     await new Promise<void>((r) => never.listen(0, '127.0.0.1', r));
     servers.push(never);
-    const nginx2 = createNginxControl({ stateDir: '/nonexistent', url: `http://127.0.0.1:${(never.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
+    const nginx2 = createNginxControl({ stateDir: '/nonexistent', url: `http://127.0.0.1:${(never.address() as AddressInfo).port}`, ...onFake(new FakeEngine()) });
     const v2 = await nginx2.verifyServing('green', 200);
     assert.equal(v2.ms, undefined);
     assert.equal(v2.failedOver['500'], v2.checks);
@@ -89,7 +96,7 @@ describe('nginx control', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     servers.push(server);
-    const nginx = createNginxControl({ stateDir: dir, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, engine: new FakeEngine(), project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: dir, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ...onFake(new FakeEngine()) });
     const benched = await nginx.verifyServing('green', 150);
     assert.equal(benched.ms, undefined, 'a benched target was not seen serving');
     assert.ok(benched.checks > 0 && benched.benched === benched.checks && benched.skipped === 0, JSON.stringify(benched));
@@ -104,7 +111,7 @@ describe('nginx control', () => {
     const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
     const { server, url } = await flagRouter(dir);
     servers.push(server);
-    const nginx = createNginxControl({ stateDir: dir, url, engine: new FakeEngine(), project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: dir, url, ...onFake(new FakeEngine()) });
     assert.equal(await nginx.maintenancePage(), false);
     await nginx.setMaintenancePage(true);
     await nginx.setMaintenancePage(true); // twice is once
@@ -126,7 +133,7 @@ describe('nginx control', () => {
   it('reports a flag it cannot write as STATE_IO with a hint', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bg-nginx-'));
     await writeFile(join(dir, 'a-file'), '');
-    const nginx = createNginxControl({ stateDir: join(dir, 'a-file', 'state'), url: 'http://127.0.0.1:9', engine: new FakeEngine(), project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: join(dir, 'a-file', 'state'), url: 'http://127.0.0.1:9', ...onFake(new FakeEngine()) });
     await assert.rejects(nginx.setMaintenancePage(true), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'STATE_IO');
       assert.match(err.message, /cannot write the maintenance-page flag/);
@@ -148,7 +155,7 @@ describe('nginx control', () => {
           }
         : { exitCode: 0, stdout: '', stderr: '' };
     };
-    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', engine, project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', ...onFake(engine) });
     await assert.rejects(nginx.testAndReload(), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'NGINX_CONFIG_INVALID');
       assert.equal(err.message, 'nginx -t failed: [emerg] host not found in upstream "app_green:3000" in /etc/nginx/nginx.conf:47');
@@ -167,7 +174,7 @@ describe('nginx control', () => {
         ? { exitCode: 1, stdout: '', stderr: 'bluegreen-nginx-members: nginx was signalled but its old workers still serve after 10 s: it did not take the configuration (see its error log); nginx keeps its current config\n' }
         : { exitCode: 0, stdout: 'reloaded\n', stderr: '' };
     };
-    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', engine, project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', ...onFake(engine) });
     await nginx.testAndReload();
     assert.deepEqual(execs, ['nginx -t', 'bluegreen-nginx-members reload']);
     reloadFails = true;
@@ -186,7 +193,7 @@ describe('nginx control', () => {
   it('says nginx is down when its container is not running', async () => {
     const engine = new FakeEngine();
     engine.containers.find((c) => c.service === 'nginx')!.state = 'exited';
-    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', engine, project: async () => 'proj' });
+    const nginx = createNginxControl({ stateDir: '/nonexistent', url: 'http://127.0.0.1:9', ...onFake(engine) });
     await assert.rejects(nginx.testAndReload(), /nginx container of project proj is exited/);
   });
 });

@@ -67,7 +67,7 @@ describe('drill behind the maintenance page', () => {
 });
 
 describe('drill in Swarm mode', () => {
-  it("ends chaos before Swarm's health check would fail the pool's tasks, and says so", async () => {
+  it("ends chaos before the engine's health check would replace the pool's units (Swarm), and says so", async () => {
     let chaosAt = 0;
     let stoppedAt = 0;
     const ok = <T>(data: T) => ({ status: 'ok' as const, message: 'ok', data });
@@ -77,7 +77,7 @@ describe('drill in Swarm mode', () => {
         ok({
           active: 'blue',
           pools: [
-            { pool: 'blue', healthy: true, chaos: null, swarm: { unhealthyAfterMs: 1000 } },
+            { pool: 'blue', healthy: true, chaos: null, runs: { replacesUnhealthyAfterMs: 1000 } },
             { pool: 'green', healthy: true, chaos: null },
           ],
           maintenance: { on: false, page: false },
@@ -106,6 +106,6 @@ describe('drill in Swarm mode', () => {
     const chaosMs = stoppedAt - chaosAt;
     assert.ok(chaosMs >= 550 && chaosMs < 1000, `chaos lasted ${chaosMs} ms, wants 60% of 1 s`);
     assert.equal(r.status, 'failed', 'nothing detected it: the drill fails, and says why');
-    assert.match(r.status === 'failed' ? r.message : '', /chaos ended after 0\.6 s, before the bot detected it: Swarm replaces tasks whose health check fails for 1 s/);
+    assert.match(r.status === 'failed' ? r.message : '', /chaos ended after 0\.6 s, before the bot detected it: the engine replaces units whose health check fails for 1 s/);
   });
 });
