@@ -38,6 +38,26 @@ const optionalString = () =>
 
 const pool = z.enum(['blue', 'green'], { error: 'blue or green' });
 
+/**
+ * HTTP statuses that count as healthy, as a user writes them: "2xx", "200", "200-399", or a
+ * comma-separated list of those. Undefined when the text is none of them.
+ */
+export function parseStatusSet(text: string): ((status: number) => boolean) | undefined {
+  const ranges: [number, number][] = [];
+  for (const part of text.split(',').map((p) => p.trim().toLowerCase())) {
+    const m = /^([1-5])xx$|^([1-5]\d\d)(?:-([1-5]\d\d))?$/.exec(part);
+    if (!m) return undefined;
+    if (m[1]) ranges.push([Number(m[1]) * 100, Number(m[1]) * 100 + 99]);
+    else {
+      const lo = Number(m[2]);
+      const hi = m[3] ? Number(m[3]) : lo;
+      if (hi < lo) return undefined;
+      ranges.push([lo, hi]);
+    }
+  }
+  return (status) => ranges.some(([lo, hi]) => status >= lo && status <= hi);
+}
+
 /** Durations like "90s", "30m", "1h", "1h30m" or plain seconds, to milliseconds. */
 export function parseDuration(text: string): number | undefined {
   const t = text.trim().toLowerCase();
@@ -139,6 +159,19 @@ export const configSchema = z.object({
     .pipe(z.url({ error: 'a URL' }).optional())
     .describe("Green pool's admin base URL for chaos [http://app_green:ADMIN_PORT]"),
   HEALTH_CHECK_TIMEOUT_MS: num(500, { int: true, min: 50 }).describe('Deadline of one pool health probe'),
+  APP_HEALTH_PATH: z
+    .string()
+    .default('/healthz')
+    .refine((v) => /^\/[\x21-\x7e]*$/.test(v), { error: 'a path starting with / (printable, no spaces)' })
+    .describe("Path the bot probes on every pool target at APP_PORT (your app's health check)"),
+  APP_HEALTH_STATUS: z
+    .string()
+    .default('2xx')
+    .refine((v) => parseStatusSet(v) !== undefined, { error: 'statuses such as 2xx, 200, 200-399, or a comma-separated list' })
+    .describe('HTTP statuses of APP_HEALTH_PATH that count as healthy'),
+  APP_HEALTH_HOST: optionalString()
+    .pipe(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, { error: 'a host name, optionally with :port' }).optional())
+    .describe("Host header the health probe sends [the target's address]: for an app that checks its Host"),
   SWITCH_VERIFY_TIMEOUT_MS: num(3000, { int: true, min: 100 }).describe('How long a switch waits to see nginx serve the target'),
   DEPLOY_HEALTH_TIMEOUT_MS: num(60_000, { int: true, min: 1000 }).describe('How long deploy waits for the new container to be healthy'),
   LOCK_WAIT_MS: num(30_000, { int: true, min: 0 }).describe('How long an operation waits for another to finish'),

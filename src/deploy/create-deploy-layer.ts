@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Config } from '../config.js';
+import { parseStatusSet, type Config } from '../config.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -14,6 +14,7 @@ import { createPostSwitchGuard, type AttemptCounts, type PostSwitchGuard } from 
 import { createNginxControl } from './nginx/nginx-control.js';
 import { createOperations, type Operations, type PoolStats } from './operations.js';
 import { createPoolClient, type PoolClient } from './pools/pool-client.js';
+import type { HealthSpec } from './pools/probe-http.js';
 import { selectEngine } from './select-engine.js';
 import { createOpLock } from './state/op-lock.js';
 import { createStateStore } from './state/state-store.js';
@@ -23,7 +24,6 @@ import type { SwarmControl } from './swarm/swarm-control.js';
 // Builds deploy control from config: the engine (select-engine.ts), nginx, the pools' health, state,
 // lock, the use cases over them, and the guards. The bot (app.ts) starts the timers; the CLI uses only `ops`.
 
-const HEALTH_PATH = '/healthz';
 const SPREAD_ACTOR: Actor = { kind: 'auto', id: 'spread-keeper', name: 'spread keeper' };
 
 export interface DeployLayerDeps {
@@ -75,6 +75,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     engine,
     container: async () => (await engines.engine()).nginxContainer(),
   });
+  const appHealth: HealthSpec = { path: config.APP_HEALTH_PATH, expect: parseStatusSet(config.APP_HEALTH_STATUS)!, hostHeader: config.APP_HEALTH_HOST };
   // People's commands can wait longer for an answer than the once-a-second checker does.
   const healthTimeoutMs = Math.max(2000, config.HEALTH_CHECK_TIMEOUT_MS);
   const engines = selectEngine({
@@ -82,7 +83,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     docker: engine,
     selfId: deps.selfId ?? hostname(),
     nginx: () => nginx,
-    healthPath: HEALTH_PATH,
+    health: appHealth,
     healthTimeoutMs,
     log: dlog,
     ...(deps.swarmControl ? { swarmControl: deps.swarmControl } : {}),
@@ -90,7 +91,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   });
   // A name a person recognises: the compose project (e.g. "shop"), not the container id.
   const envName = () => config.ENV_NAME ?? engines.projectName() ?? hostname();
-  const pools = deps.pools ?? createPoolClient({ minCapacityPct: config.POOL_MIN_HEALTHY_PERCENT, targets: (pool) => engines.targets(pool) });
+  const pools = deps.pools ?? createPoolClient({ minCapacityPct: config.POOL_MIN_HEALTHY_PERCENT, health: appHealth, targets: (pool) => engines.targets(pool) });
   const store = createStateStore(config.STATE_DIR);
   const lock = createOpLock({
     dir: config.STATE_DIR,

@@ -8,6 +8,7 @@ import type { ContainerEngine } from './docker/container-engine.js';
 import { resolveProject } from './docker/docker-engine.js';
 import type { NginxControl } from './nginx/nginx-control.js';
 import { composeTargets, type PoolTargetList } from './pools/pool-client.js';
+import type { HealthSpec } from './pools/probe-http.js';
 import type { ClusterSnapshot } from './swarm/cluster.js';
 import { createSwarmControl, withSnapshotCache, type SwarmControl } from './swarm/swarm-control.js';
 import { createSwarmEngine } from './swarm/swarm-engine.js';
@@ -42,7 +43,8 @@ export interface SelectEngineOptions {
   selfId: string;
   /** nginx control, bound to the engine late: it asks the engine where nginx runs. */
   nginx: () => NginxControl;
-  healthPath: string;
+  /** How the app says it is healthy. */
+  health: HealthSpec;
   /** Health gate deadline of one probe (people's commands wait longer than the checker). */
   healthTimeoutMs: number;
   log: Logger;
@@ -106,7 +108,7 @@ export function selectEngine(o: SelectEngineOptions): EngineSelection {
       nginx: o.nginx(),
       appPort: config.APP_PORT,
       adminPort: config.ADMIN_PORT,
-      healthPath: o.healthPath,
+      health: o.health,
       syncMs: config.SWARM_SYNC_MS,
       pollMs,
       healthTimeoutMs: o.healthTimeoutMs,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, describeConfig, loadConfig, parseDuration, slackMode } from '../../src/config.js';
+import { ConfigError, describeConfig, loadConfig, parseDuration, parseStatusSet, slackMode } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('applies the defaults of shared/SPEC.md to an empty environment', () => {
@@ -96,5 +96,30 @@ describe('describeConfig', () => {
     assert.equal(rows.find((r) => r.name === 'WINDOW_SIZE')?.default, '200');
     assert.equal(rows.find((r) => r.name === 'MAINTENANCE_MODE')?.default, 'false');
     assert.equal(rows.find((r) => r.name === 'SLACK_BOT_TOKEN')?.default, undefined);
+  });
+});
+
+describe("your app's health check settings", () => {
+  it('reads the status sets operators write, and refuses anything else', () => {
+    const ok = (spec: string, statuses: number[]) => statuses.filter(parseStatusSet(spec)!);
+    assert.deepEqual(ok('2xx', [199, 200, 204, 299, 300]), [200, 204, 299]);
+    assert.deepEqual(ok('200, 301-302', [200, 201, 301, 302, 303]), [200, 301, 302]);
+    assert.deepEqual(ok('2XX,404', [200, 404, 500]), [200, 404]);
+    for (const bad of ['', 'ok', '2x', '600', '302-301', '200;204', '2xx,']) assert.equal(parseStatusSet(bad), undefined, bad);
+  });
+
+  it('defaults to GET /healthz, any 2xx, no Host of its own; a bad path, status set or host is named', () => {
+    const c = loadConfig({});
+    assert.deepEqual([c.APP_HEALTH_PATH, c.APP_HEALTH_STATUS, c.APP_HEALTH_HOST], ['/healthz', '2xx', undefined]);
+    const own = loadConfig({ APP_HEALTH_PATH: '/status/ready?full=1', APP_HEALTH_STATUS: '200-399', APP_HEALTH_HOST: 'shop.example:8000' });
+    assert.deepEqual([own.APP_HEALTH_PATH, own.APP_HEALTH_STATUS, own.APP_HEALTH_HOST], ['/status/ready?full=1', '200-399', 'shop.example:8000']);
+    assert.throws(
+      () => loadConfig({ APP_HEALTH_PATH: 'healthz', APP_HEALTH_STATUS: 'ok', APP_HEALTH_HOST: 'evil.example\nX-Injected: 1' }),
+      (err: ConfigError) =>
+        err.problems.some((p) => p.startsWith('APP_HEALTH_PATH: got "healthz", wants a path starting with /')) &&
+        err.problems.some((p) => p.startsWith('APP_HEALTH_STATUS: got "ok", wants statuses such as 2xx')) &&
+        err.problems.some((p) => p.startsWith('APP_HEALTH_HOST:')),
+    );
+    assert.throws(() => loadConfig({ APP_HEALTH_PATH: '/a b' }), /APP_HEALTH_PATH/);
   });
 });

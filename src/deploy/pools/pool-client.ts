@@ -1,6 +1,6 @@
 import { BluegreenError } from '../../errors.js';
 import { serviceOf, type Pool } from '../../pool.js';
-import { probeHttp, type HttpProbe, type ProbeOutcome } from './probe-http.js';
+import { DEFAULT_HEALTH, probeHealth, probeHttp, type HealthSpec, type HttpProbe, type ProbeOutcome } from './probe-http.js';
 
 // The pools' own HTTP endpoints, reached from outside the pools (no tool needed in an image): health
 // on the app's port (the port nginx proxies to), chaos on the demo app's admin listener, which nginx
@@ -60,7 +60,8 @@ export interface PoolClientOptions {
   timeoutMs?: number;
   /** Least share of the desired targets that must pass for the pool to count as healthy [50]. */
   minCapacityPct?: number;
-  healthPath?: string;
+  /** How the app says it is healthy [GET /healthz, any 2xx]. */
+  health?: HealthSpec;
 }
 
 /** Compose mode: each pool is its one container, reached by service name. */
@@ -69,7 +70,6 @@ export function composeTargets(urls: { app: Readonly<Record<Pool, string>>; admi
 }
 
 const NO_CHAOS_HINT = 'chaos needs the demo app, or an image that serves /chaos on its admin port (ADMIN_PORT)';
-const HEALTH_PATH = '/healthz';
 /** A live target completes a TCP handshake in well under a millisecond, however busy its CPU. */
 const CONNECT_TIMEOUT_MS = 500;
 /** Targets listed by name in a pool's detail, at most. */
@@ -94,7 +94,7 @@ function chaosIn(body: string | undefined): ChaosMode | null {
 export function createPoolClient(o: PoolClientOptions): PoolClient {
   const timeoutMs = o.timeoutMs ?? 2000;
   const minCapacityPct = o.minCapacityPct ?? 50;
-  const healthPath = o.healthPath ?? HEALTH_PATH;
+  const healthSpec = o.health ?? DEFAULT_HEALTH;
 
   /** One chaos call to a task's admin listener; a refused connection means the image has no chaos. */
   const call = async (pool: Pool, base: string, method: string, path: string): Promise<HttpProbe> => {
@@ -145,7 +145,7 @@ export function createPoolClient(o: PoolClientOptions): PoolClient {
       const started = performance.now();
       const { targets, desired } = await o.targets(pool);
       const probes = await Promise.all(
-        targets.map(async (t) => ({ t, p: await probeHttp(new URL(healthPath, t.app), { connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, ms), timeoutMs: ms }) })),
+        targets.map(async (t) => ({ t, p: await probeHealth(t.app, healthSpec, { connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, ms), timeoutMs: ms }) })),
       );
       const passed = probes.filter(({ p }) => p.outcome === 'healthy');
       const failing = probes.filter(({ p }) => p.outcome !== 'healthy');

@@ -45,6 +45,23 @@ export interface ProbeOptions {
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** How the app says it is healthy (APP_HEALTH_PATH, APP_HEALTH_STATUS, APP_HEALTH_HOST). */
+export interface HealthSpec {
+  /** The path probed on the app's port [/healthz]. */
+  path: string;
+  /** Statuses that count as healthy [any 2xx]. */
+  expect?: (status: number) => boolean;
+  /** Host header to send instead of the target's address (an app that checks it). */
+  hostHeader?: string | undefined;
+}
+
+export const DEFAULT_HEALTH: HealthSpec = { path: '/healthz' };
+
+/** One health probe of the app at `base` (http://host:APP_PORT), as `spec` says. */
+export function probeHealth(base: string, spec: HealthSpec, t: { connectTimeoutMs: number; timeoutMs: number }): Promise<HttpProbe> {
+  return probeHttp(new URL(spec.path, base), { ...t, ...(spec.expect ? { expect: spec.expect } : {}), ...(spec.hostHeader ? { hostHeader: spec.hostHeader } : {}) });
+}
+
 const is2xx = (status: number) => status >= 200 && status < 300;
 
 /** Error codes raised before a connection exists: the target is not there for us. */

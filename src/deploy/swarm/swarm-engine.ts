@@ -5,7 +5,7 @@ import { failed, ok, type OpResult } from '../../shared/op-result.js';
 import type { Progress } from '../../shared/progress.js';
 import type { DeployData, DeployEngine, DeployRequest, EngineHooks, PoolDescription, ScaleData } from '../deploy-engine.js';
 import type { NginxControl } from '../nginx/nginx-control.js';
-import { probeHttp, type HttpProbe } from '../pools/probe-http.js';
+import { probeHealth, type HealthSpec, type HttpProbe } from '../pools/probe-http.js';
 import { describePerNode, servingTasks, swarmPoolStatus, tasksPerNode, type ClusterSnapshot, type PoolTask, type SwarmPoolStatus } from './cluster.js';
 import { rebalance as spreadPool } from './swarm-rebalance.js';
 import { rollOut, scaleTo, taskErrors } from './swarm-rollout.js';
@@ -39,7 +39,8 @@ export interface SwarmEngineOptions {
   nginx: NginxControl;
   appPort: number;
   adminPort: number;
-  healthPath: string;
+  /** How the app says it is healthy (deploy's gate and nginx's members use it). */
+  health: HealthSpec;
   /** How often the member sync reads the swarm (SWARM_SYNC_MS). */
   syncMs: number;
   /** How often a deploy or scale reads the swarm while following it. */
@@ -86,8 +87,8 @@ export function describeSwarmPool(s: SwarmPoolStatus): PoolDescription {
 
 export function createSwarmEngine(o: SwarmEngineOptions): DeployEngine {
   const { control, nginx } = o;
-  const taskUrl = (task: PoolTask) => new URL(o.healthPath, `http://${task.address}:${o.appPort}`);
-  const probeTask = o.probeTask ?? ((task: PoolTask, timeoutMs: number) => probeHttp(taskUrl(task), { ...MEMBER_PROBE, timeoutMs }));
+  const appBase = (address: string) => `http://${address}:${o.appPort}`;
+  const probeTask = o.probeTask ?? ((task: PoolTask, timeoutMs: number) => probeHealth(appBase(task.address!), o.health, { ...MEMBER_PROBE, timeoutMs }));
   // The member files are nginx's truth in every process (the CLI runs deploy and scale too).
   const serves =
     o.serves ??
@@ -183,7 +184,7 @@ export function createSwarmEngine(o: SwarmEngineOptions): DeployEngine {
       const snap = await control.snapshot();
       return {
         desired: snap.pools[pool].desired,
-        targets: candidates(snap, pool).map((t) => ({ name: t.address!, app: `http://${t.address}:${o.appPort}`, admin: `http://${t.address}:${o.adminPort}` })),
+        targets: candidates(snap, pool).map((t) => ({ name: t.address!, app: appBase(t.address!), admin: `http://${t.address}:${o.adminPort}` })),
       };
     },
     async nginxContainer() {
@@ -206,7 +207,7 @@ export function createSwarmEngine(o: SwarmEngineOptions): DeployEngine {
         nginx,
         appPort: o.appPort,
         intervalMs: o.syncMs,
-        probe: async (address) => (await probeHttp(new URL(o.healthPath, `http://${address}:${o.appPort}`), MEMBER_PROBE)).outcome,
+        probe: async (address) => (await probeHealth(appBase(address), o.health, MEMBER_PROBE)).outcome,
         readApplied: () => nginx.readMembers(),
         log: o.log,
         onSnapshot: (snapshot) => {

@@ -22,7 +22,7 @@ async function swarmHarness(over: Partial<OperationsDeps> = {}) {
         nginx,
         appPort: 3000,
         adminPort: 3001,
-        healthPath: '/healthz',
+        health: { path: '/healthz' },
         syncMs: 1000,
         pollMs: 1,
         healthTimeoutMs: settings.healthTimeoutMs,

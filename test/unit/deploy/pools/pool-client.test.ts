@@ -198,3 +198,31 @@ describe('pool client in Swarm mode: chaos on every task of the pool', () => {
     });
   });
 });
+
+describe("pool client: your app's own health check (APP_HEALTH_PATH, APP_HEALTH_STATUS, APP_HEALTH_HOST)", () => {
+  // An app that knows nothing of bluegreen: health at /status/ready, 204 when ready, and (like
+  // Django with ALLOWED_HOSTS) a 400 for any Host it does not know.
+  const seen: string[] = [];
+  const app = createServer((req, res) => {
+    seen.push(`${req.url} host=${req.headers.host}`);
+    if (req.headers.host !== 'shop.example') return void res.writeHead(400).end('Bad Request (400)');
+    res.writeHead(req.url === '/status/ready' ? 204 : 404).end();
+  });
+  let base = '';
+  before(async () => (base = await listen(app)));
+  after(() => app.close());
+  const client = (health: Parameters<typeof createPoolClient>[0]['health']) =>
+    createPoolClient({ targets: composeTargets({ app: { blue: base, green: base }, admin: { blue: base, green: base } }), ...(health ? { health } : {}) });
+
+  it('probes the path and Host it is given and takes the statuses it is told; the default /healthz fails such an app', async () => {
+    const own = await client({ path: '/status/ready', expect: (s) => s === 204, hostHeader: 'shop.example' }).health('blue', 1000);
+    assert.deepEqual([own.healthy, own.detail], [true, 'HTTP 204']);
+    const byDefault = await client(undefined).health('blue', 1000);
+    assert.deepEqual([byDefault.healthy, byDefault.detail], [false, 'HTTP 400']);
+    const wrongHost = await client({ path: '/status/ready', expect: (s) => s === 204 }).health('blue', 1000);
+    assert.equal(wrongHost.healthy, false, 'the Host header is the target address unless APP_HEALTH_HOST says otherwise');
+    const only200 = await client({ path: '/status/ready', hostHeader: 'shop.example', expect: (s) => s === 200 }).health('blue', 1000);
+    assert.deepEqual([only200.healthy, only200.detail], [false, 'HTTP 204']);
+    assert.deepEqual(seen.slice(0, 2), ['/status/ready host=shop.example', `/healthz host=${new URL(base).host}`]);
+  });
+});
