@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole bring-up and tear-down, online or offline.
-#   scripts/stack.sh build   build the bot (host npm), base images if needed, compose images
+#   scripts/stack.sh build   build the bot (host npm), base images if needed, nginx and bot images,
+#                            and the demo app's image only when a pool runs it (BLUE_IMAGE /
+#                            GREEN_IMAGE of your own are used as they are: never built or retagged)
 #   scripts/stack.sh up      build, then start the stack and wait until nginx answers
 #   scripts/stack.sh down    stop and remove containers, networks and volumes of the project
 # Honours the env of shared/SPEC.md (ports, ACTIVE_POOL, images...), COMPOSE_FILE and
@@ -12,10 +14,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 cmd=${1:-up}
-# IMAGE_TAG tags the images built here; the pools' default image follows it.
-if [ -n "${IMAGE_TAG:-}" ]; then
-  export BLUE_IMAGE=${BLUE_IMAGE:-bluegreen-demo-app:$IMAGE_TAG} GREEN_IMAGE=${GREEN_IMAGE:-bluegreen-demo-app:$IMAGE_TAG}
-fi
+# IMAGE_TAG tags the images built here; the pools' default image (the demo app) follows it.
+DEMO_IMAGE=bluegreen-demo-app:${IMAGE_TAG:-local}
+export BLUE_IMAGE=${BLUE_IMAGE:-$DEMO_IMAGE} GREEN_IMAGE=${GREEN_IMAGE:-$DEMO_IMAGE}
 
 log() { echo "stack: $*" >&2; }
 die() { echo "stack: $*" >&2; exit 1; }
@@ -81,10 +82,22 @@ stage_bot() {
   (cd .build/bot && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error)
 }
 
+# The demo app's image, when a pool runs it. The pools' services have no `build:`: an image you
+# name is yours, and `compose build` never overwrites its tag with the demo app.
+build_demo_app() {
+  if [ "$BLUE_IMAGE" != "$DEMO_IMAGE" ] && [ "$GREEN_IMAGE" != "$DEMO_IMAGE" ]; then
+    log "pools run $BLUE_IMAGE and $GREEN_IMAGE: the demo app is not built"
+    return
+  fi
+  docker build -q --build-arg "NODE_IMAGE=$NODE_IMAGE" -t "$DEMO_IMAGE" demo-app >/dev/null || die "building the demo app ($DEMO_IMAGE) failed"
+  log "built $DEMO_IMAGE"
+}
+
 build() {
   require_docker
   choose_base_images
   stage_bot
+  build_demo_app
   compose build
 }
 

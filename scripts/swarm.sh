@@ -60,7 +60,10 @@ converged() {
 # REGISTRY: every node pulls the stack's images from there.
 push_images() {
   local name
-  for name in bluegreen-demo-app bluegreen-nginx bluegreen-bot; do
+  local names=(bluegreen-nginx bluegreen-bot)
+  # The demo app only when a pool runs it: an image of your own is pulled by the nodes as you named it.
+  case " $BLUE_IMAGE $GREEN_IMAGE " in *"bluegreen-demo-app:$IMAGE_TAG "*) names+=(bluegreen-demo-app) ;; esac
+  for name in "${names[@]}"; do
     docker tag "$name:$IMAGE_TAG" "$REGISTRY/$name:$IMAGE_TAG"
     docker push -q "$REGISTRY/$name:$IMAGE_TAG" >/dev/null || die "pushing $REGISTRY/$name:$IMAGE_TAG failed (is $REGISTRY a registry every node trusts? insecure-registries in daemon.json for plain HTTP)"
   done
@@ -107,7 +110,8 @@ wait_gone() {
 case "$cmd" in
   up)
     require_manager
-    [ "${BLUEGREEN_IMAGES_READY:-}" = 1 ] || bash scripts/stack.sh build
+    # stack.sh builds the demo app when a pool runs it (named here with the registry in front).
+    [ "${BLUEGREEN_IMAGES_READY:-}" = 1 ] || BLUE_IMAGE=${BLUE_IMAGE#"$IMAGE_PREFIX"} GREEN_IMAGE=${GREEN_IMAGE#"$IMAGE_PREFIX"} bash scripts/stack.sh build
     [ -z "${REGISTRY:-}" ] || push_images
     label_edge
     # --resolve-image never: local images have no digest to pin; with REGISTRY the tag is pulled as it is.
