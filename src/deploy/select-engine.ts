@@ -8,7 +8,7 @@ import type { ContainerEngine } from './docker/container-engine.js';
 import { resolveProject } from './docker/docker-engine.js';
 import type { NginxControl } from './nginx/nginx-control.js';
 import { composeTargets, type PoolTargetList } from './pools/pool-client.js';
-import type { HealthSpec } from './pools/probe-http.js';
+import { probeHealth, type HealthSpec } from './pools/probe-http.js';
 import type { ClusterSnapshot } from './swarm/cluster.js';
 import { createSwarmControl, withSnapshotCache, type SwarmControl } from './swarm/swarm-control.js';
 import { createSwarmEngine } from './swarm/swarm-engine.js';
@@ -86,8 +86,26 @@ export function selectEngine(o: SelectEngineOptions): EngineSelection {
       green: config.POOL_ADMIN_URL_GREEN ?? `http://app_green:${config.ADMIN_PORT}`,
     },
   };
+  // A new container is judged by the same check as the pools, by its name on the compose network,
+  // when this process runs in a container of the project (on that network); a CLI on the host
+  // cannot reach it by name, and Docker's health decides there.
+  let onNetwork: Promise<boolean> | undefined;
+  const inProject = () =>
+    (onNetwork ??= (async () => {
+      try {
+        return (await docker.inspect(o.selfId)).project === (await getProject());
+      } catch {
+        onNetwork = undefined;
+        return false;
+      }
+    })());
+  const probeContainer = async (name: string) => {
+    if (!(await inProject())) return undefined;
+    const p = await probeHealth(`http://${name}:${config.APP_PORT}`, o.health, { connectTimeoutMs: 500, timeoutMs: o.healthTimeoutMs });
+    return { healthy: p.outcome === 'healthy', detail: p.detail };
+  };
   const compose = () =>
-    createComposeEngine({ docker, project: getProject, nginx: o.nginx(), urls, deployHealthTimeoutMs: config.DEPLOY_HEALTH_TIMEOUT_MS });
+    createComposeEngine({ docker, project: getProject, nginx: o.nginx(), urls, deployHealthTimeoutMs: config.DEPLOY_HEALTH_TIMEOUT_MS, probe: probeContainer });
 
   const detectStack = async (): Promise<string | undefined> => {
     if (config.STACK_NAME) return config.STACK_NAME;

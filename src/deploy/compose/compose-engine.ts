@@ -21,6 +21,8 @@ export interface ComposeEngineOptions {
   urls: { app: Readonly<Record<Pool, string>>; admin: Readonly<Record<Pool, string>> };
   /** How long deploy waits for the new container to be healthy. */
   deployHealthTimeoutMs: number;
+  /** The bot's health probe of one container by name (replace-pool-container.ts); none: Docker's health only. */
+  probe?: (containerName: string) => Promise<{ healthy: boolean; detail: string } | undefined>;
   /**
    * How long deploy waits for nginx to serve the active pool steadily before it replaces the idle
    * one [15 s: nginx's default FAIL_TIMEOUT of 5 s, three times].
@@ -81,7 +83,7 @@ export function createComposeEngine(o: ComposeEngineOptions): DeployEngine {
     const old = await containerOf(pool);
     const releaseId = env.RELEASE_ID;
     say(`replacing ${old.name} with ${image}${releaseId ? ` (release ${releaseId})` : ''}; it keeps serving until the new one is healthy`);
-    const r = await replacePoolContainer({ engine: docker, nginx, old, image, env, healthTimeoutMs: o.deployHealthTimeoutMs, say });
+    const r = await replacePoolContainer({ engine: docker, nginx, old, image, env, healthTimeoutMs: o.deployHealthTimeoutMs, say, ...(o.probe ? { probe: o.probe } : {}) });
     if (!r.ok) {
       const kept = old.env.RELEASE_ID ? `${old.name} (release ${old.env.RELEASE_ID})` : old.name;
       const serving =

@@ -1,4 +1,4 @@
-import { describeError } from '../../errors.js';
+import { BluegreenError, describeError } from '../../errors.js';
 import type { ContainerEngine, ContainerInfo } from '../docker/container-engine.js';
 import type { NginxControl } from '../nginx/nginx-control.js';
 
@@ -28,12 +28,36 @@ export interface ReplaceOptions {
   /** Wins over the compose file's and the image's env (RELEASE_ID). */
   env: Readonly<Record<string, string>>;
   healthTimeoutMs: number;
+  /**
+   * The bot's own health probe of a container, by its name on the compose network (APP_HEALTH_PATH
+   * on APP_PORT): a new container must pass it as well as Docker's health (the image's own
+   * HEALTHCHECK, when it has one), so an image needs no tool inside for its health to be judged.
+   * Undefined: this process is not on the compose network (a CLI on the host); Docker's health decides.
+   */
+  probe?: (containerName: string) => Promise<{ healthy: boolean; detail: string } | undefined>;
   say: (step: string) => void;
 }
 
 export type Replaced =
   | { ok: true; fresh: ContainerInfo; /** Clean-up left undone after success. */ leftovers: string[] }
   | { ok: false; step: string; error: unknown; /** Restore steps that failed too: empty when the old container serves as before. */ restoreProblems: string[] };
+
+/** Docker's health, then the bot's probe, both within the one deadline. */
+async function untilHealthy(o: ReplaceOptions, id: string, name: string): Promise<ContainerInfo> {
+  const deadline = Date.now() + o.healthTimeoutMs;
+  const info = await o.engine.waitHealthy(id, o.healthTimeoutMs);
+  if (!o.probe) return info;
+  for (;;) {
+    const p = await o.probe(name);
+    if (p === undefined) {
+      o.say(`the bot is not on the compose network here: Docker's health of ${name} decides`);
+      return info;
+    }
+    if (p.healthy) return info;
+    if (Date.now() >= deadline) throw new BluegreenError('POOL_UNHEALTHY', `container ${name} not healthy after ${o.healthTimeoutMs} ms (${p.detail})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 export async function replacePoolContainer(o: ReplaceOptions): Promise<Replaced> {
   const { engine, nginx, old, say } = o;
@@ -66,7 +90,7 @@ export async function replacePoolContainer(o: ReplaceOptions): Promise<Replaced>
 
     step = 'wait for the new container to be healthy';
     say(`${next} started; waiting for it to be healthy (up to ${secs} s)`);
-    await engine.waitHealthy(candidate, o.healthTimeoutMs);
+    await untilHealthy(o, candidate, next);
 
     step = `give the new container the name ${aliasText}`;
     say(`${next} is healthy; it answers to ${aliasText} beside ${oldName}`);
@@ -93,7 +117,7 @@ export async function replacePoolContainer(o: ReplaceOptions): Promise<Replaced>
     final = (await engine.startReplacement(old.id, { image: o.image, env: o.env, name: oldName, temporary: false, networks: names })).id;
     step = 'wait for the final container to be healthy';
     say(`${oldName} started from ${o.image} with its ports; waiting for it to be healthy`);
-    const fresh = await engine.waitHealthy(final, o.healthTimeoutMs);
+    const fresh = await untilHealthy(o, final, oldName);
 
     step = 'reload nginx (temporary and final)';
     say(`${oldName} is healthy; moving nginx from ${next} to it`);

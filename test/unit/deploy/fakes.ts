@@ -354,7 +354,7 @@ export interface Harness {
 
 export interface HarnessOptions extends Partial<OperationsDeps> {
   /** The engine under the use cases, built over the harness's fakes [Compose over FakeEngine]. */
-  engineOf?: (parts: { nginx: FakeNginx; settings: OperationsSettings; log: Logger }) => DeployEngine;
+  engineOf?: (parts: { nginx: FakeNginx; settings: OperationsSettings; log: Logger; docker: FakeEngine }) => DeployEngine;
 }
 
 export const SETTINGS: OperationsSettings = { envName: 'test', healthTimeoutMs: 100, verifyTimeoutMs: 100, deployHealthTimeoutMs: 1000, maintenanceDefaultMs: 3_600_000, releaseIds: {} };
@@ -372,7 +372,7 @@ export async function harness({ engineOf, ...over }: HarnessOptions = {}): Promi
   const settings = over.settings ?? SETTINGS;
   const log = captureLogger().log;
   const deployEngine =
-    engineOf?.({ nginx, settings, log }) ??
+    engineOf?.({ nginx, settings, log, docker: engine }) ??
     createComposeEngine({ docker: engine, project: async () => 'proj', nginx, urls: COMPOSE_URLS, deployHealthTimeoutMs: settings.deployHealthTimeoutMs });
   const ops = createOperations({
     engine: () => Promise.resolve(deployEngine),
