@@ -1,11 +1,15 @@
 // The pools run the images you name, as they are (issue #19, item 1): `stack:up`'s build step with
 // BLUE_IMAGE / GREEN_IMAGE of your own neither builds the demo app nor touches your tag, and the
 // compose file has no build for the pools; with the defaults it builds the demo app as before.
+// APP_PORT is the app's port for nginx, the bot and the app alike.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import type { StatusReport } from '../../src/deploy/operations.js';
+import { botCli, servedBy, serviceContainer } from './deploy-host.js';
 import { composeCommand, dockerAvailable, run } from './support/docker.js';
+import { ensureImages, startStack, type Stack } from './support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TAG = `yourimg${(process.env.IMAGE_TAG ?? '').toLowerCase().replace(/[^a-z0-9]/g, '')}`;
@@ -52,5 +56,29 @@ describe('the pools run the images you name', { skip: !docker && 'no Docker engi
     assert.equal(built.code, 0, built.stderr.slice(-3000));
     assert.match(built.stderr, new RegExp(`built bluegreen-demo-app:${TAG}`));
     assert.ok(await imageId(`bluegreen-demo-app:${TAG}`));
+  });
+
+  it('APP_PORT=8000: the app listens there, nginx proxies there, the bot probes there; switch works', async () => {
+    await ensureImages();
+    let stack: Stack | undefined;
+    try {
+      stack = await startStack({ project: 'app-port', env: { APP_PORT: '8000' } });
+      const app = await run('docker', ['inspect', '-f', '{{range .Config.Env}}{{println .}}{{end}}', await serviceContainer(stack.project, 'app_green')]);
+      assert.match(app.stdout, /^PORT=8000$/m);
+      const st = await botCli(stack, 'status');
+      const report = st.result?.status === 'ok' ? (st.result.data as unknown as StatusReport) : assert.fail(st.stdout + st.stderr);
+      assert.deepEqual(
+        report.pools.map((p) => [p.pool, p.healthy, p.healthDetail]),
+        [
+          ['blue', true, 'HTTP 200'],
+          ['green', true, 'HTTP 200'],
+        ],
+      );
+      const sw = await botCli(stack, 'switch', 'green');
+      assert.equal(sw.code, 0, sw.stdout + sw.stderr);
+      assert.equal((await servedBy(stack)).pool, 'green');
+    } finally {
+      await stack?.down();
+    }
   });
 });
