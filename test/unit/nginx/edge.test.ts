@@ -228,6 +228,14 @@ describe('the edge in front of the inner nginx, with the host nginx', { skip: sk
     assert.equal(line.uri, '/who');
   });
 
+  it("the bot's probe token never reaches the apps: nginx reads it and strips it upstream", async () => {
+    const a = await rawExchange(edgePort, 'GET /probe HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bluegreen-Probe: 0123456789abcdef\r\nConnection: close\r\n\r\n');
+    assert.equal(a.status, 200, a.body.slice(0, 200));
+    const seen = JSON.parse(a.body) as Seen;
+    assert.equal(seen.headers['x-bluegreen-probe'], undefined, 'an app (or whoever runs in it) would learn the token');
+    assert.match(a.head, /^x-bluegreen-upstream: 200$/im, 'nginx still answers the probe with the upstream status');
+  });
+
   it('a body over the limit is refused by the edge with the 413 the inner would give', async () => {
     const over = `POST /big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1048577\r\nConnection: close\r\n\r\n${'c'.repeat(1_048_577)}`;
     assert.equal((await send(edgePort, over)).status, 413);
