@@ -63,10 +63,12 @@ if [ ! -e "$STATE_DIR/active-blue" ] && [ ! -e "$STATE_DIR/active-green" ]; then
 fi
 chmod 755 "$STATE_DIR"
 # The bot's switch checks prove themselves with this token (on the state volume the bot shares) to
-# be told nginx's upstream statuses; nobody else is.
-[ -s "$STATE_DIR/probe-token" ] || head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE_DIR/probe-token"
+# be told nginx's upstream statuses; nobody else is. A new one at each start, written whole (the bot
+# reads it at each check): a token that leaked stops working at the next restart.
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE_DIR/probe-token.tmp"
+mv -f "$STATE_DIR/probe-token.tmp" "$STATE_DIR/probe-token"
 PROBE_TOKEN=$(cat "$STATE_DIR/probe-token")
-case "$PROBE_TOKEN" in ''|*[!0-9a-f]*) fail "$STATE_DIR/probe-token: wants hex digits (delete it to get a new one)" ;; esac
+case "$PROBE_TOKEN" in ''|*[!0-9a-f]*) fail "$STATE_DIR/probe-token: wants hex digits (/dev/urandom unreadable?)" ;; esac
 # A real file, never the image's /dev/stdout symlink: the bot tails it.
 [ -f "$LOG_DIR/access.json.log" ] || : > "$LOG_DIR/access.json.log"
 

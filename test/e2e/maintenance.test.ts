@@ -172,9 +172,15 @@ describe('maintenance page on the real stack', { skip: !docker && 'no Docker eng
   it('the page survives a restart of nginx and of the bot; off ends it', async () => {
     await cli(stack, 'maintenance', 'on', 'for', '10m', '--page', 'disk swap');
     assert.equal((await get(stack, '/')).status, 503);
+    const token = async () => (await stack.compose('exec', '-T', 'nginx', 'cat', '/etc/nginx/bluegreen/probe-token')).stdout.trim();
+    const tokenBefore = await token();
     const restart = await stack.compose('restart', 'nginx', 'bot');
     assert.equal(restart.code, 0, restart.stderr);
     await eventually('nginx answers after its restart', async () => (await get(stack, '/nginx-health')).status === 200, 60_000);
+    // A new probe token at each nginx start (the next test's probes use it through the bot).
+    const tokenAfter = await token();
+    assert.match(tokenAfter, /^[0-9a-f]{32}$/);
+    assert.notEqual(tokenAfter, tokenBefore);
     const after = await get(stack, '/');
     assert.deepEqual([after.status, after.headers.get('retry-after'), after.headers.get('x-app-pool')], [503, '300', null]);
     await eventually('the bot answers after its restart', async () => (await fetch(`http://127.0.0.1:${stack.ports.bot}/healthz`)).ok, 60_000);
