@@ -316,10 +316,15 @@ describe('Slack end to end: the auto-demote alert, healed and switched back by c
     assert.equal(heal.status, 200);
     await waitForUpdate(stack, ts, ADMIN, 'Stop chaos on blue');
     // Healed is not switched: traffic stays on green until someone says so. The incident resolves
-    // when blue passes its checks again, and its message then offers "Switch to blue".
+    // when blue passes its checks again, and its message then offers "Switch to blue". (The button
+    // may come a moment earlier, on the click's own update, when blue's next check passed first:
+    // buttons follow the facts.)
     const resolved = await s.waitFor(
       'the auto-demote resolved, offering Switch to blue',
-      (st) => st.calls.find((c) => c.method === 'chat.update' && c.args.ts === ts && buttonsOf(c).some((b) => b.action_id === 'bg_switch_to.blue')),
+      (st) =>
+        st.calls.find(
+          (c) => c.method === 'chat.update' && c.args.ts === ts && /RESOLVED/.test(String(c.args.text)) && buttonsOf(c).some((b) => b.action_id === 'bg_switch_to.blue'),
+        ),
       20_000,
     );
     assert.match(String(resolved.args.text), /RESOLVED/);
