@@ -8,7 +8,7 @@ import type { ContainerEngine } from './docker/container-engine.js';
 import { resolveProject } from './docker/docker-engine.js';
 import type { NginxControl } from './nginx/nginx-control.js';
 import { composeTargets, type PoolTargetList } from './pools/pool-client.js';
-import { probeHealth, type HealthSpec } from './pools/probe-http.js';
+import { CONNECT_TIMEOUT_MS, probeHealth, type HealthSpec } from './pools/probe-http.js';
 import type { ClusterSnapshot } from './swarm/cluster.js';
 import { createSwarmControl, withSnapshotCache, type SwarmControl } from './swarm/swarm-control.js';
 import { createSwarmEngine } from './swarm/swarm-engine.js';
@@ -101,7 +101,7 @@ export function selectEngine(o: SelectEngineOptions): EngineSelection {
     })());
   const probeContainer = async (name: string) => {
     if (!(await inProject())) return undefined;
-    const p = await probeHealth(`http://${name}:${config.APP_PORT}`, o.health, { connectTimeoutMs: 500, timeoutMs: o.healthTimeoutMs });
+    const p = await probeHealth(`http://${name}:${config.APP_PORT}`, o.health, { connectTimeoutMs: CONNECT_TIMEOUT_MS, timeoutMs: o.healthTimeoutMs });
     return { healthy: p.outcome === 'healthy', detail: p.detail };
   };
   const compose = () =>

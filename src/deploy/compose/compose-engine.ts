@@ -1,5 +1,5 @@
 import { BluegreenError, describeError } from '../../errors.js';
-import { POOLS, serviceOf, type Pool } from '../../pool.js';
+import { serviceOf, type Pool } from '../../pool.js';
 import { failed, ok, refused, type OpResult } from '../../shared/op-result.js';
 import type { DeployData, DeployEngine, DeployRequest, PoolDescription } from '../deploy-engine.js';
 import type { ContainerEngine, ContainerInfo } from '../docker/container-engine.js';
@@ -107,9 +107,8 @@ export function createComposeEngine(o: ComposeEngineOptions): DeployEngine {
     async describe() {
       const project = await o.project();
       const all = await docker.list(project);
-      const of = (p: Pool) => all.find((c) => c.service === serviceOf(p));
-      const [blue, green] = POOLS.map((p) => describeContainer(of(p), `no ${serviceOf(p)} container in compose project ${project}`));
-      return { blue: blue!, green: green! };
+      const of = (p: Pool) => describeContainer(all.find((c) => c.service === serviceOf(p)), `no ${serviceOf(p)} container in compose project ${project}`);
+      return { blue: of('blue'), green: of('green') };
     },
     async release(pool) {
       return (await containerOf(pool)).env.RELEASE_ID;

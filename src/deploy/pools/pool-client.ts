@@ -1,6 +1,6 @@
 import { BluegreenError } from '../../errors.js';
 import { serviceOf, type Pool } from '../../pool.js';
-import { DEFAULT_HEALTH, probeHealth, probeHttp, type HealthSpec, type HttpProbe, type ProbeOutcome } from './probe-http.js';
+import { CONNECT_TIMEOUT_MS, DEFAULT_HEALTH, probeHealth, probeHttp, type HealthSpec, type HttpProbe, type ProbeOutcome } from './probe-http.js';
 
 // The pools' own HTTP endpoints, reached from outside the pools (no tool needed in an image): health
 // on the app's port (the port nginx proxies to), chaos on the demo app's admin listener, which nginx
@@ -70,8 +70,6 @@ export function composeTargets(urls: { app: Readonly<Record<Pool, string>>; admi
 }
 
 const NO_CHAOS_HINT = 'chaos needs the demo app, or an image that serves /chaos on its admin port (ADMIN_PORT)';
-/** A live target completes a TCP handshake in well under a millisecond, however busy its CPU. */
-const CONNECT_TIMEOUT_MS = 500;
 /** Targets listed by name in a pool's detail, at most. */
 const MAX_LISTED = 3;
 

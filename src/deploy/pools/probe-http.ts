@@ -45,6 +45,9 @@ export interface ProbeOptions {
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** A live target completes a TCP handshake in well under a millisecond, however busy its CPU. */
+export const CONNECT_TIMEOUT_MS = 500;
+
 /** How the app says it is healthy (APP_HEALTH_PATH, APP_HEALTH_STATUS, APP_HEALTH_HOST). */
 export interface HealthSpec {
   /** The path probed on the app's port [/healthz]. */

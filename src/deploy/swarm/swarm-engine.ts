@@ -5,7 +5,7 @@ import { failed, ok, type OpResult } from '../../shared/op-result.js';
 import type { Progress } from '../../shared/progress.js';
 import type { DeployData, DeployEngine, DeployRequest, EngineHooks, PoolDescription, ScaleData } from '../deploy-engine.js';
 import type { NginxControl } from '../nginx/nginx-control.js';
-import { probeHealth, type HealthSpec, type HttpProbe } from '../pools/probe-http.js';
+import { CONNECT_TIMEOUT_MS, probeHealth, type HealthSpec, type HttpProbe } from '../pools/probe-http.js';
 import { describePerNode, servingTasks, swarmPoolStatus, tasksPerNode, type ClusterSnapshot, type PoolTask, type SwarmPoolStatus } from './cluster.js';
 import { rebalance as spreadPool } from './swarm-rebalance.js';
 import { rollOut, scaleTo, taskErrors } from './swarm-rollout.js';
@@ -25,7 +25,7 @@ import { createSwarmSync, type SwarmSync } from './swarm-sync.js';
  * the handshake in well under that, however busy its CPU), an answer within 2 s (a busy host's
  * tasks answer slowly; slow is not gone).
  */
-const MEMBER_PROBE = { connectTimeoutMs: 500, timeoutMs: 2000 };
+const MEMBER_PROBE = { connectTimeoutMs: CONNECT_TIMEOUT_MS, timeoutMs: 2000 };
 /** How long a pool's tasks may sit on one node before the bot spreads them (a node just back settles first). */
 const SPREAD_AFTER_MS = 10_000;
 /** Tasks that are not running, listed by name up to this many; the rest are counted. */
