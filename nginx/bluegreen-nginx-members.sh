@@ -5,8 +5,13 @@
 #   render   write the groups (entrypoint.sh, before nginx starts)
 #   apply    render; when the result is the running file, print `unchanged` and leave nginx alone;
 #            else swap it in, `nginx -t`, reload (below) and print `reloaded`
-#   reload   `nginx -t` and reload with the files as they are, print `reloaded`: for a change nginx
-#            cannot see in them (under Compose, a service name moved to a new container)
+#   reload   render, swap in, `nginx -t` and reload even when the file did not change, print
+#            `reloaded`: for a change nginx cannot see in the files (under Compose, a service name
+#            moved to a new container)
+# Each of them also names the pool and release of every answer for the access log (maps on
+# $upstream_addr and on the pool) and writes the address table `upstream-pools` (`address:port
+# pool` a line) next to the member files, for the bot's watcher: nginx, not the app, says which pool
+# served. Host names are resolved with getent, as nginx resolves them when it loads the config.
 # A reload here is `nginx -s reload` of the inner nginx (the one the default config and pid file
 # name), and returns once no old worker takes new connections. Clients do not notice it: they talk
 # to the edge master (nginx/edge.conf.template), which resends a request whose connection the
@@ -17,6 +22,8 @@
 #                                 comment, blank lines are skipped; order and repeats do not matter
 #   absent                        the pool's service name, app_<pool>:APP_PORT (Compose mode)
 #   empty                         the pool has no member: a placeholder server marked `down`
+#   release-blue, release-green   the release id the pool runs (the bot writes what it deployed);
+#                                 absent: the log's `release` is the app's X-Release-Id, if any
 #
 # Exit status: 0 rendered / `reloaded` / `unchanged`; 1 refused: a member line is invalid, `nginx -t`
 # failed (its message on stderr) or the reload did not take, and the previous file is back, so nginx
@@ -104,16 +111,56 @@ servers() {
   echo "$1" | while IFS= read -r m; do echo "    server $m $2;"; done
 }
 
+# The IPv4 addresses nginx connects to for member $1 (`address:port`), one `address:port` a line:
+# the address itself, or what a host name resolves to now (as nginx resolves it when it loads the
+# config: app_blue under Compose); nothing when the name does not resolve.
+addresses() {
+  host=${1%:*}
+  port=${1##*:}
+  case "$host" in
+    *[!0-9.]*)
+      { getent ahostsv4 "$host" 2>/dev/null || getent hosts "$host" 2>/dev/null || :; } |
+        while read -r ip _; do
+          valid_address "$ip" && case "$ip" in *[!0-9.]*) ;; *) echo "$ip:$port" ;; esac
+        done | LC_ALL=C sort -u ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# The release id in file release-$1 (the bot writes what it deployed there), when it is one nginx can
+# print: letters, digits and . _ - + : (what `deploy` accepts), at most 128. Anything else is left out
+# with a warning: the log's `release` then falls back to the app's X-Release-Id.
+release_of() {
+  file=$MEMBERS_DIR/release-$1
+  [ -f "$file" ] || return 0
+  rel=$(head -c 200 "$file" | head -n 1)
+  [ -n "$rel" ] || return 0
+  if echo "$rel" | grep -Eq '^[A-Za-z0-9_.+:-]{1,128}$'; then
+    echo "$rel"
+  else
+    echo "bluegreen-nginx-members: $file: got '$rel', wants letters, digits and . _ - + : (at most 128); release not named" >&2
+  fi
+}
+
 # Both groups, in the shape nginx/nginx.conf.template explains (why zone, why the backup has
-# max_fails=0), into file $1.
+# max_fails=0), into file $1; then the maps that name the pool and release of each answer, and the
+# address table (`address:port pool` a line) into $1.pools, for the bot's watcher.
 render_to() {
   blue=$(members blue)
   green=$(members green)
   primary="max_fails=$MAX_FAILS fail_timeout=$FAIL_TIMEOUT"
   backup="backup max_fails=0"
+  : > "$1.pools"
+  for pool in blue green; do
+    if [ "$pool" = blue ]; then list=$blue; else list=$green; fi
+    [ -n "$list" ] || continue
+    echo "$list" | while IFS= read -r m; do
+      addresses "$m" | while IFS= read -r a; do echo "$a $pool"; done
+    done >> "$1.pools"
+  done
   {
-    echo "# Rendered by bluegreen-nginx-members from $MEMBERS_DIR/members-blue and members-green."
-    echo "# Do not edit: the next render or apply replaces it."
+    echo "# Rendered by bluegreen-nginx-members from $MEMBERS_DIR/members-blue, members-green,"
+    echo "# release-blue and release-green. Do not edit: the next render or apply replaces it."
     for group in blue green; do
       if [ "$group" = blue ]; then first=$blue second=$green; else first=$green second=$blue; fi
       echo "upstream ${group}_primary {"
@@ -123,7 +170,30 @@ render_to() {
       echo "    keepalive 32;"
       echo "}"
     done
+    # The pool of the last attempt: the last address of $upstream_addr ("a, b" between servers of a
+    # group), one regex per member address, dots escaped.
+    echo "map \$upstream_addr \$bg_upstream_pool {"
+    echo "    default \"\";"
+    while read -r a pool; do
+      echo "    \"~(^| )$(echo "$a" | sed 's/\./\\./g')\$\" $pool;"
+    done < "$1.pools"
+    echo "}"
+    # The release each pool runs, as the bot deployed it.
+    echo "map \$bg_upstream_pool \$bg_nginx_release {"
+    echo "    default \"\";"
+    for pool in blue green; do
+      rel=$(release_of "$pool")
+      [ -z "$rel" ] || echo "    $pool \"$rel\";"
+    done
+    echo "}"
   } > "$1"
+}
+
+# The address table next to the member files, written whole (the bot reads it at any time).
+install_pools() {
+  [ -f "$1.pools" ] || return 0
+  cp "$1.pools" "$MEMBERS_DIR/upstream-pools.tmp" && mv -f "$MEMBERS_DIR/upstream-pools.tmp" "$MEMBERS_DIR/upstream-pools"
+  rm -f "$1.pools"
 }
 
 # pids of the workers that take new connections: the nginx master's children whose title is still
@@ -141,12 +211,15 @@ serving_workers() {
   return 0
 }
 
+# Render; swap the result in and reload when it differs from the running file (always with $1 =
+# force: a name may now resolve to another address, which only a reload makes nginx see).
 apply() {
   new=$(mktemp "$UPSTREAMS.new.XXXXXX")
   previous=$UPSTREAMS.previous
   render_to "$new"
-  if [ -f "$UPSTREAMS" ] && cmp -s "$new" "$UPSTREAMS"; then
+  if [ "${1:-}" != force ] && [ -f "$UPSTREAMS" ] && cmp -s "$new" "$UPSTREAMS"; then
     # Never reload for nothing: a reload starts new workers and closes the edge's idle connections.
+    install_pools "$new"
     echo unchanged
     return
   fi
@@ -154,11 +227,11 @@ apply() {
   [ ! -f "$UPSTREAMS" ] || cp -p "$UPSTREAMS" "$previous"
   mv -f "$new" "$UPSTREAMS"
   reload
+  install_pools "$new"
   rm -f "$previous"
 }
 
-# `nginx -t`, `nginx -s reload`, wait until it took. On failure put_back runs (a no-op for the
-# reload mode, which changed no file) and the script exits 1.
+# `nginx -t`, `nginx -s reload`, wait until it took. On failure put_back runs and the script exits 1.
 reload() {
   if ! nginx -t -q; then
     put_back
@@ -197,11 +270,11 @@ reload() {
 
 # What an apply leaves behind however it ends.
 cleanup() {
-  [ -z "${new:-}" ] || rm -f "$new"
+  [ -z "${new:-}" ] || rm -f "$new" "$new.pools"
 }
 
 # apply's previous file back in place; when there was none, the new one goes too (as before the
-# apply). Nothing to do for the reload mode, which wrote no file.
+# apply).
 put_back() {
   [ -n "${previous:-}" ] || return 0
   if [ -f "$previous" ]; then mv -f "$previous" "$UPSTREAMS"; else rm -f "$UPSTREAMS"; fi
@@ -212,15 +285,17 @@ put_back() {
 case "$1" in
   render)
     KEPT=''
-    render_to "$UPSTREAMS" ;;
+    render_to "$UPSTREAMS"
+    install_pools "$UPSTREAMS" ;;
   apply)
     KEPT='; nothing applied, nginx keeps its current config'
     RESTORED='; the previous file is back, nginx keeps its current config'
     trap cleanup EXIT
     apply ;;
   reload)
-    RESTORED='; nginx keeps its current config'
-    previous=
-    reload ;;
+    KEPT='; nothing applied, nginx keeps its current config'
+    RESTORED='; the previous file is back, nginx keeps its current config'
+    trap cleanup EXIT
+    apply force ;;
   *) usage ;;
 esac

@@ -23,6 +23,8 @@ PROXY_CONNECT_TIMEOUT=${PROXY_CONNECT_TIMEOUT:-250ms}
 PROXY_READ_TIMEOUT=${PROXY_READ_TIMEOUT:-800ms}
 PROXY_NEXT_UPSTREAM_TIMEOUT=${PROXY_NEXT_UPSTREAM_TIMEOUT:-5s}
 MAINTENANCE_RETRY_AFTER=${MAINTENANCE_RETRY_AFTER:-300}
+# X-Bluegreen-Pool (the pool that answered) on public responses; the bot's probes always get it.
+POOL_HEADER=${POOL_HEADER:-on}
 STATE_DIR=/etc/nginx/bluegreen
 LOG_DIR=/var/log/bluegreen
 TEMPLATE=/etc/bluegreen/nginx.conf.template
@@ -48,6 +50,11 @@ for v in PORT MAINTENANCE_RETRY_AFTER; do
   eval "val=\$$v"
   case "$val" in ''|*[!0-9]*) fail "$v: got '$val', wants a whole number" ;; esac
 done
+case "$POOL_HEADER" in
+  on) POOL_HEADER_PUBLIC='$bg_pool_known' ;;
+  off) POOL_HEADER_PUBLIC='""' ;;
+  *) fail "POOL_HEADER: got '$POOL_HEADER', wants on or off" ;;
+esac
 for v in PROXY_CONNECT_TIMEOUT PROXY_READ_TIMEOUT PROXY_NEXT_UPSTREAM_TIMEOUT; do
   eval "val=\$$v"
   echo "$val" | grep -Eq '^[0-9]+(ms|s|m)?$' || fail "$v: got '$val', wants an nginx time such as 500ms, 2s"
@@ -79,6 +86,7 @@ sed \
   -e "s|@MAINTENANCE_RETRY_AFTER@|$MAINTENANCE_RETRY_AFTER|g" \
   -e "s|@STATE_DIR@|$STATE_DIR|g" \
   -e "s|@PROBE_TOKEN@|$PROBE_TOKEN|g" \
+  -e "s|@POOL_HEADER_PUBLIC@|$POOL_HEADER_PUBLIC|g" \
   -e "s|@LOG_DIR@|$LOG_DIR|g" \
   "$TEMPLATE" > /etc/nginx/nginx.conf
 # The groups from the member files on the state volume (none under Compose: the service names).

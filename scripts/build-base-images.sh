@@ -85,6 +85,8 @@ build_nginx() {
   root=$(mktemp -d)
   base_root "$root"
   copy_with_libs "$root" "$nginx_bin"
+  # bluegreen-nginx-members resolves the pools' names with getent (as the official images can).
+  copy_with_libs "$root" "$(command -v getent)"
   # Paths compiled into Debian's nginx (nginx -V): it opens/creates these before reading its config.
   mkdir -p "$root/etc/nginx" "$root/var/log/nginx" "$root/var/lib/nginx" "$root/usr/share/nginx/html"
   tar -C "$root" -c . | docker import \

@@ -56,6 +56,11 @@ export const COMPOSE_ONLY: readonly EnvRow[] = [
   { name: 'PROXY_READ_TIMEOUT', default: '800ms', meaning: 'nginx `proxy_read_timeout`: a pool silent this long is retried on the other (raise it for slow endpoints)' },
   { name: 'PROXY_NEXT_UPSTREAM_TIMEOUT', default: '5s', meaning: 'nginx `proxy_next_upstream_timeout`: bound on one request over all its tries' },
   { name: 'MAINTENANCE_RETRY_AFTER', default: '300', meaning: 'Seconds in the `Retry-After` header of the maintenance page (`maintenance on --page`)' },
+  {
+    name: 'POOL_HEADER',
+    default: 'on',
+    meaning: "nginx adds `X-Bluegreen-Pool: blue|green` (the pool that answered) to public responses; `off` keeps it to the bot's own probes",
+  },
   { name: 'DOCKER_SOCKET_HOST', default: '/var/run/docker.sock', meaning: "Host path of the Docker socket mounted into the bot" },
   { name: 'COMPOSE_PROJECT_NAME', default: undefined, meaning: 'Compose project name [the folder name]; the bot finds it from its own labels' },
   { name: 'COMPOSE_FILE', default: undefined, meaning: 'Compose file(s) scripts/stack.sh and Compose use [docker-compose.yml]' },

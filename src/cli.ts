@@ -6,7 +6,7 @@ import { createLineProgress } from './commands/progress.js';
 import { helpText, runCommand } from './commands/run-command.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDeployLayer } from './deploy/create-deploy-layer.js';
-import { runDrill } from './deploy/use-cases/drill.js';
+import { drillProbe, runDrill } from './deploy/use-cases/drill.js';
 import type { PoolStats } from './deploy/operations.js';
 import type { Pool } from './pool.js';
 import { ok, type OpResult } from './shared/op-result.js';
@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       by,
       progress,
       // The bot process (same container) owns the watcher: the drill reads its alerts from /metrics.
-      drill: (p) => runDrill({ ops: layer.ops, by, nginxUrl: config.NGINX_URL, metricsUrl: `http://127.0.0.1:${config.BOT_PORT}/metrics`, progress: p }),
+      drill: (p) => runDrill({ ops: layer.ops, by, nginxUrl: config.NGINX_URL, probe: drillProbe(config), metricsUrl: `http://127.0.0.1:${config.BOT_PORT}/metrics`, progress: p }),
     });
   }
   out(json ? JSON.stringify(result, null, 2) : renderText(result, cmd.name));

@@ -36,6 +36,9 @@ const optionalString = () =>
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** Defaults of the duration settings as a user writes them (the schema holds milliseconds). */
+const DURATION_DEFAULTS = { MAINTENANCE_DEFAULT: '1h', CHAOS_DEFAULT_DURATION: '5m', CHAOS_MAX_DURATION: '30m' } as const;
+
 const pool = z.enum(['blue', 'green'], { error: 'blue or green' });
 
 /**
@@ -144,7 +147,9 @@ export const configSchema = z.object({
   ),
   AUTO_ROLLBACK: bool(false).describe('Switch back by itself when the post-switch guard trips'),
   POST_SWITCH_GUARD_SEC: num(120, { min: 0 }).describe('How long after a switch the new pool is watched'),
-  MAINTENANCE_DEFAULT: duration('1h').describe('Length of maintenance when no duration is given'),
+  MAINTENANCE_DEFAULT: duration(DURATION_DEFAULTS.MAINTENANCE_DEFAULT).describe('Length of maintenance when no duration is given'),
+  CHAOS_DEFAULT_DURATION: duration(DURATION_DEFAULTS.CHAOS_DEFAULT_DURATION).describe('How long a chaos fault lasts when `chaos start` gives no `for`; the bot undoes it then'),
+  CHAOS_MAX_DURATION: duration(DURATION_DEFAULTS.CHAOS_MAX_DURATION).describe('Longest chaos fault `chaos start … for` may ask for'),
   NGINX_URL: z.url({ error: 'a URL' }).default('http://nginx:80').describe('nginx as the bot reaches it, to verify switches'),
   POOL_URL_BLUE: optionalString()
     .pipe(z.url({ error: 'a URL' }).optional())
@@ -256,7 +261,7 @@ export function describeConfig(): { name: ConfigKey; default: string | undefined
     const probe = field.safeParse(undefined);
     const value = probe.success ? probe.data : undefined;
     let def: string | undefined;
-    if (name === 'MAINTENANCE_DEFAULT') def = '1h';
+    if (name in DURATION_DEFAULTS) def = DURATION_DEFAULTS[name as keyof typeof DURATION_DEFAULTS];
     else if (value === undefined || (Array.isArray(value) && value.length === 0)) def = undefined;
     else def = String(value);
     return { name, default: def, description: field.description ?? '' };

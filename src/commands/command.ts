@@ -1,4 +1,5 @@
 import type { Pool } from '../pool.js';
+import type { ChaosKind } from '../shared/chaos-kind.js';
 
 /** A parsed `/bluegreen …` or `bluegreen …` command (shared/SPEC.md grammar). */
 export type Command =
@@ -8,7 +9,8 @@ export type Command =
   /** `to`: the pool a "Roll back to <pool>" button promised; refused if the last switch leads elsewhere. */
   | { name: 'rollback'; to?: Pool }
   | MaintenanceCommand
-  | { name: 'chaos'; action: 'start'; pool: Pool; mode: 'error' | 'timeout'; force: boolean }
+  /** `amount`: delay in ms, loss in percent; `durationMs`: `for 30s` (the bot's default when absent). */
+  | { name: 'chaos'; action: 'start'; pool: Pool; mode: ChaosKind; amount?: number; durationMs?: number; force: boolean }
   | { name: 'chaos'; action: 'stop'; pool: Pool }
   | { name: 'deploy'; pool: Pool; image: string; releaseId: string | undefined }
   /** Swarm mode: the pool's replicas (0..MAX_REPLICAS); Compose mode refuses it. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../config.js';
+import { CHAOS_AMOUNT, CHAOS_KINDS } from '../shared/chaos-kind.js';
 import type { Command, CommandName } from './command.js';
 
 // The one grammar of shared/SPEC.md, shared by `/bluegreen …` in Slack and `bluegreen …` on the
@@ -17,7 +18,7 @@ export const USAGE: Readonly<Record<CommandName, string>> = {
   switch: 'switch blue|green [--force]',
   rollback: 'rollback',
   maintenance: 'maintenance on [for 30m] [--page] [reason…] | maintenance extend 30m | maintenance off | maintenance',
-  chaos: 'chaos start blue|green [error|timeout] [--force] | chaos stop blue|green',
+  chaos: 'chaos start blue|green [kill|stop|pause|error|timeout|delay <ms>|loss <pct>] [for 5m] [--force] | chaos stop blue|green',
   deploy: 'deploy blue|green <image> [release-id]',
   scale: `scale blue|green N [--force] (Swarm mode only; N from 0 to ${MAX_REPLICAS}; --force lets the active pool go to 0)`,
   drill: 'drill',
@@ -32,8 +33,8 @@ export function usageOf(name?: CommandName): string {
 const pool = z.enum(['blue', 'green'], {
   error: (issue) => `expected a pool (blue or green), got ${quote(issue.input)}`,
 });
-const mode = z.enum(['error', 'timeout'], {
-  error: (issue) => `expected a chaos mode (error or timeout), got ${quote(issue.input)}`,
+const mode = z.enum(CHAOS_KINDS, {
+  error: (issue) => `expected a chaos mode (${CHAOS_KINDS.join(', ')}), got ${quote(issue.input)}`,
 });
 // Image references: [registry[:port]/]name[:tag][@digest]. Anything with spaces or shell
 // metacharacters is refused here so it never reaches the Docker API.
@@ -86,6 +87,12 @@ function maintenanceDuration(text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0) throw new Problem(`expected a duration such as 30m or 2h, got ${quote(text)}`);
   if (ms > MAX_MAINTENANCE_MS) throw new Problem(`maintenance can last at most 7d, got ${quote(text)}`);
+  return ms;
+}
+
+function chaosDuration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1000) throw new Problem(`expected a duration such as 30s or 5m, got ${quote(text)}`);
   return ms;
 }
 
@@ -180,9 +187,28 @@ function parseWords(name: CommandName, args: string[], force: boolean, page: boo
         noMore(args.slice(2));
         return { name, action, pool: p };
       }
-      const m = args[2] === undefined ? 'error' : take(mode, lower(args[2]), 'chaos mode');
-      noMore(args.slice(3));
-      return { name, action, pool: p, mode: m, force };
+      // The mode may be left out ("chaos start blue for 30s"): the demo app's error.
+      let rest = args.slice(2);
+      const m = rest[0] === undefined || lower(rest[0]) === 'for' ? 'error' : take(mode, lower(rest[0]), 'chaos mode');
+      if (rest[0] !== undefined && lower(rest[0]) !== 'for') rest = rest.slice(1);
+      let amount: number | undefined;
+      if (m === 'delay' || m === 'loss') {
+        const a = CHAOS_AMOUNT[m];
+        const text = rest[0]?.replace(/(ms|%)$/i, '');
+        if (text === undefined || !/^\d+$/.test(text) || Number(text) < a.min || Number(text) > a.max) {
+          throw new Problem(`chaos ${m} needs an amount from ${a.min} to ${a.max} ${a.unit} (e.g. chaos start blue ${m} ${m === 'delay' ? '300' : '30'}), got ${quote(rest[0])}`);
+        }
+        amount = Number(text);
+        rest = rest.slice(1);
+      }
+      let durationMs: number | undefined;
+      if (rest[0] !== undefined && lower(rest[0]) === 'for') {
+        if (rest[1] === undefined) throw new Problem('missing duration after "for" (e.g. 30s, 5m)');
+        durationMs = chaosDuration(rest[1]);
+        rest = rest.slice(2);
+      }
+      noMore(rest);
+      return { name, action, pool: p, mode: m, ...(amount === undefined ? {} : { amount }), ...(durationMs === undefined ? {} : { durationMs }), force };
     }
     case 'deploy': {
       forbidForce();

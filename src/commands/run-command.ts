@@ -50,7 +50,9 @@ async function run(cmd: Command, { ops, by, drill, progress }: RunDeps): Promise
         ? ops.setMaintenance(true, { by, durationMs: cmd.durationMs, page: cmd.page, reason: cmd.reason })
         : ops.setMaintenance(false, { by });
     case 'chaos':
-      return cmd.action === 'start' ? ops.startChaos(cmd.pool, cmd.mode, { force: cmd.force, by }) : ops.stopChaos(cmd.pool, by);
+      return cmd.action === 'start'
+        ? ops.startChaos(cmd.pool, cmd.mode, { force: cmd.force, by, durationMs: cmd.durationMs, amount: cmd.amount })
+        : ops.stopChaos(cmd.pool, by);
     case 'deploy':
       return ops.deploy(cmd.pool, cmd.image, { releaseId: cmd.releaseId, by, ...(progress ? { progress } : {}) });
     case 'scale':

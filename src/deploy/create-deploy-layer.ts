@@ -64,6 +64,10 @@ export interface DeployLayer {
   stop(): Promise<void>;
 }
 
+/** At start-up nginx may not run yet: how often and how far apart the bot tells it the releases. */
+const RELEASE_PUBLISH_TRIES = 6;
+const RELEASE_PUBLISH_RETRY_MS = 5000;
+
 export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   const { config, log } = deps;
   const dlog = log.child({ component: 'deploy' });
@@ -74,6 +78,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     url: config.NGINX_URL,
     engine,
     container: async () => (await engines.engine()).nginxContainer(),
+    probe: { path: config.APP_HEALTH_PATH, hostHeader: config.APP_HEALTH_HOST },
   });
   const appHealth: HealthSpec = { path: config.APP_HEALTH_PATH, expect: parseStatusSet(config.APP_HEALTH_STATUS)!, hostHeader: config.APP_HEALTH_HOST };
   // People's commands can wait longer for an answer than the once-a-second checker does.
@@ -104,6 +109,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     engine: engines.engine,
     nginx,
     pools,
+    containers: engine,
     store,
     lock,
     raise,
@@ -123,6 +129,8 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
       verifyTimeoutMs: config.SWITCH_VERIFY_TIMEOUT_MS,
       deployHealthTimeoutMs: config.DEPLOY_HEALTH_TIMEOUT_MS,
       maintenanceDefaultMs: config.MAINTENANCE_DEFAULT,
+      chaosDefaultMs: config.CHAOS_DEFAULT_DURATION,
+      chaosMaxMs: config.CHAOS_MAX_DURATION,
       releaseIds: { ...(config.RELEASE_ID_BLUE ? { blue: config.RELEASE_ID_BLUE } : {}), ...(config.RELEASE_ID_GREEN ? { green: config.RELEASE_ID_GREEN } : {}) },
     },
   });
@@ -156,14 +164,17 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   let active: Pool = config.ACTIVE_POOL;
   // The state file is the truth about maintenance; MAINTENANCE_MODE only seeds the first start.
   let maintenance = false;
+  let recordedChaos: Record<Pool, boolean> = { blue: false, green: false };
   const refreshView = async () => {
     active = await ops.activePool();
     const state = await ops.readState();
     maintenance = state.maintenance.on;
+    recordedChaos = { blue: state.chaos.blue !== undefined, green: state.chaos.green !== undefined };
     // Switches made by another process (the CLI) are guarded here too; the guard takes a record once.
     if (state.lastSwitch) guard.onSwitched(state.lastSwitch);
   };
   let expiry: NodeJS.Timeout | undefined;
+  let expiringChaos = false;
   let started: DeployEngine | undefined;
   let stopped = false;
   return {
@@ -174,7 +185,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
     view: () => ({
       activePool: active,
       maintenance,
-      chaos: (pool) => health.snapshot().find((s) => s.pool === pool)?.last?.chaos != null,
+      chaos: (pool) => recordedChaos[pool] || health.snapshot().find((s) => s.pool === pool)?.last?.chaos != null,
     }),
     start() {
       // Say at start-up, not only at the first operation, when Docker is not usable.
@@ -185,20 +196,30 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
           started = e;
           e.start({ rebalance: (pool) => ops.rebalance(pool, { by: SPREAD_ACTOR }), busy: async () => (await lock.holder()) !== undefined });
           dlog.info({ project: await e.project(), engine: e.label }, `deploy control ready (${e.label} mode)`);
+          // nginx may still be starting: try again a few times, then leave it to the next deploy.
+          for (let i = 0; i < RELEASE_PUBLISH_TRIES && !stopped && !(await ops.publishReleases()); i++) {
+            await new Promise((r) => setTimeout(r, RELEASE_PUBLISH_RETRY_MS).unref());
+          }
         })
         .catch((err: unknown) => dlog.error({ problem: describeError(err) }, 'deploy control cannot use Docker; switch and chaos still work, status and deploy report the problem'));
       health.start();
       void (config.MAINTENANCE_MODE ? ops.seedMaintenance() : Promise.resolve(false))
         .then(refreshView)
         .catch((err: unknown) => dlog.error({ err }, 'reading the deploy state failed'));
-      expiry = setInterval(
-        () =>
+      expiry = setInterval(() => {
+        void ops
+          .expireMaintenance()
+          .then(refreshView)
+          .catch((err: unknown) => dlog.error({ err }, 'maintenance expiry failed'));
+        // Faults whose time is up, also those a bot before this restart started.
+        if (!expiringChaos) {
+          expiringChaos = true;
           void ops
-            .expireMaintenance()
-            .then(refreshView)
-            .catch((err: unknown) => dlog.error({ err }, 'maintenance expiry failed')),
-        1000,
-      );
+            .expireChaos()
+            .catch((err: unknown) => dlog.error({ problem: describeError(err) }, 'chaos expiry failed'))
+            .finally(() => (expiringChaos = false));
+        }
+      }, 1000);
       expiry.unref();
     },
     async stop() {

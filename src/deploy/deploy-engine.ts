@@ -85,6 +85,11 @@ export interface DeployEngine {
   targets(pool: Pool): Promise<PoolTargetList>;
   /** The container nginx runs in (commands run there: nginx -t, reloads). */
   nginxContainer(): Promise<string>;
+  /**
+   * The containers of the pool's units that this engine's Docker API reaches (chaos acts on them),
+   * and how many of the pool's running units it cannot reach (Swarm tasks on other nodes).
+   */
+  faultTargets(pool: Pool): Promise<{ ids: string[]; elsewhere: number }>;
   /** Runs `image` in the idle pool, keeping the old release until the new one is healthy. */
   deploy(req: DeployRequest): Promise<OpResult<DeployData>>;
   /** Sets the pool's units and waits until they run; refused by an engine that runs one per pool. */

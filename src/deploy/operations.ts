@@ -4,9 +4,8 @@ import type { MaintenanceState } from '../shared/maintenance-state.js';
 import type { OpResult } from '../shared/op-result.js';
 import type { Progress } from '../shared/progress.js';
 import type { DeployData, ScaleData } from './deploy-engine.js';
-import type { ChaosMode } from './pools/pool-client.js';
 import type { DeployState } from './state/state-store.js';
-import { createChaosUseCases } from './use-cases/chaos.js';
+import { createChaosUseCases, type ChaosKind, type StartChaosOptions } from './use-cases/chaos.js';
 import { createContext, type OperationsDeps } from './use-cases/context.js';
 import { createDeployUseCase, type DeployOptions } from './use-cases/deploy.js';
 import { createMaintenanceUseCases, type MaintenanceReport, type SetMaintenanceOptions } from './use-cases/maintenance.js';
@@ -23,6 +22,7 @@ export type { OperationsDeps, OperationsSettings, PoolStats } from './use-cases/
 export type { PoolStatus, StatusReport } from './use-cases/status.js';
 export type { SwitchData, SwitchKind } from './use-cases/switch-pool.js';
 export type { MaintenanceReport } from './use-cases/maintenance.js';
+export type { ChaosKind } from './use-cases/chaos.js';
 
 export interface Operations {
   status(): Promise<OpResult<StatusReport>>;
@@ -32,8 +32,11 @@ export interface Operations {
    * ("Roll back to blue"); refused when the last switch no longer leads back there.
    */
   rollback(by: Actor, opts?: RollbackOptions): Promise<OpResult<SwitchData>>;
-  startChaos(pool: Pool, mode: ChaosMode, opts: { force: boolean; by: Actor }): Promise<OpResult>;
+  /** A time-boxed fault on a pool (use-cases/chaos.ts says which kinds, and how each is undone). */
+  startChaos(pool: Pool, kind: ChaosKind, opts: StartChaosOptions): Promise<OpResult>;
   stopChaos(pool: Pool, by: Actor): Promise<OpResult>;
+  /** Ends recorded faults whose time is up; called by a timer. */
+  expireChaos(): Promise<Pool[]>;
   /** Quiet mode on (and the maintenance page with `page`) for a while, or off (use-cases/maintenance.ts). */
   setMaintenance(on: boolean, opts: SetMaintenanceOptions): Promise<OpResult<MaintenanceState>>;
   /** Moves the end of the maintenance under way; refused when maintenance is off. */
@@ -52,6 +55,8 @@ export interface Operations {
   /** The active pool as nginx sees it. */
   activePool(): Promise<Pool>;
   readState(): Promise<DeployState>;
+  /** Tells nginx the release each pool runs, for its access log; false when nginx could not take it (logged). */
+  publishReleases(): Promise<boolean>;
 }
 
 export function createOperations(deps: OperationsDeps): Operations {
@@ -65,5 +70,6 @@ export function createOperations(deps: OperationsDeps): Operations {
     ...createScaleUseCases(ctx),
     activePool: () => deps.nginx.activePool(),
     readState: () => deps.store.read(),
+    publishReleases: ctx.publishReleases,
   };
 }

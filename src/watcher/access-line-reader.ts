@@ -63,6 +63,15 @@ export class AccessLineReader {
   #z1 = -1;
   #timeBase = Number.NaN;
   #releases: KnownRelease[] = [];
+  readonly #poolOf: ((address: string) => Pool | undefined) | undefined;
+
+  /**
+   * poolOf: the pool of an upstream address as nginx rendered it (UpstreamPools): with it, an
+   * absorbed failure is blamed on the pool of the address that failed, not guessed from the order.
+   */
+  constructor(poolOf?: (address: string) => Pool | undefined) {
+    this.#poolOf = poolOf;
+  }
 
   /** A block of lines: buf[start, end), separated by '\n', end excluding the last one's newline. */
   begin(buf: Buffer, start: number, end: number): void {
@@ -146,7 +155,7 @@ export class AccessLineReader {
       }
     }
     this.attemptFailures = failures;
-    this.failedPool = blame(ev.pool, lastFailed, earlierFailed);
+    this.failedPool = (earlierFailed && this.#blameByAddress(ev.upstreamAddr, ev.upstreamStatus.map((st) => st === undefined || st >= 500))) || blame(ev.pool, lastFailed, earlierFailed);
     this.noLiveUpstream = ev.upstreamAddr.some((a) => !a.includes(':'));
   }
 
@@ -256,8 +265,30 @@ export class AccessLineReader {
           : undefined;
     this.release = this.#release(b, v, relS, relE);
     this.maintenancePage = page;
-    this.failedPool = blame(this.pool, this.#lastFailed, this.#earlierFailed);
+    this.failedPool = (this.#earlierFailed && this.#blameFast(b, addrS, addrE, ustS, ustE)) || blame(this.pool, this.#lastFailed, this.#earlierFailed);
     return end;
+  }
+
+  /** The rare line with an earlier failed attempt: decode the two lists and ask nginx's table. */
+  #blameFast(b: Buffer, addrS: number, addrE: number, ustS: number, ustE: number): Pool | undefined {
+    if (this.#poolOf === undefined) return undefined;
+    const addrs = b.toString('latin1', addrS, addrE).split(ATTEMPT_SEP);
+    const failed = b
+      .toString('latin1', ustS, ustE)
+      .split(ATTEMPT_SEP)
+      .map((st) => !/^\d+$/.test(st) || Number(st) >= 500);
+    return this.#blameByAddress(addrs, failed);
+  }
+
+  /** The pool of the first failed attempt whose address nginx's table names. */
+  #blameByAddress(addrs: readonly string[], failed: readonly boolean[]): Pool | undefined {
+    if (this.#poolOf === undefined || addrs.length !== failed.length) return undefined;
+    for (let i = 0; i < failed.length; i++) {
+      if (!failed[i]) continue;
+      const pool = this.#poolOf(addrs[i]!);
+      if (pool !== undefined) return pool;
+    }
+    return undefined;
   }
 
   /** Counts attempts and failures from upstream_status; spots group names in upstream_addr. */
@@ -402,9 +433,14 @@ function sameBytes(b: Buffer, v: DataView, a: number, r: KnownRelease): boolean 
 
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/;
 
+/** Between attempts in upstream_addr / upstream_status: `, ` (servers of a group), ` : ` (groups). */
+const ATTEMPT_SEP = /, | : /;
+
 /**
- * Which pool a failed attempt hit. The last attempt's pool is in the line (X-App-Pool); in
- * `blue_primary` / `green_primary` an earlier attempt went to the other pool (primary, then backup).
+ * Which pool a failed attempt hit, without nginx's address table: the last attempt's pool is in the
+ * line (nginx's `pool`); in `blue_primary` / `green_primary` an earlier attempt is taken to have
+ * gone to the other pool (primary, then backup), which is wrong when a pool has several servers
+ * (Swarm tasks) and one of them failed before another answered: the table above knows better.
  */
 function blame(pool: Pool | undefined, lastFailed: boolean, earlierFailed: boolean): Pool | undefined {
   if (pool === undefined) return undefined;

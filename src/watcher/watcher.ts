@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Pool } from '../pool.js';
 import { AccessLineReader } from './access-line-reader.js';
+import { UpstreamPools } from './upstream-pools.js';
 import { incidentKeyParts, type AlertEvent, type Notifier } from '../shared/alert.js';
 import { AlertPolicy, type PolicyState, type Suppressed } from './alert-policy.js';
 import { Detectors, type DetectorContext, type Signal } from './detectors.js';
@@ -18,6 +19,7 @@ type WatcherConfig = Pick<
   Config,
   | 'ACCESS_LOG_PATH'
   | 'STATE_DIR'
+  | 'NGINX_STATE_DIR'
   | 'ENV_NAME'
   | 'ACTIVE_POOL'
   | 'WINDOW_SIZE'
@@ -106,7 +108,7 @@ const POOL_LABELS = ['none', 'blue', 'green'] as const;
  */
 export class Watcher {
   readonly #d: WatcherDeps;
-  readonly #reader = new AccessLineReader();
+  readonly #reader: AccessLineReader;
   readonly #window: SlidingWindow;
   readonly #detectors: Detectors;
   readonly #policy: AlertPolicy;
@@ -150,6 +152,9 @@ export class Watcher {
   constructor(deps: WatcherDeps) {
     this.#d = deps;
     const c = deps.config;
+    // nginx's own table of which address is which pool (nginx/bluegreen-nginx-members.sh).
+    const pools = new UpstreamPools(join(c.NGINX_STATE_DIR, 'upstream-pools'));
+    this.#reader = new AccessLineReader((address) => pools.poolOf(address));
     this.#log = deps.log.child({ component: 'watcher' });
     this.#latencyMs = c.LATENCY_P95_THRESHOLD_MS;
     this.#stateFile = join(c.STATE_DIR, 'watcher-state.json');

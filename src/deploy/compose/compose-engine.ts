@@ -110,6 +110,11 @@ export function createComposeEngine(o: ComposeEngineOptions): DeployEngine {
       const of = (p: Pool) => describeContainer(all.find((c) => c.service === serviceOf(p)), `no ${serviceOf(p)} container in compose project ${project}`);
       return { blue: of('blue'), green: of('green') };
     },
+    async faultTargets(pool) {
+      const list = await docker.list(await o.project(), serviceOf(pool));
+      return { ids: list.filter((c) => c.state === 'running' || c.state === 'paused').map((c) => c.id), elsewhere: 0 };
+    },
+
     async release(pool) {
       return (await containerOf(pool)).env.RELEASE_ID;
     },

@@ -63,6 +63,12 @@ export interface ContainerEngine {
   disconnect(id: string, networks: readonly string[]): Promise<void>;
   stop(id: string): Promise<void>;
   start(id: string): Promise<void>;
+  /** SIGKILL, as a crash: the container exits (its restart policy decides what comes next). */
+  kill(id: string): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer): connections stay open, nothing answers. */
+  pause(id: string): Promise<void>;
+  /** Undoes pause; a container that is not paused is left as it is. */
+  unpause(id: string): Promise<void>;
   rename(id: string, name: string): Promise<void>;
   /** Removes the container, running or not. */
   remove(id: string): Promise<void>;

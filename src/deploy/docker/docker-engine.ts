@@ -191,6 +191,18 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
       await call(`start ${id.slice(0, 12)}`, () => docker.getContainer(id).start().catch(ignoreNotModified));
     },
 
+    async kill(id) {
+      await call(`kill ${id.slice(0, 12)}`, () => docker.getContainer(id).kill({ signal: 'SIGKILL' }).catch(ignoreNotRunning));
+    },
+
+    async pause(id) {
+      await call(`pause ${id.slice(0, 12)}`, () => docker.getContainer(id).pause());
+    },
+
+    async unpause(id) {
+      await call(`unpause ${id.slice(0, 12)}`, () => docker.getContainer(id).unpause().catch(ignoreNotPaused));
+    },
+
     async rename(id, name) {
       await call(`rename ${id.slice(0, 12)} to ${name}`, () => docker.getContainer(id).rename({ name }));
     },
@@ -227,6 +239,15 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
 function ignoreNotModified(err: { statusCode?: number }): void {
   // 304: already stopped (or started).
   if (err.statusCode !== 304) throw err;
+}
+
+// 409 "Container … is not running" / "… is not paused": the fault is already over (or undone).
+function ignoreNotRunning(err: { statusCode?: number; message?: string }): void {
+  if (!(err.statusCode === 409 && /is not running/i.test(err.message ?? ''))) throw err;
+}
+
+function ignoreNotPaused(err: { statusCode?: number; message?: string }): void {
+  if (!(err.statusCode === 409 && /is not paused|is not running/i.test(err.message ?? ''))) throw err;
 }
 
 /** The compose project the bot belongs to: from config, else from its own container's labels. */

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../../errors.js';
 import { writeFileAtomic } from '../../files.js';
@@ -47,6 +47,13 @@ export interface NginxControl {
    * a pool has none (nginx then serves the pools' service names).
    */
   readMembers(): Promise<Record<Pool, string[]> | undefined>;
+  /**
+   * Writes the release each pool runs where nginx reads it (`release-blue`, `release-green`) and has
+   * nginx render its maps again (`apply`: a reload only when a release changed), so the access log's
+   * `release` is what was deployed, with no help from the app. A release nginx could not print is
+   * not written (the log then falls back to the app's X-Release-Id).
+   */
+  publishReleases(releases: Readonly<Record<Pool, string | undefined>>): Promise<'reloaded' | 'unchanged'>;
 }
 
 export interface NginxControlOptions {
@@ -57,14 +64,21 @@ export interface NginxControlOptions {
   engine: Pick<ContainerEngine, 'exec'>;
   /** The container nginx runs in, as the deploy engine finds it (throws NGINX_DOWN when none runs). */
   container: () => Promise<string>;
+  /** The path (and Host header) the bot's checks through nginx ask: the app's health path. */
+  probe?: { path: string; hostHeader?: string | undefined };
   fetchTimeoutMs?: number;
 }
+
+/** The release ids nginx/bluegreen-nginx-members.sh prints into its map (what `deploy` accepts). */
+const PRINTABLE_RELEASE = /^[\w.+:-]{1,128}$/;
 
 /** A reload takes a fraction of a second and waits at most 10 s for the old workers: room for both. */
 const MEMBERS_EXEC_MS = 15_000;
 
 /** The member-list files nginx/bluegreen-nginx-members.sh reads: `members-blue`, `members-green`. */
 export const membersFile = (pool: Pool) => `members-${pool}`;
+/** The release files bluegreen-nginx-members.sh reads: `release-blue`, `release-green`. */
+export const releaseFile = (pool: Pool) => `release-${pool}`;
 
 const flag = (dir: string, pool: Pool) => join(dir, `active-${pool}`);
 /** nginx/nginx.conf.template: `if (-f …/maintenance-page) { return 503; }` in the public location. */
@@ -118,7 +132,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** What one probe through nginx saw. */
 export interface ProbeAnswer {
-  /** The pool that answered (X-App-Pool). */
+  /** The pool that answered: nginx's X-Bluegreen-Pool, else the app's own X-App-Pool. */
   pool: Pool | undefined;
   /** What nginx tried, e.g. "500, 200" (X-Bluegreen-Upstream, told to probes with the token). */
   upstream: string | undefined;
@@ -126,18 +140,35 @@ export interface ProbeAnswer {
   group: string | undefined;
 }
 
+/** Where and how the checks through nginx ask (the app's health path by default). */
+export interface ProbeTarget {
+  path: string;
+  hostHeader?: string | undefined;
+}
+
+const DEFAULT_PROBE: ProbeTarget = { path: '/healthz' };
+
+/** The pool nginx says answered (X-Bluegreen-Pool), else the one the app says (X-App-Pool). */
+function answeredBy(res: Response): Pool | undefined {
+  const pool = res.headers.get('x-bluegreen-pool') ?? res.headers.get('x-app-pool');
+  return pool === 'blue' || pool === 'green' ? pool : undefined;
+}
+
+function probeHeaders(target: ProbeTarget, extra: Record<string, string>): Record<string, string> {
+  return { ...extra, ...(target.hostHeader ? { host: target.hostHeader } : {}) };
+}
+
 /** One request through nginx and what it saw, or undefined when nothing answered. */
-export async function probePool(url: string, timeoutMs: number, token = 'switch-verify'): Promise<ProbeAnswer | undefined> {
+export async function probePool(url: string, timeoutMs: number, token = 'switch-verify', target: ProbeTarget = DEFAULT_PROBE): Promise<ProbeAnswer | undefined> {
   try {
-    const res = await fetch(new URL('/version', url), {
+    const res = await fetch(new URL(target.path, url), {
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { 'x-bluegreen-probe': token },
+      headers: probeHeaders(target, { 'x-bluegreen-probe': token }),
     });
     await res.arrayBuffer();
-    const pool = res.headers.get('x-app-pool');
     // nginx's $upstream_status for probes, e.g. "500, 200" (nginx/nginx.conf.template).
     return {
-      pool: pool === 'blue' || pool === 'green' ? pool : undefined,
+      pool: answeredBy(res),
       upstream: res.headers.get('x-bluegreen-upstream') ?? undefined,
       group: res.headers.get('x-bluegreen-group') ?? undefined,
     };
@@ -147,17 +178,18 @@ export async function probePool(url: string, timeoutMs: number, token = 'switch-
 }
 
 /**
- * One request through nginx: 'page' when nginx answered with the maintenance page (503 and no
- * X-App-Pool: every answer of a pool carries it), 'pool' when a pool answered, undefined for no answer.
+ * One request through nginx as a client sees it (the probe token with X-Bluegreen-Probe-Page: nginx
+ * names the pool but does not let the probe pass the page): 'page' when nginx answered with the
+ * maintenance page (503 and no pool named), 'pool' when a pool answered, undefined for no answer.
  */
-export async function probePage(url: string, timeoutMs: number): Promise<'page' | 'pool' | undefined> {
+export async function probePage(url: string, timeoutMs: number, token = 'maintenance-verify', target: ProbeTarget = DEFAULT_PROBE): Promise<'page' | 'pool' | undefined> {
   try {
-    const res = await fetch(new URL('/version', url), {
+    const res = await fetch(new URL(target.path, url), {
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { 'x-bluegreen-probe': 'maintenance-verify' },
+      headers: probeHeaders(target, { 'x-bluegreen-probe': token, 'x-bluegreen-probe-page': '1' }),
     });
     await res.arrayBuffer();
-    if (res.headers.get('x-app-pool') !== null) return 'pool';
+    if (answeredBy(res) !== undefined) return 'pool';
     return res.status === 503 ? 'page' : undefined;
   } catch {
     return undefined;
@@ -166,8 +198,25 @@ export async function probePage(url: string, timeoutMs: number): Promise<'page' 
 
 export function createNginxControl(opts: NginxControlOptions): NginxControl {
   const fetchTimeoutMs = opts.fetchTimeoutMs ?? 1000;
+  // One run of bluegreen-nginx-members at a time (two at once could put back each other's file).
+  let queue: Promise<unknown> = Promise.resolve();
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+  function membersScript(mode: 'apply', what: string, hint: string): Promise<'reloaded' | 'unchanged'> {
+    return serial(async () => {
+      const r = await opts.engine.exec(await nginxContainer(), ['bluegreen-nginx-members', mode], { timeoutMs: MEMBERS_EXEC_MS });
+      if (r.exitCode !== 0) throw new BluegreenError('NGINX_CONFIG_INVALID', `${what}: ${nginxProblem(r.stderr || r.stdout)}`, { hint });
+      return r.stdout.includes('unchanged') ? 'unchanged' : 'reloaded';
+    });
+  }
 
   const nginxContainer = opts.container;
+  const target = opts.probe ?? DEFAULT_PROBE;
+  // nginx names the pool and tells upstream statuses only to probes with its token (nginx/entrypoint.sh writes it).
+  const probeToken = async () => (await readFile(join(opts.stateDir, 'probe-token'), 'utf8').catch(() => '')).trim() || undefined;
 
   return {
     async activePool() {
@@ -222,8 +271,9 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
       const started = Date.now();
       const want = on ? 'page' : 'pool';
       let inRow = 0;
+      const token = await probeToken();
       while (Date.now() - started < timeoutMs) {
-        const got = await probePage(opts.url, Math.min(fetchTimeoutMs, timeoutMs));
+        const got = await probePage(opts.url, Math.min(fetchTimeoutMs, timeoutMs), token, target);
         inRow = got === want ? inRow + 1 : 0;
         if (inRow >= 3) return Date.now() - started;
         if (got !== want) await new Promise((r) => setTimeout(r, 20));
@@ -234,11 +284,10 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
     async verifyServing(pool, timeoutMs, { steady = false } = {}) {
       const started = Date.now();
       const v: Verification = { ms: undefined, checks: 0, answered: 0, failedOver: {}, benched: 0, skipped: 0, noAnswer: 0 };
-      // nginx tells upstream statuses only to probes with its token (nginx/entrypoint.sh writes it).
-      const token = (await readFile(join(opts.stateDir, 'probe-token'), 'utf8').catch(() => '')).trim() || undefined;
+      const token = await probeToken();
       let inRow = 0;
       while (Date.now() - started < timeoutMs) {
-        const got = await probePool(opts.url, Math.min(fetchTimeoutMs, timeoutMs), token);
+        const got = await probePool(opts.url, Math.min(fetchTimeoutMs, timeoutMs), token, target);
         v.checks++;
         if (got?.pool === pool) v.answered++;
         else if (got?.pool === undefined) v.noAnswer++;
@@ -268,13 +317,19 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
           throw new BluegreenError('STATE_IO', `cannot write ${path}`, { cause: err, hint: 'the bot needs write access to NGINX_STATE_DIR' });
         });
       }
-      const r = await opts.engine.exec(await nginxContainer(), ['bluegreen-nginx-members', 'apply'], { timeoutMs: MEMBERS_EXEC_MS });
-      if (r.exitCode !== 0) {
-        throw new BluegreenError('NGINX_CONFIG_INVALID', `nginx did not take the new member lists: ${nginxProblem(r.stderr || r.stdout)}`, {
-          hint: 'nginx keeps running with its previous members',
+      return membersScript('apply', 'nginx did not take the new member lists', 'nginx keeps running with its previous members');
+    },
+
+    async publishReleases(releases) {
+      for (const pool of ['blue', 'green'] as const) {
+        const path = join(opts.stateDir, releaseFile(pool));
+        const rel = releases[pool];
+        const write = rel !== undefined && PRINTABLE_RELEASE.test(rel) ? writeFileAtomic(path, `${rel}\n`) : rm(path, { force: true });
+        await write.catch((err: unknown) => {
+          throw new BluegreenError('STATE_IO', `cannot write ${path}`, { cause: err, hint: 'the bot needs write access to NGINX_STATE_DIR' });
         });
       }
-      return r.stdout.includes('unchanged') ? 'unchanged' : 'reloaded';
+      return membersScript('apply', 'nginx did not take the new release names', 'nginx keeps running with its previous config');
     },
 
     async readMembers() {
@@ -294,7 +349,8 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
       // nginx/bluegreen-nginx-members.sh: `nginx -s reload` of the inner nginx, done once no old
       // worker serves (the new groups then answer every request). Clients talk to the edge master in
       // front of it, which resends a request whose connection the reload closed.
-      const reload = await opts.engine.exec(id, ['bluegreen-nginx-members', 'reload'], { timeoutMs: MEMBERS_EXEC_MS });
+      // It also renders the maps again: a name now resolves to the new container's address.
+      const reload = await serial(() => opts.engine.exec(id, ['bluegreen-nginx-members', 'reload'], { timeoutMs: MEMBERS_EXEC_MS }));
       if (reload.exitCode !== 0) {
         throw new BluegreenError('NGINX_DOWN', `nginx reload failed: ${nginxProblem(reload.stderr || reload.stdout)}`, {
           hint: 'nginx keeps running with its previous configuration',

@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../../files.js';
 import type { Pool } from '../../pool.js';
 import type { Actor } from '../../shared/actor.js';
 import type { AuditEntry } from '../../shared/audit-entry.js';
+import type { ChaosKind } from '../../shared/chaos-kind.js';
 import type { MaintenanceState } from '../../shared/maintenance-state.js';
 
 // What the deploy layer remembers across restarts of the bot and of nginx, on the bot's volume.
@@ -19,6 +20,16 @@ export interface SwitchRecord {
   reason?: string;
 }
 
+/** A fault `chaos start` made, until the bot undoes it (chaos stop, or its time is up). */
+export interface ChaosRecord {
+  kind: ChaosKind;
+  since: string;
+  until: string;
+  by: Actor;
+  /** The containers a Docker-level fault acted on (ids), to undo it on exactly those. */
+  containers: string[];
+}
+
 export interface DeployState {
   /** The pool that was active before the last switch: where "Roll back" goes. */
   previousPool: Pool | undefined;
@@ -27,6 +38,8 @@ export interface DeployState {
   maintenance: MaintenanceState;
   /** Last image and release deployed to each pool through `deploy`. */
   releases: Partial<Record<Pool, { image: string; releaseId: string | undefined; at: string; by: Actor }>>;
+  /** Faults under way, per pool. */
+  chaos: Partial<Record<Pool, ChaosRecord>>;
 }
 
 export const emptyState = (): DeployState => ({
@@ -35,6 +48,7 @@ export const emptyState = (): DeployState => ({
   lastFailover: undefined,
   maintenance: { on: false, since: undefined, until: undefined, by: undefined, reason: undefined, page: false },
   releases: {},
+  chaos: {},
 });
 
 export interface StateStore {

@@ -27,6 +27,8 @@ export interface SwarmControl {
   rollback(pool: Pool): Promise<SwarmUpdate | undefined>;
   /** The running container of a service of the stack on this engine's node (nginx is placed here). */
   localContainer(service: string): Promise<string | undefined>;
+  /** Every running or paused container of a service of the stack on this engine's node. */
+  localContainers(service: string): Promise<string[]>;
 }
 
 export interface SwarmControlOptions {
@@ -224,6 +226,13 @@ export function createSwarmControl(opts: SwarmControlOptions): SwarmControl {
       );
       return rows[0]?.Id;
     },
+
+    async localContainers(service) {
+      const rows = await call(`find ${opts.stack}_${service}`, (d) =>
+        d.listContainers({ filters: { label: [`com.docker.swarm.service.name=${opts.stack}_${service}`], status: ['running', 'paused'] } }),
+      );
+      return rows.map((r) => r.Id);
+    },
   };
 }
 
@@ -267,6 +276,7 @@ export function withSnapshotCache(control: SwarmControl, maxAgeMs: number, now: 
   return {
     stack: control.stack,
     localContainer: (service) => control.localContainer(service),
+    localContainers: (service) => control.localContainers(service),
     // What changes the swarm makes the next read a fresh one.
     update: (pool, image, env) => control.update(pool, image, env).finally(() => (last = undefined)),
     scale: (pool, replicas) => control.scale(pool, replicas).finally(() => (last = undefined)),

@@ -187,6 +187,12 @@ export function createSwarmEngine(o: SwarmEngineOptions): DeployEngine {
         targets: candidates(snap, pool).map((t) => ({ name: t.address!, app: appBase(t.address!), admin: `http://${t.address}:${o.adminPort}` })),
       };
     },
+    async faultTargets(pool) {
+      // Docker faults reach the tasks on this node only: the API of a manager runs no command on
+      // another node's containers.
+      const [ids, snap] = await Promise.all([control.localContainers(`app_${pool}`), control.snapshot()]);
+      return { ids, elsewhere: Math.max(0, servingTasks(snap, snap.pools[pool]).length - ids.length) };
+    },
     async nginxContainer() {
       const id = await control.localContainer('nginx');
       if (!id) throw new BluegreenError('NGINX_DOWN', 'no running nginx task on this node', { hint: 'the bot and nginx must run on the same (edge) node: docker service ps <stack>_nginx' });

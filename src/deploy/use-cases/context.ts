@@ -37,6 +37,19 @@ export interface OperationsSettings {
   maintenanceDefaultMs: number;
   /** Release ids configured for the pools, when the engine does not tell. */
   releaseIds: Partial<Record<Pool, string>>;
+  /** How long a chaos fault lasts when no `for` is given, and the longest allowed. */
+  chaosDefaultMs: number;
+  chaosMaxMs: number;
+}
+
+/** What chaos needs of the Docker API: act on a container by id, and see its state. */
+export interface ContainerFaults {
+  kill(id: string): Promise<void>;
+  stop(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  inspect(id: string): Promise<{ name: string; state: string; labels: Readonly<Record<string, string>> }>;
 }
 
 export interface OperationsDeps {
@@ -44,6 +57,8 @@ export interface OperationsDeps {
   engine: () => Promise<DeployEngine>;
   nginx: NginxControl;
   pools: PoolClient;
+  /** Docker-level chaos (kill, stop, pause); absent: those kinds fail with DOCKER_UNAVAILABLE. */
+  containers?: ContainerFaults;
   store: StateStore;
   lock: OpLock;
   raise: (alert: AlertEvent) => void | Promise<void>;
@@ -69,6 +84,11 @@ export interface UseCaseContext extends OperationsDeps {
   gateProbe(pool: Pool): Promise<PoolProbe>;
   /** The release a pool runs, best effort: the engine's word, else the configured id. */
   releaseOf(pool: Pool): Promise<string | undefined>;
+  /**
+   * Tells nginx the release each pool runs (the access log's `release`), best effort: false, with
+   * the problem logged, when nginx could not take it.
+   */
+  publishReleases(): Promise<boolean>;
 }
 
 export const quiet: Progress = () => undefined;
@@ -134,5 +154,17 @@ export function createContext(deps: OperationsDeps): UseCaseContext {
     }
   }
 
-  return { ...deps, now, iso, audited, gateProbe, releaseOf };
+  async function publishReleases(): Promise<boolean> {
+    const releases = { blue: await releaseOf('blue'), green: await releaseOf('green') };
+    try {
+      const how = await deps.nginx.publishReleases(releases);
+      log.info({ releases, nginx: how }, 'nginx names the releases in its access log');
+      return true;
+    } catch (err) {
+      log.warn({ releases, problem: describeError(err) }, "nginx could not take the release names; the access log's release falls back to the app's X-Release-Id");
+      return false;
+    }
+  }
+
+  return { ...deps, now, iso, audited, gateProbe, releaseOf, publishReleases };
 }

@@ -35,6 +35,7 @@ export function createDeployUseCase(ctx: UseCaseContext) {
           await store.update((s) => {
             s.releases[pool] = { image, releaseId: r.data?.release, at: ctx.iso(), by };
           });
+          await ctx.publishReleases();
         }
         return r;
       });

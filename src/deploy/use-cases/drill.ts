@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { otherPool, type Pool } from '../../pool.js';
 import type { Operations } from '../operations.js';
 import type { ChaosMode } from '../pools/pool-client.js';
@@ -51,6 +52,12 @@ export interface DrillDeps {
   nginxUrl: string;
   /** The bot's GET /metrics; undefined or unreachable: alert times are reported as unknown. */
   metricsUrl: string | undefined;
+  /**
+   * What the traffic asks: the app's health path (any app answers it) with its Host header, and
+   * nginx's probe token (read from this file) so nginx names the pool of each answer even with
+   * POOL_HEADER=off. Default: `/`, no token.
+   */
+  probe?: { path: string; hostHeader?: string | undefined; tokenFile?: string | undefined };
   progress?: (step: string) => void;
   settings?: Partial<DrillSettings>;
   fetch?: typeof fetch;
@@ -86,7 +93,7 @@ interface Sample {
 }
 
 /** Fixed-rate GETs through nginx until stopped or a bound is hit; remembers every answer. */
-function startTraffic(url: string, s: DrillSettings, doFetch: typeof fetch) {
+function startTraffic(url: string, headers: Record<string, string>, s: DrillSettings, doFetch: typeof fetch) {
   const samples: Sample[] = [];
   const inflight = new Set<Promise<void>>();
   const started = performance.now();
@@ -95,9 +102,9 @@ function startTraffic(url: string, s: DrillSettings, doFetch: typeof fetch) {
   const one = async () => {
     const t = performance.now();
     try {
-      const res = await doFetch(url, { signal: AbortSignal.timeout(s.requestTimeoutMs) });
+      const res = await doFetch(url, { signal: AbortSignal.timeout(s.requestTimeoutMs), headers });
       await res.arrayBuffer();
-      samples.push({ at: performance.now(), ok: res.status >= 200 && res.status < 300, pool: res.headers.get('x-app-pool') ?? 'none', ms: performance.now() - t });
+      samples.push({ at: performance.now(), ok: res.status >= 200 && res.status < 300, pool: res.headers.get('x-bluegreen-pool') ?? res.headers.get('x-app-pool') ?? 'none', ms: performance.now() - t });
     } catch {
       samples.push({ at: performance.now(), ok: false, pool: 'none', ms: performance.now() - t });
     }
@@ -200,9 +207,11 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
   const before = base === undefined ? undefined : counts(base);
   const kindsBefore = new Map<string, number>(base === undefined ? [] : DETECT_KINDS.map((k) => [k, sumSamples(base, 'bluegreen_alerts_total', { kind: k, status: 'firing' })]));
 
-  const url = new URL('/', deps.nginxUrl).toString();
+  const url = new URL(deps.probe?.path ?? '/', deps.nginxUrl).toString();
+  const token = deps.probe?.tokenFile ? (await readFile(deps.probe.tokenFile, 'utf8').catch(() => '')).trim() : '';
+  const headers: Record<string, string> = { ...(token ? { 'x-bluegreen-probe': token } : {}), ...(deps.probe?.hostHeader ? { host: deps.probe.hostHeader } : {}) };
   say(`traffic: ${s.rate} requests/s through ${url} (at most ${s.maxRequests} requests, ${Math.round(s.maxDurationMs / 1000)} s)`);
-  const traffic = startTraffic(url, s, doFetch);
+  const traffic = startTraffic(url, headers, s, doFetch);
   const report = (partial: Partial<DrillReport>): DrillReport => {
     const lat = traffic.samples.map((x) => x.ms).sort((a, b) => a - b);
     const byPool: Record<string, number> = {};
@@ -383,4 +392,9 @@ export function formatDrillReport(r: DrillReport, passed: boolean): string {
   ];
   for (const n of r.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
+}
+
+/** The drill's traffic from the bot's settings: the app's health path, its Host, nginx's probe token. */
+export function drillProbe(c: { APP_HEALTH_PATH: string; APP_HEALTH_HOST?: string | undefined; NGINX_STATE_DIR: string }): NonNullable<DrillDeps['probe']> {
+  return { path: c.APP_HEALTH_PATH, hostHeader: c.APP_HEALTH_HOST, tokenFile: `${c.NGINX_STATE_DIR.replace(/\/+$/, '')}/probe-token` };
 }

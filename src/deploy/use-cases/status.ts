@@ -3,9 +3,8 @@ import { POOLS, type Pool } from '../../pool.js';
 import type { MaintenanceState } from '../../shared/maintenance-state.js';
 import { failed, ok, type OpResult } from '../../shared/op-result.js';
 import type { PoolDescription } from '../deploy-engine.js';
-import type { ChaosMode } from '../pools/pool-client.js';
 import type { LockHolder } from '../state/op-lock.js';
-import type { SwitchRecord } from '../state/state-store.js';
+import type { ChaosRecord, SwitchRecord } from '../state/state-store.js';
 import type { PoolStats, UseCaseContext } from './context.js';
 
 // `status`: the active pool, each pool's health (probed now), what runs it (the engine's
@@ -20,7 +19,8 @@ export interface PoolStatus {
   release: string | undefined;
   healthy: boolean;
   healthDetail: string;
-  chaos: ChaosMode | null | undefined;
+  /** The fault under way: "pause until 2026-…" as recorded, or the demo app's own mode. */
+  chaos: string | null | undefined;
   stats: PoolStats | undefined;
 }
 
@@ -39,8 +39,10 @@ export interface StatusReport {
 export function createStatusUseCase(ctx: UseCaseContext) {
   const { nginx, store, lock, pools, settings } = ctx;
 
-  async function poolStatus(pool: Pool, active: Pool, runs: PoolDescription | undefined): Promise<PoolStatus> {
-    const [probe, chaos] = await Promise.all([pools.health(pool, settings.healthTimeoutMs), pools.chaos(pool).catch(() => undefined)]);
+  async function poolStatus(pool: Pool, active: Pool, runs: PoolDescription | undefined, recorded: ChaosRecord | undefined): Promise<PoolStatus> {
+    const [probe, said] = await Promise.all([pools.health(pool, settings.healthTimeoutMs), pools.chaos(pool).catch(() => undefined)]);
+    // The fault the bot made and until when, else what the demo app says of itself.
+    const chaos = recorded ? `${recorded.kind} until ${recorded.until}` : said;
     return {
       pool,
       active: pool === active,
@@ -67,7 +69,7 @@ export function createStatusUseCase(ctx: UseCaseContext) {
           if (!(err instanceof BluegreenError)) throw err;
           docker = { ok: false, error: describeError(err) };
         }
-        const poolRows = await Promise.all(POOLS.map((p) => poolStatus(p, active, described?.[p])));
+        const poolRows = await Promise.all(POOLS.map((p) => poolStatus(p, active, described?.[p], state.chaos[p])));
         const report: StatusReport = {
           env: settings.envName,
           active,

@@ -63,7 +63,7 @@ describe('parseCommand', () => {
 
     assert.match(error('switch').error, /missing pool/);
     assert.match(error('switch green now').error, /unexpected "now"/);
-    assert.match(error('chaos start blue slow').error, /expected a chaos mode \(error or timeout\), got "slow"/);
+    assert.match(error('chaos start blue slow').error, /expected a chaos mode \(error, timeout, kill, stop, pause, delay, loss\), got "slow"/);
     assert.match(error('chaos pause blue').error, /expected start or stop, got "pause"/);
     assert.match(error('maintenance on for').error, /missing duration/);
     assert.match(error('maintenance on for soon').error, /expected a duration such as 30m/);

@@ -56,6 +56,12 @@ export class FakeDeployEngine implements DeployEngine {
     this.#read(`targets ${pool}`);
     return { targets: [{ name: pool, app: `http://${pool}`, admin: `http://${pool}:1` }], desired: 1 };
   }
+  /** Containers each pool's units run in, reachable from here, and how many run elsewhere. */
+  faults: Record<Pool, { ids: string[]; elsewhere: number }> = { blue: { ids: ['c-blue'], elsewhere: 0 }, green: { ids: ['c-green'], elsewhere: 0 } };
+  async faultTargets(pool: Pool) {
+    this.#read(`faultTargets ${pool}`);
+    return this.faults[pool];
+  }
   async nginxContainer() {
     this.#read('nginxContainer');
     return 'nginx-id';

@@ -183,6 +183,25 @@ export class FakeEngine implements ContainerEngine {
     this.#get(id).state = 'exited';
     this.#changed();
   }
+  async kill(id: string) {
+    this.#check(`kill ${id}`);
+    const c = this.#get(id);
+    if (c.state === 'running' || c.state === 'paused') c.state = 'exited';
+    this.#changed();
+  }
+  async pause(id: string) {
+    this.#check(`pause ${id}`);
+    const c = this.#get(id);
+    if (c.state !== 'running') throw new BluegreenError('INTERNAL', `pause ${c.name} failed: container is not running`);
+    c.state = 'paused';
+    this.#changed();
+  }
+  async unpause(id: string) {
+    this.#check(`unpause ${id}`);
+    const c = this.#get(id);
+    if (c.state === 'paused') c.state = 'running';
+    this.#changed();
+  }
   async start(id: string) {
     this.#check(`start ${id}`);
     const c = this.#get(id);
@@ -327,6 +346,14 @@ export class FakeNginx implements NginxControl {
     this.reloads++;
     return 'reloaded';
   }
+  /** Releases as published for the access log, newest last. */
+  releaseHistory: Record<Pool, string | undefined>[] = [];
+  async publishReleases(releases: Readonly<Record<Pool, string | undefined>>): Promise<'reloaded' | 'unchanged'> {
+    await this.testConfig();
+    const last = this.releaseHistory.at(-1);
+    this.releaseHistory.push({ ...releases });
+    return last && last.blue === releases.blue && last.green === releases.green ? 'unchanged' : 'reloaded';
+  }
 }
 
 export function captureLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {
@@ -357,7 +384,7 @@ export interface HarnessOptions extends Partial<OperationsDeps> {
   engineOf?: (parts: { nginx: FakeNginx; settings: OperationsSettings; log: Logger; docker: FakeEngine }) => DeployEngine;
 }
 
-export const SETTINGS: OperationsSettings = { envName: 'test', healthTimeoutMs: 100, verifyTimeoutMs: 100, deployHealthTimeoutMs: 1000, maintenanceDefaultMs: 3_600_000, releaseIds: {} };
+export const SETTINGS: OperationsSettings = { envName: 'test', healthTimeoutMs: 100, verifyTimeoutMs: 100, deployHealthTimeoutMs: 1000, maintenanceDefaultMs: 3_600_000, chaosDefaultMs: 300_000, chaosMaxMs: 1_800_000, releaseIds: {} };
 
 export async function harness({ engineOf, ...over }: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'bg-deploy-'));
@@ -378,6 +405,7 @@ export async function harness({ engineOf, ...over }: HarnessOptions = {}): Promi
     engine: () => Promise.resolve(deployEngine),
     nginx,
     pools,
+    containers: engine,
     store,
     lock: createOpLock({ dir, waitMs: 2000 }),
     raise: (a) => void alerts.push(a),

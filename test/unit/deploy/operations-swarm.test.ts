@@ -11,7 +11,7 @@ import { FakeSwarm, poolTask, replaceTasks, updateState } from './swarm/fake-swa
 const V2 = 'bluegreen-demo-app:v2';
 const NOW = '2025-01-01T10:00:00Z';
 const ROLLBACK_WHY = 'update rolled back due to failure or early termination of task k2x9q0w8e7r6t5y4u3i2o1p0a';
-const SETTINGS: OperationsSettings = { envName: 'test', healthTimeoutMs: 100, verifyTimeoutMs: 100, deployHealthTimeoutMs: 1000, maintenanceDefaultMs: 3_600_000, releaseIds: {} };
+const SETTINGS: OperationsSettings = { envName: 'test', healthTimeoutMs: 100, verifyTimeoutMs: 100, deployHealthTimeoutMs: 1000, maintenanceDefaultMs: 3_600_000, chaosDefaultMs: 300_000, chaosMaxMs: 1_800_000, releaseIds: {} };
 
 async function swarmHarness(over: Partial<OperationsDeps> = {}) {
   const fake = new FakeSwarm();

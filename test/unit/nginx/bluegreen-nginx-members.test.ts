@@ -76,6 +76,9 @@ http {
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_next_upstream error timeout http_500 http_502 http_503 http_504;
+        # What the access log's pool and release fields are made of (nginx.conf.template).
+        add_header X-Pool $bg_upstream_pool always;
+        add_header X-Release $bg_nginx_release always;
         location /blue { proxy_pass http://blue_primary; }
         location /green { proxy_pass http://green_primary; }
     }
@@ -120,7 +123,14 @@ upstream green_primary {
     server app_blue:3000 backup max_fails=0;
     keepalive 32;
 }
+map $upstream_addr $bg_upstream_pool {
+    default "";
+}
+map $bg_upstream_pool $bg_nginx_release {
+    default "";
+}
 `,
+      'the service names do not resolve on this host: no address is named',
     );
   });
 
@@ -231,12 +241,50 @@ upstream green_primary {
       assert.deepEqual(await answered('green'), { g1: 12 });
     });
 
-    it('reload: the files as they are, reloaded (what a deploy under Compose needs)', async () => {
+    it('reload: rendered again and reloaded even when nothing changed (what a deploy under Compose needs)', async () => {
       const kept = await readFile(upstreams, 'utf8');
       const log = (await readFile(join(dir, 'error.log'), 'utf8')).length;
       assert.deepEqual(await script('reload'), { code: 0, stdout: 'reloaded\n', stderr: '' });
       assert.equal(await readFile(upstreams, 'utf8'), kept);
       assert.match((await readFile(join(dir, 'error.log'), 'utf8')).slice(log), /reconfiguring/);
+    });
+
+    it('nginx names the pool and release of each answer from the members and release files, and writes the address table', async () => {
+      await members('blue', `${addr.b1}\n${addr.b2}\n`);
+      await members('green', `${addr.g1}\n`);
+      await writeFile(join(state, 'release-blue'), 'shop-v1.4\n');
+      await writeFile(join(state, 'release-green'), 'shop-v1.5+build:7\n');
+      assert.equal((await script('apply')).stdout, 'reloaded\n');
+      const named = async (group: 'blue' | 'green') => {
+        const res = await fetch(`http://127.0.0.1:${port}/${group}`, { headers: { connection: 'close' } });
+        await res.arrayBuffer();
+        return [res.headers.get('x-member'), res.headers.get('x-pool'), res.headers.get('x-release')];
+      };
+      const seen = new Set<string>();
+      for (let i = 0; i < 6; i++) seen.add(JSON.stringify(await named('blue')));
+      assert.deepEqual([...seen].sort(), [JSON.stringify(['b1', 'blue', 'shop-v1.4']), JSON.stringify(['b2', 'blue', 'shop-v1.4'])]);
+      assert.deepEqual(await named('green'), ['g1', 'green', 'shop-v1.5+build:7']);
+      const table = (await readFile(join(state, 'upstream-pools'), 'utf8')).split('\n').filter(Boolean).sort();
+      assert.deepEqual(table, [`${addr.b1} blue`, `${addr.b2} blue`, `${addr.g1} green`].sort());
+      // A release nginx cannot print is left out, said on stderr; the members still apply.
+      await writeFile(join(state, 'release-green'), 'v2"; return 200 "owned\n');
+      const r = await script('apply');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /release-green: got 'v2"; return 200 "owned', wants letters, digits and \. _ - \+ :/);
+      assert.deepEqual(await named('green'), ['g1', 'green', null]);
+      await rm(join(state, 'release-blue'));
+      await rm(join(state, 'release-green'));
+    });
+
+    it('a member given by host name is named by the address it resolves to (as under Compose)', async () => {
+      const port1 = addr.b1!.split(':')[1]!;
+      await members('blue', `localhost:${port1}\n`);
+      assert.equal((await script('apply')).code, 0);
+      const table = (await readFile(join(state, 'upstream-pools'), 'utf8')).split('\n').filter(Boolean);
+      assert.ok(table.includes(`127.0.0.1:${port1} blue`), table.join(', '));
+      const res = await fetch(`http://127.0.0.1:${port}/blue`, { headers: { connection: 'close' } });
+      await res.arrayBuffer();
+      assert.deepEqual([res.headers.get('x-member'), res.headers.get('x-pool')], ['b1', 'blue']);
     });
 
     it('nginx -t refusing the new set: exit 1 with its message, the previous file back, nginx serves on', async () => {

@@ -156,6 +156,7 @@ describe('the edge in front of the inner nginx, with the host nginx', { skip: sk
       MAINTENANCE_RETRY_AFTER: '300',
       STATE_DIR: join(dir, 'state'),
       PROBE_TOKEN: '0123456789abcdef',
+      POOL_HEADER_PUBLIC: '$bg_pool_known',
     };
     await render('nginx.conf.template', innerConf, { ...inner, LOG_DIR: join(dir, 'log') }, join(dir, 'run'), join(dir, 'inner-error.log'));
     // entrypoint.sh's sum for these timeouts: 5s + 250ms + 2 x 5s + 10s.

@@ -148,4 +148,10 @@ export class FakeSwarm implements SwarmControl {
     this.calls.push(`localContainer ${service}`);
     return service === 'nginx' ? this.nginxContainer : undefined;
   }
+  /** Containers of each service on this node, by service name (app_blue). */
+  local: Record<string, string[]> = {};
+  async localContainers(service: string): Promise<string[]> {
+    this.calls.push(`localContainers ${service}`);
+    return this.local[service] ?? [];
+  }
 }

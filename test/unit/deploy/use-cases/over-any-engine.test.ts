@@ -33,7 +33,9 @@ describe('use cases over any engine', () => {
     const steps: string[] = [];
     const r = await h.ops.deploy('green', 'app:v2', { by: alice, releaseId: 'r-7', progress: (s) => steps.push(s) });
     assert.equal(r.status, 'ok');
-    assert.deepEqual(h.fake.calls, ['deploy green app:v2 {"RELEASE_ID":"r-7"} active=blue']);
+    // Then nginx is told what each pool runs, as the engine says it, for its access log.
+    assert.deepEqual(h.fake.calls, ['deploy green app:v2 {"RELEASE_ID":"r-7"} active=blue', 'release blue', 'release green']);
+    assert.deepEqual(h.nginx.releaseHistory.at(-1), { blue: h.fake.pools.blue.release, green: h.fake.pools.green.release });
     assert.equal(steps[0], 'nginx config test passed');
     const rec = (await h.store.read()).releases.green;
     assert.deepEqual(rec && [rec.image, rec.releaseId, rec.by.id], ['app:v2', 'r-7', 'alice']);
