@@ -2,12 +2,15 @@
 # Builds stand-in base images from what the host already has, for machines that cannot pull:
 #   bluegreen/node-base:local   the host's node binary + its ldd libraries + busybox
 #   bluegreen/nginx-base:local  Debian's nginx binary + its ldd libraries + busybox
+#   bluegreen-chaos-net:local   the chaos helper (`chaos start <pool> loss|delay`): busybox, the host's
+#                               iptables and tc (CHAOS_NET_TAG names it; stack.sh tags it with IMAGE_TAG)
 # Each is a folder tarred into `docker import`: no registry, seconds to build.
 # Needs: docker, node, nginx (apt-get install nginx-light) and busybox (apt-get install busybox-static).
 set -euo pipefail
 
 NODE_TAG=${NODE_BASE_TAG:-bluegreen/node-base:local}
 NGINX_TAG=${NGINX_BASE_TAG:-bluegreen/nginx-base:local}
+CHAOS_NET_TAG=${CHAOS_NET_TAG:-bluegreen-chaos-net:local}
 what=${1:-all}
 
 die() { echo "build-base-images: $*" >&2; exit 1; }
@@ -96,9 +99,42 @@ build_nginx() {
   echo "built $NGINX_TAG from $nginx_bin ($("$nginx_bin" -v 2>&1))"
 }
 
+# The chaos helper (docker/chaos-net/chaos-net.sh): busybox, the host's iptables (nf_tables and
+# legacy, with their extensions) and tc, for `chaos start <pool> loss|delay`.
+build_chaos_net() {
+  local root ipt tc lib
+  ipt=$(command -v xtables-nft-multi || true)
+  tc=$(command -v tc || true)
+  [ -n "$ipt" ] && [ -n "$tc" ] || die "the chaos helper needs iptables and tc on this host: apt-get install -y iptables iproute2"
+  root=$(mktemp -d)
+  base_root "$root"
+  copy_with_libs "$root" "$ipt"
+  copy_with_libs "$root" "$tc"
+  ln -s "$ipt" "$root/usr/sbin/iptables-nft"
+  if command -v xtables-legacy-multi >/dev/null; then
+    copy_with_libs "$root" "$(command -v xtables-legacy-multi)"
+    ln -s "$(command -v xtables-legacy-multi)" "$root/usr/sbin/iptables-legacy"
+  fi
+  # iptables loads its matches (statistic) as plugins: ldd does not name them.
+  lib=$(readlink -f "$(dirname "$(ldd "$ipt" | grep -oE '/[^ ]*libxtables[^ ]*')")")/xtables
+  [ -d "$lib" ] || die "no iptables extensions at $lib"
+  mkdir -p "$root$lib"
+  cp -a "$lib/." "$root$lib/"
+  mkdir -p "$root/usr/local/bin"
+  install -m 0755 "$(dirname "$0")/../docker/chaos-net/chaos-net.sh" "$root/usr/local/bin/chaos-net"
+  tar -C "$root" -c . | docker import \
+    -c 'ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    -c "ENV XTABLES_LIBDIR=$lib" \
+    -c 'LABEL com.bluegreen.role=chaos-net' \
+    -c 'ENTRYPOINT ["/usr/local/bin/chaos-net"]' - "$CHAOS_NET_TAG" >/dev/null
+  rm -rf "$root"
+  echo "built $CHAOS_NET_TAG from $ipt and $tc"
+}
+
 case "$what" in
   node) build_node ;;
   nginx) build_nginx ;;
+  chaos-net) build_chaos_net ;;
   all) build_node; build_nginx ;;
-  *) die "usage: $0 [node|nginx|all]" ;;
+  *) die "usage: $0 [node|nginx|chaos-net|all]" ;;
 esac

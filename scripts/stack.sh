@@ -93,11 +93,21 @@ build_demo_app() {
   log "built $DEMO_IMAGE"
 }
 
+# The network-fault helper of `chaos start <pool> loss|delay`, from the host's iptables and tc.
+build_chaos_net() {
+  if command -v xtables-nft-multi >/dev/null && command -v tc >/dev/null; then
+    CHAOS_NET_TAG=bluegreen-chaos-net:${IMAGE_TAG:-local} bash scripts/build-base-images.sh chaos-net >&2
+  else
+    log "no iptables or tc on this host: chaos loss and delay will be refused (apt-get install -y iptables iproute2)"
+  fi
+}
+
 build() {
   require_docker
   choose_base_images
   stage_bot
   build_demo_app
+  build_chaos_net
   compose build
 }
 

@@ -150,6 +150,11 @@ export const configSchema = z.object({
   MAINTENANCE_DEFAULT: duration(DURATION_DEFAULTS.MAINTENANCE_DEFAULT).describe('Length of maintenance when no duration is given'),
   CHAOS_DEFAULT_DURATION: duration(DURATION_DEFAULTS.CHAOS_DEFAULT_DURATION).describe('How long a chaos fault lasts when `chaos start` gives no `for`; the bot undoes it then'),
   CHAOS_MAX_DURATION: duration(DURATION_DEFAULTS.CHAOS_MAX_DURATION).describe('Longest chaos fault `chaos start … for` may ask for'),
+  CHAOS_NET_IMAGE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._\-/:@]*$/i, { error: 'an image reference such as bluegreen-chaos-net:local' })
+    .default('bluegreen-chaos-net:local')
+    .describe('Image of the network-fault helper for `chaos start <pool> loss|delay` (scripts/build-base-images.sh chaos-net builds it)'),
   NGINX_URL: z.url({ error: 'a URL' }).default('http://nginx:80').describe('nginx as the bot reaches it, to verify switches'),
   POOL_URL_BLUE: optionalString()
     .pipe(z.url({ error: 'a URL' }).optional())

@@ -131,6 +131,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
       maintenanceDefaultMs: config.MAINTENANCE_DEFAULT,
       chaosDefaultMs: config.CHAOS_DEFAULT_DURATION,
       chaosMaxMs: config.CHAOS_MAX_DURATION,
+      chaosNetImage: config.CHAOS_NET_IMAGE,
       releaseIds: { ...(config.RELEASE_ID_BLUE ? { blue: config.RELEASE_ID_BLUE } : {}), ...(config.RELEASE_ID_GREEN ? { green: config.RELEASE_ID_GREEN } : {}) },
     },
   });

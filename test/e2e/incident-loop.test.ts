@@ -9,7 +9,7 @@ import { blockActionBody, postSigned, slashCommandBody } from '../support/slack-
 import { botCli, serviceContainer } from './deploy-host.js';
 import { composeCommand, dockerAvailable, run } from './support/docker.js';
 import { runLoad, type LoadResult } from './support/load.js';
-import { ALERTS, blocksOf, buttonsOf, eventually, servedByMany, standInOf, tsOf, type Call } from './support/slack-e2e.js';
+import { ALERTS, blocksOf, buttonsOf, eventually, servedByMany, standInOf, tsOf, waitForGuardAlert, type Call } from './support/slack-e2e.js';
 import { DEMO_IMAGE, ROOT, startStack, type Stack } from './support/stack.js';
 
 const SECRET = 'e2e-incident-secret-41c2';
@@ -74,21 +74,8 @@ describe('incident loop: a bad release, the guard, Roll back (real stack, signed
     await run('docker', ['rmi', '-f', FLAKY_IMAGE]);
   });
 
-  /** Posts to the alert channel after `since` (stand-in clock) whose buttons include Roll back to blue. */
-  const guardAlertAfter = (since: number) =>
-    standIn().waitFor(
-      'the guard alert with Roll back to blue',
-      (st) =>
-        st.calls.find(
-          (c) =>
-            c.method === 'chat.postMessage' &&
-            c.at >= since &&
-            c.args.channel === ALERTS &&
-            String(JSON.stringify(c.args.blocks)).includes('post_switch_guard:green') &&
-            buttonsOf(c).some((b) => b.action_id === 'bg_rollback.blue'),
-        ),
-      30_000,
-    );
+  /** The guard's alert about green after `since` (stand-in clock), offering Roll back to blue. */
+  const guardAlertAfter = (since: number) => waitForGuardAlert(stack, since, 'green', 'blue');
 
   /** A bounded load while `act` runs: the guard needs traffic to judge. */
   async function underLoad(act: () => Promise<void>): Promise<LoadResult> {

@@ -13,6 +13,7 @@ import { SlackStandIn } from '../support/slack-stand-in.js';
 import { dockerAvailable, run } from './support/docker.js';
 import { eventually } from './support/slack-e2e.js';
 import { runSampledLoad, summarizeSamples, type Sample, type SampleSummary } from './support/load.js';
+import { buildAnyApp } from './support/any-app.js';
 import { DEMO_IMAGE, ensureImages, freePort } from './support/stack.js';
 import {
   busyLoops,
@@ -44,6 +45,9 @@ const BAD_LOCAL = `${DEMO_IMAGE}-swarm-neverhealthy`;
 /** The names the nodes pull, once pushed to the harness's registry. */
 let V2_IMAGE = '';
 let BAD_IMAGE = '';
+/** busybox httpd (test/e2e/support/any-app): not Node, no bluegreen headers; /healthz as the stack asks. */
+const ANY_LOCAL = `bluegreen-test-anyapp:swarm-${(process.env.IMAGE_TAG ?? 'local').toLowerCase().replace(/[^a-z0-9_.-]/g, '')}`;
+let ANY_IMAGE = '';
 
 const docker = await dockerAvailable();
 let skip = docker ? await swarmSkipReason() : 'no Docker engine (start dockerd)';
@@ -205,6 +209,8 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     await buildImage(BAD_LOCAL, ['CMD ["node", "-e", "require(\'node:http\').createServer((q, s) => { s.statusCode = 500; s.end(); }).listen(3000)"]']);
     V2_IMAGE = await pushImage(V2_LOCAL);
     BAD_IMAGE = await pushImage(BAD_LOCAL);
+    await buildAnyApp(ANY_LOCAL, 'swarm', { HEALTH_PATH: '/healthz' });
+    ANY_IMAGE = await pushImage(ANY_LOCAL);
     const up = await swarmScript('up', {
       REGISTRY: registry,
       NGINX_PORT: String(port),
@@ -334,6 +340,47 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     figures.deploy_and_switch = { ...(figures.deploy_and_switch as object), green_tasks_per_node: perNodeOf(green) };
     assert.deepEqual(Object.values(perNodeOf(green)).sort(), [1, 1], `green's tasks after the deploy: ${JSON.stringify(perNodeOf(green))}; ${String(deployed?.message)}`);
     await eventually('nginx members to follow the new green tasks', membersMatchTasks, 15_000);
+  });
+
+  it('any app (busybox httpd, no bluegreen headers) as a replicated service: deploy, switch, a task killed, 0 failed; nginx names the pool', async () => {
+    // Green (the demo app) is active: the other app goes to blue.
+    let deployed: CliResult | undefined;
+    let switched: CliResult | undefined;
+    const r = await load(120, async () => {
+      deployed = await cli('deploy', 'blue', ANY_IMAGE, 'site-swarm');
+      switched = await cli('switch', 'blue');
+      await sleep(3000);
+    });
+    assert.equal(deployed?.status, 'ok', JSON.stringify(deployed));
+    assert.equal(switched?.status, 'ok', JSON.stringify(switched));
+    figures.any_app_deploy_and_switch = loadFigures(r);
+    assert.equal(r.failed, 0, JSON.stringify(loadFigures(r)));
+    // The app says nothing of itself: the pool each client saw is nginx's X-Bluegreen-Pool.
+    assert.ok((r.byPool.blue ?? 0) > 0, JSON.stringify(r.byPool));
+    await eventually('the access log to name blue and its release', async () => {
+      await (await fetch(url('/'))).arrayBuffer();
+      const log = await run('docker', ['exec', await nginxContainer(), 'tail', '-n', '1', '/var/log/bluegreen/access.json.log']);
+      const line = JSON.parse(log.stdout) as { pool: string; release: string };
+      return line.pool === 'blue' && line.release === 'site-swarm';
+    }, 20_000);
+
+    // A task lost under load: the bot's chaos kill reaches blue's task on this node (Swarm replaces it).
+    let killed: CliResult | undefined;
+    const lost = await load(20, async () => {
+      await sleep(2000);
+      killed = await cli('chaos', 'start', 'blue', 'kill', 'for', '30s');
+      await sleep(10_000);
+    });
+    assert.equal(killed?.status, 'ok', JSON.stringify(killed));
+    assert.match(String(killed?.message), /Chaos \(kill\) started on blue \(the active pool\) on 1 container\(s\).*1 task\(s\) on other nodes are not touched/);
+    figures.any_app_task_killed = loadFigures(lost);
+    assert.equal(lost.failed, 0, JSON.stringify(loadFigures(lost)));
+    const stop = await cli('chaos', 'stop', 'blue');
+    assert.equal(stop.status, 'ok', JSON.stringify(stop));
+    await eventually('Swarm to replace the task, and nginx to list it', async () => (await serviceTasks(`${NAMES.stack}_app_blue`)).filter((t) => t.state === 'running').length === REPLICAS && membersMatchTasks(), 60_000);
+    // Back to the demo app for the suites below (the drill's chaos needs its admin listener).
+    const back = await cli('switch', 'green');
+    assert.equal(back.status, 'ok', JSON.stringify(back));
   });
 
   it('scale: 3 tasks of the idle pool, then 2 again; nginx lists each', async () => {

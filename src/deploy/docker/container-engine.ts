@@ -42,6 +42,15 @@ export interface ReplacementSpec {
   networks: Readonly<Record<string, readonly string[]>>;
 }
 
+export interface HelperSpec {
+  image: string;
+  /** Arguments to the image's entrypoint. */
+  args: readonly string[];
+  joinNetworkOf: string;
+  capAdd: readonly string[];
+  labels: Readonly<Record<string, string>>;
+}
+
 export interface ContainerEngine {
   /** Containers of a compose project, optionally of one service (by labels, never by name). */
   list(project: string, service?: string): Promise<ContainerInfo[]>;
@@ -69,6 +78,14 @@ export interface ContainerEngine {
   pause(id: string): Promise<void>;
   /** Undoes pause; a container that is not paused is left as it is. */
   unpause(id: string): Promise<void>;
+  /**
+   * Creates and starts a short-lived helper container in the network namespace of `joinNetworkOf`
+   * (`--network container:<id>`), with only the capabilities named; resolves with its id. An image
+   * that is not on this host fails with CHAOS_UNAVAILABLE, naming how to build it.
+   */
+  runHelper(spec: HelperSpec): Promise<string>;
+  /** What a container printed (stdout and stderr together), its last 64 KiB. */
+  logs(id: string): Promise<string>;
   rename(id: string, name: string): Promise<void>;
   /** Removes the container, running or not. */
   remove(id: string): Promise<void>;

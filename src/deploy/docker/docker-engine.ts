@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { BluegreenError } from '../../errors.js';
 import { composeSettings } from '../compose/compose-settings.js';
+import { containerLogs, runHelper } from './helper-containers.js';
 import { envRecord, lazyDockerClient, toDockerError, withTimeout, type DockerEngineOptions } from './docker-client.js';
 import type { ContainerEngine, ContainerHealth, ContainerInfo, ExecResult } from './container-engine.js';
 
@@ -202,6 +203,10 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
     async unpause(id) {
       await call(`unpause ${id.slice(0, 12)}`, () => docker.getContainer(id).unpause().catch(ignoreNotPaused));
     },
+
+    runHelper: (spec) => call(`start helper ${spec.image} in ${spec.joinNetworkOf.slice(0, 12)}`, () => runHelper(docker, spec)),
+
+    logs: (id) => call(`logs of ${id.slice(0, 12)}`, () => containerLogs(docker, id)),
 
     async rename(id, name) {
       await call(`rename ${id.slice(0, 12)} to ${name}`, () => docker.getContainer(id).rename({ name }));

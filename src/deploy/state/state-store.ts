@@ -28,6 +28,10 @@ export interface ChaosRecord {
   by: Actor;
   /** The containers a Docker-level fault acted on (ids), to undo it on exactly those. */
   containers: string[];
+  /** Network faults: the helper containers that hold them (stopping one removes its fault). */
+  helpers?: string[];
+  /** delay: ms; loss: percent. */
+  amount?: number;
 }
 
 export interface DeployState {

@@ -4,7 +4,8 @@ import type { Actor } from '../../shared/actor.js';
 import type { ChaosKind } from '../../shared/chaos-kind.js';
 import { ok, refused, type OpResult } from '../../shared/op-result.js';
 import type { ChaosRecord } from '../state/state-store.js';
-import type { UseCaseContext } from './context.js';
+import { startNetworkFault, stopHelpers } from './chaos-network.js';
+import type { ContainerFaults, UseCaseContext } from './context.js';
 
 // `chaos start|stop <pool>`: a fault on a pool, time-boxed. Refused on the active pool while its
 // backup is unhealthy: that would be an outage, not a drill.
@@ -12,13 +13,18 @@ import type { UseCaseContext } from './context.js';
 //                      endpoint in it. kill is a crash (SIGKILL; Compose's restart policy may
 //                      bring it back), stop a clean exit, pause freezes it (connections hang).
 //   error, timeout     the demo app's own HTTP chaos (its admin listener), for apps that serve it.
-//   delay, loss        network faults need a helper in the pool's network namespace (tc netem,
-//                      iptables statistic); not built yet: refused with what is missing.
+//   loss, delay        network faults from a short-lived helper container (CHAOS_NET_IMAGE,
+//                      docker/chaos-net) that joins each container's network namespace with only
+//                      NET_ADMIN: iptables' statistic match drops a share of incoming packets;
+//                      tc netem holds outgoing ones. The helper removes its fault when its time
+//                      is up or at SIGTERM; where the kernel cannot (no netem), it says so and the
+//                      start is refused with its words.
 // Every fault is recorded in the state file with its end; the bot undoes it when its time is up
 // (expireChaos, every second, also after a bot restart) or at `chaos stop`.
 
 export type { ChaosKind };
 const CONTAINER_KINDS = new Set<ChaosKind>(['kill', 'stop', 'pause']);
+const NETWORK_KINDS = new Set<ChaosKind>(['loss', 'delay']);
 
 export interface StartChaosOptions {
   force: boolean;
@@ -46,8 +52,7 @@ export function createChaosUseCases(ctx: UseCaseContext) {
   }
 
   async function applyFault(kind: ChaosKind, ids: readonly string[]): Promise<void> {
-    const c = ctx.containers;
-    if (!c) throw new BluegreenError('DOCKER_UNAVAILABLE', 'this process has no Docker API to act on containers');
+    const c = docker();
     for (const id of ids) {
       if (kind === 'kill') await c.kill(id);
       else if (kind === 'stop') await c.stop(id);
@@ -61,12 +66,15 @@ export function createChaosUseCases(ctx: UseCaseContext) {
    * Returns what it did, in words.
    */
   async function undo(rec: ChaosRecord, pool: Pool): Promise<string> {
+    if (NETWORK_KINDS.has(rec.kind)) {
+      await stopHelpers(docker(), rec.helpers ?? []);
+      return rec.helpers?.length ? ` (${rec.helpers.length} helper(s) removed their ${rec.kind})` : '';
+    }
     if (!CONTAINER_KINDS.has(rec.kind)) {
       await pools.stopChaos(pool);
       return '';
     }
-    const c = ctx.containers;
-    if (!c) throw new BluegreenError('DOCKER_UNAVAILABLE', 'this process has no Docker API to act on containers');
+    const c = docker();
     const done: string[] = [];
     for (const id of rec.containers) {
       let info;
@@ -89,14 +97,15 @@ export function createChaosUseCases(ctx: UseCaseContext) {
     return done.length ? ` (${done.join(', ')})` : '';
   }
 
+  function docker(): ContainerFaults {
+    if (!ctx.containers) throw new BluegreenError('DOCKER_UNAVAILABLE', 'this process has no Docker API to act on containers');
+    return ctx.containers;
+  }
+
   return {
     startChaos(pool: Pool, kind: ChaosKind, { force, by, durationMs, amount }: StartChaosOptions): Promise<OpResult> {
       return ctx.audited('chaos_start', { pool, mode: kind, force, ...(durationMs ? { durationMs } : {}), ...(amount ? { amount } : {}) }, by, async () => {
-        if (kind === 'delay' || kind === 'loss') {
-          return refused(
-            `chaos ${kind} is not available: network faults need a helper in ${pool}'s network namespace (tc netem for delay, iptables for loss), which this version does not run. Use kill, stop or pause (any app), or error/timeout (the demo app)`,
-          );
-        }
+        if (NETWORK_KINDS.has(kind) && amount === undefined) return refused(`chaos ${kind} needs an amount (${kind === 'delay' ? 'ms' : 'percent'})`);
         const ms = durationMs ?? settings.chaosDefaultMs;
         if (ms > settings.chaosMaxMs) return refused(`chaos lasts at most ${span(settings.chaosMaxMs)} (CHAOS_MAX_DURATION); asked for ${span(ms)}`);
         const recorded = (await store.read()).chaos[pool];
@@ -110,14 +119,22 @@ export function createChaosUseCases(ctx: UseCaseContext) {
         }
         let ids: string[] = [];
         let note = '';
-        if (CONTAINER_KINDS.has(kind)) {
+        if (CONTAINER_KINDS.has(kind) || NETWORK_KINDS.has(kind)) {
           const t = await containersOf(pool);
           if (typeof t === 'string') return refused(t);
           ids = t.ids;
           if (t.elsewhere > 0) note = `; ${t.elsewhere} task(s) on other nodes are not touched (Docker faults reach this node only)`;
-          // Recorded first: a bot that dies half-way still knows what to undo.
-          await record(pool, { kind, since: ctx.iso(), until: new Date(ctx.now() + ms).toISOString(), by, containers: ids });
-          await applyFault(kind, ids);
+          const until = new Date(ctx.now() + ms).toISOString();
+          if (NETWORK_KINDS.has(kind)) {
+            if (!settings.chaosNetImage) return refused(`chaos ${kind} needs the network helper image (CHAOS_NET_IMAGE), which this bot has not been given`);
+            const helpers = await startNetworkFault(docker(), { image: settings.chaosNetImage, kind, amount: amount!, ms, targets: ids, pool, now: ctx.now });
+            if (typeof helpers === 'string') return refused(helpers);
+            await record(pool, { kind, since: ctx.iso(), until, by, containers: ids, helpers, amount });
+          } else {
+            // Recorded first: a bot that dies half-way still knows what to undo.
+            await record(pool, { kind, since: ctx.iso(), until, by, containers: ids });
+            await applyFault(kind, ids);
+          }
         } else {
           await record(pool, { kind, since: ctx.iso(), until: new Date(ctx.now() + ms).toISOString(), by, containers: [] });
           try {
@@ -128,7 +145,8 @@ export function createChaosUseCases(ctx: UseCaseContext) {
           }
         }
         const what = ids.length ? ` on ${ids.length} container(s): ${ids.map(short).join(', ')}` : '';
-        return ok(`Chaos (${kind}) started on ${pool}${pool === active ? ' (the active pool)' : ''}${what} for ${span(ms)}; it ends by itself, or with: chaos stop ${pool}${note}`);
+        const label = amount === undefined ? kind : `${kind} ${amount}${kind === 'delay' ? ' ms' : '%'}`;
+        return ok(`Chaos (${label}) started on ${pool}${pool === active ? ' (the active pool)' : ''}${what} for ${span(ms)}; it ends by itself, or with: chaos stop ${pool}${note}`);
       });
     },
 

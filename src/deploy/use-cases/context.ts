@@ -40,6 +40,8 @@ export interface OperationsSettings {
   /** How long a chaos fault lasts when no `for` is given, and the longest allowed. */
   chaosDefaultMs: number;
   chaosMaxMs: number;
+  /** The image of the network-fault helper (loss, delay); undefined: those kinds are refused. */
+  chaosNetImage?: string | undefined;
 }
 
 /** What chaos needs of the Docker API: act on a container by id, and see its state. */
@@ -50,6 +52,10 @@ export interface ContainerFaults {
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
   inspect(id: string): Promise<{ name: string; state: string; labels: Readonly<Record<string, string>> }>;
+  /** A helper container in `joinNetworkOf`'s network namespace (the network faults); its id. */
+  runHelper(spec: { image: string; args: readonly string[]; joinNetworkOf: string; capAdd: readonly string[]; labels: Readonly<Record<string, string>> }): Promise<string>;
+  logs(id: string): Promise<string>;
+  remove(id: string): Promise<void>;
 }
 
 export interface OperationsDeps {

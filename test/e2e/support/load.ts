@@ -154,7 +154,7 @@ export async function runSampledLoad(opts: SampledLoadOptions): Promise<Sample[]
           start,
           end: Date.now(),
           status: res.status,
-          pool: res.headers.get('x-app-pool'),
+          pool: res.headers.get('x-bluegreen-pool') ?? res.headers.get('x-app-pool'),
           release: res.headers.get('x-release-id'),
           retryAfter: res.headers.get('retry-after'),
         });

@@ -94,3 +94,23 @@ export function waitForUpdate(stack: Stack, ts: string, userId: string, label: s
     45_000,
   );
 }
+
+/**
+ * The post-switch guard's alert about `pool` posted after `since` (stand-in clock) with a "Roll back
+ * to `back`" button: the guard's, not the switch's own announcement (which offers Roll back too).
+ */
+export function waitForGuardAlert(stack: Stack, since: number, pool: 'blue' | 'green', back: 'blue' | 'green', timeoutMs = 30_000): Promise<Call> {
+  return standInOf(stack).waitFor(
+    `the guard alert with Roll back to ${back}`,
+    (st) =>
+      st.calls.find(
+        (c) =>
+          c.method === 'chat.postMessage' &&
+          c.at >= since &&
+          c.args.channel === ALERTS &&
+          JSON.stringify(c.args.blocks).includes(`post_switch_guard:${pool}`) &&
+          buttonsOf(c).some((b) => b.action_id === `bg_rollback.${back}`),
+      ),
+    timeoutMs,
+  );
+}

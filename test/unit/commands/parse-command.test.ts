@@ -37,6 +37,11 @@ describe('parseCommand', () => {
       force: true,
     });
     assert.deepEqual(ok('chaos stop green'), { name: 'chaos', action: 'stop', pool: 'green' });
+    // Chaos for any app: Docker faults, network faults with their amount, and a length.
+    assert.deepEqual(ok('chaos start blue pause for 30s'), { name: 'chaos', action: 'start', pool: 'blue', mode: 'pause', durationMs: 30_000, force: false });
+    assert.deepEqual(ok('chaos start green loss 30% for 2m'), { name: 'chaos', action: 'start', pool: 'green', mode: 'loss', amount: 30, durationMs: 120_000, force: false });
+    assert.deepEqual(ok('chaos start green delay 200ms'), { name: 'chaos', action: 'start', pool: 'green', mode: 'delay', amount: 200, force: false });
+    assert.deepEqual(ok('chaos start blue for 1m'), { name: 'chaos', action: 'start', pool: 'blue', mode: 'error', durationMs: 60_000, force: false });
     assert.deepEqual(ok('deploy green registry.local:5000/app:1.2.3 r-42'), {
       name: 'deploy',
       pool: 'green',
@@ -65,6 +70,10 @@ describe('parseCommand', () => {
     assert.match(error('switch green now').error, /unexpected "now"/);
     assert.match(error('chaos start blue slow').error, /expected a chaos mode \(error, timeout, kill, stop, pause, delay, loss\), got "slow"/);
     assert.match(error('chaos pause blue').error, /expected start or stop, got "pause"/);
+    assert.match(error('chaos start blue loss').error, /chaos loss needs an amount from 1 to 100 % \(e\.g\. chaos start blue loss 30\), got nothing/);
+    assert.match(error('chaos start blue delay 0').error, /chaos delay needs an amount from 1 to 60000 ms/);
+    assert.match(error('chaos start blue kill for').error, /missing duration after "for"/);
+    assert.match(error('chaos start blue kill for 10ms').error, /expected a duration such as 30s or 5m, got "10ms"/);
     assert.match(error('maintenance on for').error, /missing duration/);
     assert.match(error('maintenance on for soon').error, /expected a duration such as 30m/);
     assert.match(error('maintenance on for 30d').error, /at most 7d/);

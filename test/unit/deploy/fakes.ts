@@ -6,7 +6,7 @@ import { BluegreenError } from '../../../src/errors.js';
 import { createLogger, type Logger } from '../../../src/log.js';
 import { composeSettings, type ConfigLike } from '../../../src/deploy/compose/compose-settings.js';
 import { envRecord } from '../../../src/deploy/docker/docker-client.js';
-import type { ContainerEngine, ContainerInfo, ReplacementSpec } from '../../../src/deploy/docker/container-engine.js';
+import type { ContainerEngine, HelperSpec, ContainerInfo, ReplacementSpec } from '../../../src/deploy/docker/container-engine.js';
 import type { NginxControl, Verification } from '../../../src/deploy/nginx/nginx-control.js';
 import { createOpLock } from '../../../src/deploy/state/op-lock.js';
 import { createOperations, type Operations, type OperationsDeps, type OperationsSettings } from '../../../src/deploy/operations.js';
@@ -182,6 +182,20 @@ export class FakeEngine implements ContainerEngine {
     this.#check(`stop ${id}`);
     this.#get(id).state = 'exited';
     this.#changed();
+  }
+  /** What each helper prints once started (chaos loss/delay): `applied`, or `refused: …`. */
+  helperSays = 'applied\n';
+  helpers: { id: string; image: string; args: readonly string[]; joinNetworkOf: string; capAdd: readonly string[] }[] = [];
+  async runHelper(spec: HelperSpec): Promise<string> {
+    this.#check(`runHelper ${spec.image}`);
+    const id = `helper-${this.helpers.length + 1}`;
+    this.helpers.push({ id, image: spec.image, args: spec.args, joinNetworkOf: spec.joinNetworkOf, capAdd: spec.capAdd });
+    this.containers.push(container(`helper${this.helpers.length}`, { id, name: id, state: this.helperSays.startsWith('refused') ? 'exited' : 'running', labels: { ...spec.labels } }));
+    return id;
+  }
+  async logs(id: string): Promise<string> {
+    this.#get(id);
+    return this.helperSays;
   }
   async kill(id: string) {
     this.#check(`kill ${id}`);

@@ -70,20 +70,41 @@ describe('chaos use cases', () => {
     assert.match(audit?.message ?? '', /Chaos \(pause\) on blue ended: its time was up \(proj_app_blue_1 unpaused\)/);
   });
 
-  it('refuses what it cannot do, with the reason: too long, network faults, the active pool without a healthy backup', async () => {
+  it('refuses what it cannot do, with the reason: too long, no amount, the active pool without a healthy backup', async () => {
     const h = await harness();
     const long = await h.ops.startChaos('green', 'kill', { force: false, by: alice, durationMs: SETTINGS.chaosMaxMs + 1000 });
     assert.match(text(long), /chaos lasts at most 30 min \(CHAOS_MAX_DURATION\); asked for 30 min/);
-    for (const kind of ['delay', 'loss'] as const) {
-      const r = await h.ops.startChaos('green', kind, { force: false, by: alice, amount: 30 });
-      assert.equal(r.status, 'refused');
-      assert.match(text(r), new RegExp(`chaos ${kind} is not available: network faults need a helper`));
-    }
+    assert.match(text(await h.ops.startChaos('green', 'loss', { force: false, by: alice })), /chaos loss needs an amount \(percent\)/);
     h.pools.healthy.green = false;
     const outage = await h.ops.startChaos('blue', 'kill', { force: false, by: alice });
     assert.match(text(outage), /blue is active and the backup green is unhealthy .*Add --force/);
     assert.equal(h.engine.containers.find((c) => c.service === 'app_blue')!.state, 'running');
     assert.deepEqual((await h.store.read()).chaos, {});
+  });
+
+  it('loss: a helper joins each container\'s network namespace with only NET_ADMIN; chaos stop stops and removes it', async () => {
+    const h = await harness({ settings: { ...SETTINGS, chaosNetImage: 'bluegreen-chaos-net:test' } });
+    const green = h.engine.containers.find((c) => c.service === 'app_green')!;
+    const r = await h.ops.startChaos('green', 'loss', { force: false, by: alice, amount: 30, durationMs: 45_000 });
+    assert.equal(r.status, 'ok', text(r));
+    assert.match(text(r), /Chaos \(loss 30%\) started on green on 1 container\(s\)/);
+    assert.deepEqual(h.engine.helpers.map((x) => [x.image, x.args, x.joinNetworkOf, x.capAdd]), [['bluegreen-chaos-net:test', ['loss', '30', '45'], green.id, ['NET_ADMIN']]]);
+    const rec = (await h.store.read()).chaos.green;
+    assert.deepEqual(rec && [rec.kind, rec.amount, rec.helpers], ['loss', 30, ['helper-1']]);
+    const stop = await h.ops.stopChaos('green', alice);
+    assert.match(text(stop), /Chaos \(loss\) stopped on green \(1 helper\(s\) removed their loss\)/);
+    assert.ok(!h.engine.containers.some((c) => c.id === 'helper-1'), 'the helper is gone');
+    assert.equal(green.state, 'running');
+  });
+
+  it('delay where the kernel has no netem: refused in the helper\'s words, nothing recorded, the helper gone', async () => {
+    const h = await harness({ settings: { ...SETTINGS, chaosNetImage: 'bluegreen-chaos-net:test' } });
+    h.engine.helperSays = 'refused: this kernel cannot delay packets (tc netem: Error: Specified qdisc kind is unknown.); delay needs the sch_netem module on the host\n';
+    const r = await h.ops.startChaos('green', 'delay', { force: false, by: alice, amount: 200 });
+    assert.equal(r.status, 'refused');
+    assert.match(text(r), /chaos delay cannot run on green: this kernel cannot delay packets \(tc netem: Error: Specified qdisc kind is unknown\.\)/);
+    assert.deepEqual((await h.store.read()).chaos, {});
+    assert.ok(!h.engine.containers.some((c) => c.id === 'helper-1'));
   });
 
   it("Swarm: tasks on other nodes are named as out of reach; undo leaves a killed task to Swarm; none here is refused", async () => {
