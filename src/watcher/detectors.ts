@@ -279,7 +279,7 @@ export class Detectors {
           severity: 'warning',
           pool,
           title: `Upstream errors on ${pool}: ${fmt(prate)}% of requests`,
-          summary: `${fmt(prate)}% of ${n} requests had a failed attempt on ${pool}; clients saw 5xx on ${fmt(rate)}% (retries on ${otherPool(pool)} absorbed the rest)`,
+          summary: `${fmt(prate)}% of ${n} requests had a failed attempt on ${pool}; clients saw 5xx on ${fmt(rate)}% (nginx retried them on another server: on the other pool, or on another task of the same pool)`,
           observed: round(prate),
           threshold: o.errorRateThreshold,
           unit: '%',

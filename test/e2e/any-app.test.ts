@@ -306,4 +306,16 @@ describe('any HTTP app: busybox httpd behind bluegreen (real stack, no app coope
     assert.match(off.result?.status === 'ok' ? off.result.message : '', /the pools serve again/);
     assert.equal((await fetch(stack.url('/'))).status, 200);
   });
+
+  it('drill: the app has no chaos endpoint, so the drill pauses it; failover, detection, recovery, 0 failed', async () => {
+    const drill = await botCli(stack, 'drill');
+    assert.equal(drill.result?.status, 'ok', drill.stdout.slice(0, 3000) + drill.stderr.slice(-2000));
+    const d = (drill.result as { data: { mode: string; failed: number; requests: number; restoredActive: boolean; timeToFailoverMs?: number; timeToDetectMs?: number; notes: string[] } }).data;
+    figures.drill = { mode: d.mode, requests: d.requests, failed: d.failed, timeToFailoverMs: d.timeToFailoverMs, timeToDetectMs: d.timeToDetectMs };
+    assert.equal(d.mode, 'pause');
+    assert.match(d.notes.join(' '), /serves no chaos endpoint: the drill paused its containers instead/);
+    assert.equal(d.failed, 0);
+    assert.equal(d.restoredActive, true);
+    assert.ok(d.timeToFailoverMs !== undefined && d.timeToDetectMs !== undefined, JSON.stringify(d));
+  });
 });

@@ -163,7 +163,8 @@ describe('the edge in front of the inner nginx, with the host nginx', { skip: sk
     await render('edge.conf.template', join(dir, 'edge.conf'), { PORT: `127.0.0.1:${edgePort}`, EDGE_TIMEOUT: '25250ms' }, join(dir, 'run'), join(dir, 'edge-error.log'));
     // One tier, as before the edge: the inner template on a TCP port of its own.
     const singleConf = join(dir, 'single.conf');
-    await render('nginx.conf.template', singleConf, { ...inner, LOG_DIR: join(dir, 'log-single') }, join(dir, 'run-single'), join(dir, 'single-error.log'));
+    // ... with POOL_HEADER=off (entrypoint.sh renders the public default as ""): the pool header goes to probes only.
+    await render('nginx.conf.template', singleConf, { ...inner, POOL_HEADER_PUBLIC: '""', LOG_DIR: join(dir, 'log-single') }, join(dir, 'run-single'), join(dir, 'single-error.log'));
     const single = await readFile(singleConf, 'utf8');
     assert.ok(single.includes(`listen unix:${join(dir, 'run-single')}/inner.sock;`));
     await writeFile(singleConf, single.replace(/listen unix:\S+;/, `listen 127.0.0.1:${singlePort};`));
@@ -235,6 +236,18 @@ describe('the edge in front of the inner nginx, with the host nginx', { skip: sk
     const seen = JSON.parse(a.body) as Seen;
     assert.equal(seen.headers['x-bluegreen-probe'], undefined, 'an app (or whoever runs in it) would learn the token');
     assert.match(a.head, /^x-bluegreen-upstream: 200$/im, 'nginx still answers the probe with the upstream status');
+  });
+
+  it('X-Bluegreen-Pool names the pool nginx sent the request to: to everyone by default, to the probes only with POOL_HEADER=off', async () => {
+    const pool = (head: string) => /^x-bluegreen-pool: (\S+)$/im.exec(head)?.[1];
+    const plain = 'GET /who HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
+    const probe = 'GET /who HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bluegreen-Probe: 0123456789abcdef\r\nConnection: close\r\n\r\n';
+    // Both pools are this one app at one address: nginx's map names the first pool listed for it.
+    assert.equal(pool((await rawExchange(edgePort, plain)).head), 'blue');
+    assert.equal(pool((await rawExchange(singlePort, plain)).head), undefined, 'POOL_HEADER=off: no header for the public');
+    assert.equal(pool((await rawExchange(singlePort, probe)).head), 'blue', "the bot's probes are told anyway");
+    // nginx answering by itself (no pool asked) names none.
+    assert.equal(pool((await rawExchange(edgePort, 'GET /nginx-health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')).head), undefined);
   });
 
   it('a body over the limit is refused by the edge with the 413 the inner would give', async () => {
