@@ -49,6 +49,11 @@ refuse() { echo "bluegreen-nginx-members: $*" >&2; exit 1; }
 
 case "$APP_PORT" in ''|*[!0-9]*) bad_env "APP_PORT: got '$APP_PORT', wants a whole number" ;; esac
 case "$MAX_FAILS" in ''|*[!0-9]*) bad_env "MAX_FAILS: got '$MAX_FAILS', wants a whole number" ;; esac
+# grep checks line by line: a value with a newline would pass on its first line and carry the rest
+# into nginx's config. One line, then the pattern.
+NL='
+'
+case "$FAIL_TIMEOUT" in *"$NL"*) bad_env "FAIL_TIMEOUT: a newline in the value, wants an nginx time such as 500ms, 2s" ;; esac
 echo "$FAIL_TIMEOUT" | grep -Eq '^[0-9]+(ms|s|m)?$' || bad_env "FAIL_TIMEOUT: got '$FAIL_TIMEOUT', wants an nginx time such as 500ms, 2s"
 
 # Whether $1 is a port nginx accepts: 1-65535, no sign, no leading zero.

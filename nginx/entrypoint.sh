@@ -34,6 +34,8 @@ EDGE_CONF=/etc/nginx/edge.conf
 RUN_DIR=/tmp/nginx
 
 fail() { echo "bluegreen-nginx: $*" >&2; exit 64; }
+NL='
+'
 # Milliseconds in nginx time $1, as checked below (500ms, 2s, 1m; no unit is seconds).
 ms() {
   n=$(echo "$1" | sed -e 's/[a-z]*$//' -e 's/^0*//')
@@ -57,6 +59,8 @@ case "$POOL_HEADER" in
 esac
 for v in PROXY_CONNECT_TIMEOUT PROXY_READ_TIMEOUT PROXY_NEXT_UPSTREAM_TIMEOUT; do
   eval "val=\$$v"
+  # grep checks line by line: a newline would carry the rest of the value into nginx's config.
+  case "$val" in *"$NL"*) fail "$v: a newline in the value, wants an nginx time such as 500ms, 2s" ;; esac
   echo "$val" | grep -Eq '^[0-9]+(ms|s|m)?$' || fail "$v: got '$val', wants an nginx time such as 500ms, 2s"
 done
 

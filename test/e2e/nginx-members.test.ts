@@ -93,6 +93,15 @@ describe('nginx members: the upstream groups follow the member files', { skip: !
     await stack?.down();
   });
 
+  it('the image refuses an env value with a newline before it writes anything (exit 64, the variable named)', async () => {
+    const image = `bluegreen-nginx:${process.env.IMAGE_TAG ?? 'local'}`;
+    for (const name of ['PROXY_READ_TIMEOUT', 'PROXY_CONNECT_TIMEOUT', 'PROXY_NEXT_UPSTREAM_TIMEOUT']) {
+      const r = await run('docker', ['run', '--rm', '-e', `${name}=5s;\n}\nserver { listen 9999; }\n#`, image], { timeoutMs: 60_000 });
+      assert.equal(r.code, 64, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`${name}: a newline in the value`));
+    }
+  });
+
   it('starts with the service names (Compose mode as before); apply with no member files is unchanged', async () => {
     const conf = await upstreams();
     assert.match(conf, /upstream blue_primary \{\n {4}zone blue_primary 64k;\n {4}server app_blue:3000 max_fails=1 fail_timeout=5s;\n {4}server app_green:3000 backup max_fails=0;\n {4}keepalive 32;\n\}/);

@@ -186,6 +186,10 @@ map $bg_upstream_pool $bg_nginx_release {
       assert.match(r.stderr, new RegExp(`${name}: got '${value}'`));
     }
     assert.equal((await script('restart')).code, 64);
+    // grep reads line by line: without its own check, "5s" on the first line let the rest through into nginx's config.
+    const smuggled = await script('render', { FAIL_TIMEOUT: '5s;\n}\nserver { listen 9999; }\n#' });
+    assert.equal(smuggled.code, 64);
+    assert.match(smuggled.stderr, /FAIL_TIMEOUT: a newline in the value/);
   });
 
   it('apply while nginx is not running: exit 1 with its message, the previous file back', async () => {
