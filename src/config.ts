@@ -133,6 +133,9 @@ export const configSchema = z.object({
   SWARM_SYNC_MS: num(1000, { int: true, min: 100 }).describe("Swarm mode: how often the bot reads the swarm's tasks, nodes and updates (nginx members, cluster alerts)"),
   CLUSTER_ALERT_GRACE_SEC: num(15, { min: 0 }).describe('Swarm mode: how long a pool may run fewer tasks than desired before an alert (a node down alerts at once)'),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock').describe('Docker engine socket'),
+  DOCKER_HOST: optionalString()
+    .pipe(z.string().regex(/^(tcp:\/\/[A-Za-z0-9.-]+(:\d{1,5})?|unix:\/\/\/\S+)$/, { error: 'tcp://host:port or unix:///path' }).optional())
+    .describe('Docker endpoint when not the socket: tcp://docker-filter:2375 (the Docker API filter) or unix:///path [DOCKER_SOCKET]'),
   DOCKER_TIMEOUT_MS: num(10_000, { int: true, min: 100 }).describe('Timeout of every Docker API call'),
   NGINX_STATE_DIR: z
     .string()
@@ -278,4 +281,26 @@ export function slackMode(cfg: Config): 'socket' | 'http' | 'webhook' | 'none' {
   if (cfg.SLACK_BOT_TOKEN) return 'http';
   if (cfg.SLACK_WEBHOOK_URL) return 'webhook';
   return 'none';
+}
+
+/** The Docker API filter's settings (src/docker-filter/main.ts): its own process, its own env. */
+const filterSchema = z.object({
+  FILTER_PORT: num(2375, { int: true, min: 1, max: 65535 }),
+  DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  FILTER_PROJECT: optionalString(),
+  FILTER_MODE: z.enum(['compose', 'swarm'], { error: 'compose or swarm' }).optional(),
+  CHAOS_NET_IMAGE: z.string().default('bluegreen-chaos-net:local'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { error: 'a pino level' }).default('info'),
+});
+export type FilterConfig = z.infer<typeof filterSchema>;
+
+export function loadFilterConfig(env: Record<string, string | undefined> = process.env): FilterConfig {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(filterSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = filterSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: got ${JSON.stringify(input[String(i.path[0])])}, wants ${i.message}`));
+  return parsed.data;
 }

@@ -72,7 +72,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   const { config, log } = deps;
   const dlog = log.child({ component: 'deploy' });
   const raise = deps.raise ?? ((a: AlertEvent) => dlog.warn({ alert: a }, a.title));
-  const engine = deps.engine ?? createDockerEngine({ socketPath: config.DOCKER_SOCKET, timeoutMs: config.DOCKER_TIMEOUT_MS });
+  const engine = deps.engine ?? createDockerEngine({ socketPath: config.DOCKER_HOST ?? config.DOCKER_SOCKET, timeoutMs: config.DOCKER_TIMEOUT_MS });
   const nginx = createNginxControl({
     stateDir: config.NGINX_STATE_DIR,
     url: config.NGINX_URL,

@@ -24,6 +24,7 @@ export type EngineConfig = Pick<
   | 'STACK_NAME'
   | 'COMPOSE_PROJECT_NAME'
   | 'DOCKER_SOCKET'
+  | 'DOCKER_HOST'
   | 'DOCKER_TIMEOUT_MS'
   | 'SWARM_SYNC_MS'
   | 'APP_PORT'
@@ -120,7 +121,7 @@ export function selectEngine(o: SelectEngineOptions): EngineSelection {
   const swarm = (stack: string) => {
     projectName = stack;
     const pollMs = Math.min(1000, config.SWARM_SYNC_MS);
-    const control = o.swarmControl?.(stack) ?? createSwarmControl({ socketPath: config.DOCKER_SOCKET, timeoutMs: config.DOCKER_TIMEOUT_MS, stack });
+    const control = o.swarmControl?.(stack) ?? createSwarmControl({ socketPath: config.DOCKER_HOST ?? config.DOCKER_SOCKET, timeoutMs: config.DOCKER_TIMEOUT_MS, stack });
     return createSwarmEngine({
       control: withSnapshotCache(control, pollMs),
       nginx: o.nginx(),

@@ -6,6 +6,7 @@ import { BluegreenError } from '../../errors.js';
 // The only module that imports dockerode at run time.
 
 export interface DockerEngineOptions {
+  /** A socket path, `unix:///path`, or `tcp://host:port` (the Docker API filter, DOCKER_HOST). */
   socketPath: string;
   /** Deadline of every Docker API call. */
   timeoutMs: number;
@@ -16,11 +17,17 @@ export function toDockerError(err: unknown, what: string, socketPath: string): B
   if (err instanceof BluegreenError) return err;
   const e = err as { code?: string; statusCode?: number; message?: string };
   const msg = e.message ?? String(err);
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK') {
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTSOCK' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
     return new BluegreenError('DOCKER_UNAVAILABLE', `Docker is not reachable at ${socketPath} (${e.code})`, {
-      hint: 'mount the Docker socket into the bot: -v /var/run/docker.sock:/var/run/docker.sock',
+      hint: socketPath.startsWith('tcp://')
+        ? 'is the docker-filter service running (docker compose ps docker-filter)?'
+        : 'mount the Docker socket into the bot: -v /var/run/docker.sock:/var/run/docker.sock',
       cause: err,
     });
+  }
+  // The Docker API filter's refusal (src/docker-filter): its own words say which call and why.
+  if (e.statusCode === 403 && /bluegreen docker filter/.test(msg)) {
+    return new BluegreenError('DOCKER_FORBIDDEN', `${what}: ${msg.trim()}`, { hint: 'the bot asked Docker for something outside its allowlist (README: Least privilege)', cause: err });
   }
   if (e.code === 'EACCES' || e.code === 'EPERM') {
     return new BluegreenError('DOCKER_FORBIDDEN', `permission denied on the Docker socket ${socketPath}`, {
@@ -53,9 +60,18 @@ export function lazyDockerClient(opts: DockerEngineOptions): () => Promise<Docke
   return async () => {
     const { default: DockerClient } = await import('dockerode');
     // docker-modem's own timeout destroys a hung request; ours turns it into DOCKER_TIMEOUT.
-    client ??= new DockerClient({ socketPath: opts.socketPath, timeout: opts.timeoutMs + 1000 });
+    client ??= new DockerClient({ ...dockerEndpoint(opts.socketPath), timeout: opts.timeoutMs + 1000 });
     return client;
   };
+}
+
+/** dockerode's connection options for a socket path, `unix:///path` or `tcp://host:port`. */
+export function dockerEndpoint(endpoint: string): { socketPath: string } | { host: string; port: number; protocol: 'http' } {
+  if (endpoint.startsWith('tcp://')) {
+    const u = new URL(`http://${endpoint.slice('tcp://'.length)}`);
+    return { host: u.hostname, port: Number(u.port || 2375), protocol: 'http' };
+  }
+  return { socketPath: endpoint.replace(/^unix:\/\//, '') };
 }
 
 /** Docker's `["K=V", …]` environment as a record. */

@@ -129,7 +129,8 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
       const oldImage = await call(`inspect image ${old.Image.slice(0, 19)}`, () => docker.getImage(old.Image).inspect());
       const set = composeSettings(old.Config, oldImage.Config);
       const labels: Record<string, string> = { ...set.labels, 'com.bluegreen.image': spec.image };
-      const hostConfig = { ...old.HostConfig };
+      // MaskedPaths, ReadonlyPaths: Docker's defaults as inspect shows them; left to Docker (the filter refuses them set).
+      const { MaskedPaths: _masked, ReadonlyPaths: _readonly, ...hostConfig } = old.HostConfig as Record<string, unknown>;
       if (spec.temporary) {
         delete labels[SERVICE_LABEL];
         hostConfig.PortBindings = {};
@@ -205,7 +206,6 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
     },
 
     runHelper: (spec) => call(`start helper ${spec.image} in ${spec.joinNetworkOf.slice(0, 12)}`, () => runHelper(docker, spec)),
-
     logs: (id) => call(`logs of ${id.slice(0, 12)}`, () => containerLogs(docker, id)),
 
     async rename(id, name) {

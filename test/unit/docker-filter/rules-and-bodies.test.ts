@@ -1,0 +1,150 @@
+// The Docker API filter's allowlist and body checks (src/docker-filter): the bot's own calls pass,
+// the escalations a compromised bot would try are refused with the reason.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkBody, type CheckContext } from '../../../src/docker-filter/body-checks.js';
+import { matchRequest } from '../../../src/docker-filter/rules.js';
+
+const POOL = { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'app_blue' };
+const NGINX = { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'nginx' };
+const BOT = { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'bot' };
+const SERVICE_SPEC = {
+  Name: 'shop_app_blue',
+  Labels: { 'com.docker.stack.namespace': 'shop' },
+  TaskTemplate: { ContainerSpec: { Image: 'app:v1', Env: ['A=1'] }, Placement: {} },
+  Mode: { Replicated: { Replicas: 2 } },
+};
+const ctx: CheckContext = {
+  project: 'shop',
+  chaosNetImage: 'bluegreen-chaos-net:local',
+  containerLabels: async (id) => ({ pool1: POOL, nginx1: NGINX, bot1: BOT })[id],
+  service: async (id) => (id === 'svc-blue' ? { name: 'shop_app_blue', spec: SERVICE_SPEC } : id === 'svc-bot' ? { name: 'shop_bot', spec: { Name: 'shop_bot' } } : undefined),
+};
+const check = (kind: Parameters<typeof checkBody>[0], body: unknown, params: string[] = [], query = '') =>
+  checkBody(kind, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ctx, params, new URLSearchParams(query));
+
+describe('docker filter: the allowlist', () => {
+  it("lets the bot's own calls through, with or without the /v1.NN prefix", () => {
+    for (const [method, target] of [
+      ['GET', '/containers/json?all=1&filters=%7B%22label%22%3A%5B%5D%7D'],
+      ['GET', '/v1.41/containers/abc123/json'],
+      ['POST', '/containers/create?name=shop-app_blue-1-new'],
+      ['POST', '/v1.43/containers/abc/exec'],
+      ['POST', '/exec/e1/start'],
+      ['GET', '/images/registry.example:5000/team/app:v2/json'],
+      ['POST', '/images/create?fromImage=app&tag=v2'],
+      ['DELETE', '/containers/abc?force=true'],
+    ] as const) {
+      const m = matchRequest(method, target, 'compose');
+      assert.ok(!('refused' in m), `${method} ${target}: ${'refused' in m ? m.refused : ''}`);
+    }
+    assert.ok(!('refused' in matchRequest('POST', '/services/svc-blue/update?version=12', 'swarm')));
+  });
+
+  it('refuses every call the bot does not make, and every odd spelling of one it does', () => {
+    const refused = (method: string, target: string, mode: 'compose' | 'swarm' = 'swarm') => {
+      const m = matchRequest(method, target, mode);
+      assert.ok('refused' in m, `${method} ${target} should be refused`);
+      return m.refused;
+    };
+    for (const t of ['/swarm', '/secrets', '/configs', '/nodes/n1/update', '/services/create', '/volumes/create', '/build', '/plugins/pull', '/containers/abc/archive', '/containers/abc/attach', '/session', '/grpc']) {
+      assert.match(refused(t === '/swarm' || t === '/secrets' || t === '/configs' ? 'GET' : 'POST', t), /is not a call the bot makes/);
+    }
+    assert.match(refused('GET', '/containers/abc/archive?path=/etc'), /is not a call the bot makes/);
+    assert.match(refused('PUT', '/containers/abc/archive'), /is not a call the bot makes/);
+    assert.match(refused('POST', '/containers%2Fcreate'), /encoded/);
+    assert.match(refused('GET', '/containers/abc/../../swarm'), /dot segment/);
+    assert.match(refused('GET', '/v1.41//swarm'), /empty or dot segment/);
+    assert.match(refused('POST', '/containers/abc\\/exec'), /backslash/);
+    assert.match(refused('GET', '/images/../../swarm/json', 'compose'), /dot segment/);
+    assert.match(refused('POST', '/images/create?fromSrc=-&repo=x', 'compose'), /query parameter "fromSrc" is not allowed/);
+    assert.match(refused('POST', '/images/create?fromImage=app', 'swarm'), /not a call the bot makes in swarm mode/);
+    assert.match(refused('GET', 'http://docker/containers/json'), /is not a path/);
+  });
+});
+
+describe('docker filter: bodies', () => {
+  it("a pool container's shape passes (what deploy's replacement sends)", async () => {
+    const body = {
+      Image: 'app:v2',
+      Env: ['APP_POOL=blue'],
+      Labels: { ...POOL, 'com.bluegreen.image': 'app:v2' },
+      HostConfig: { NetworkMode: 'shop_default', IpcMode: 'private', CgroupnsMode: 'private', RestartPolicy: { Name: 'unless-stopped' }, PortBindings: { '3001/tcp': [{ HostIp: '127.0.0.1', HostPort: '8081' }] }, Binds: null, CapAdd: null, Privileged: false, SecurityOpt: null },
+      NetworkingConfig: { EndpointsConfig: { shop_default: { Aliases: ['app_blue'] } } },
+    };
+    assert.equal(await check('containerCreate', body), undefined);
+  });
+
+  it('refuses the escalations: privileged, host mounts, capabilities, host namespaces, devices, nginx impersonation', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ Image: 'x', HostConfig: { Privileged: true } }, /Privileged is not allowed/],
+      [{ Image: 'x', HostConfig: { Binds: ['/:/host'] } }, /Binds is not allowed/],
+      [{ Image: 'x', HostConfig: { Mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] } }, /Mounts is not allowed/],
+      [{ Image: 'x', HostConfig: { Mounts: [{ Type: 'volume', Source: 'v', Target: '/v' }] } }, /Mounts is not allowed/],
+      [{ Image: 'x', HostConfig: { CapAdd: ['SYS_ADMIN'] } }, /CapAdd is not allowed/],
+      [{ Image: 'x', HostConfig: { PidMode: 'host' } }, /PidMode is not allowed/],
+      [{ Image: 'x', HostConfig: { IpcMode: 'host' } }, /IpcMode "host" is not allowed/],
+      [{ Image: 'x', HostConfig: { IpcMode: 'container:nginx1' } }, /IpcMode "container:nginx1" is not allowed/],
+      [{ Image: 'x', HostConfig: { MaskedPaths: [] } }, /HostConfig\.MaskedPaths is not a field/],
+      [{ Image: 'x', HostConfig: { NetworkMode: 'host' } }, /NetworkMode host/],
+      [{ Image: 'x', HostConfig: { UsernsMode: 'host' } }, /UsernsMode is not allowed/],
+      [{ Image: 'x', HostConfig: { Devices: [{ PathOnHost: '/dev/sda' }] } }, /Devices is not allowed/],
+      [{ Image: 'x', HostConfig: { SecurityOpt: ['seccomp=unconfined'] } }, /SecurityOpt/],
+      [{ Image: 'x', HostConfig: { Sysctls: { 'kernel.x': '1' } } }, /Sysctls is not allowed/],
+      [{ Image: 'x', HostConfig: { Runtime: 'sysbox' } }, /Runtime/],
+      [{ Image: 'x', HostConfig: { PortBindings: { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: '22' }] } } }, /only 127\.0\.0\.1/],
+      [{ Image: 'x', HostConfig: { VolumeDriver: 'local', Binds: [] } }, /VolumeDriver is not allowed/],
+      [{ Image: 'x', Volumes: { '/data': {} } }, /Volumes is not allowed/],
+      [{ Image: 'x', HostConfig: { OomKillDisable: false, Something: 1 } }, /HostConfig\.Something is not a field/],
+      [{ Image: 'x', Labels: { 'com.docker.compose.service': 'nginx' } }, /labelled as the stack's nginx/],
+      // Docker matches keys without regard to case: a lower-case spelling must not slip past.
+      [{ Image: 'x', hostconfig: { Privileged: true } }, /hostconfig is not a field of a container create/],
+      [{ Image: 'x', HostConfig: { privileged: true } }, /HostConfig\.privileged is not a field/],
+      // The chaos helper's shape, anywhere but a pool, or with more than NET_ADMIN.
+      [{ Image: 'bluegreen-chaos-net:local', HostConfig: { NetworkMode: 'container:nginx1', CapAdd: ['NET_ADMIN'], CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } }, /only join a pool container's network namespace/],
+      [{ Image: 'bluegreen-chaos-net:local', HostConfig: { NetworkMode: 'container:pool1', CapAdd: ['NET_ADMIN', 'SYS_ADMIN'], CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } }, /NET_ADMIN only/],
+      [{ Image: 'evil:1', HostConfig: { NetworkMode: 'container:pool1', CapAdd: ['NET_ADMIN'], CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } }, /only the chaos helper/],
+    ];
+    for (const [body, re] of cases) assert.match(String(await check('containerCreate', body)), re, JSON.stringify(body));
+    assert.match(String(await check('containerCreate', '{"Image": ')), /not JSON/);
+    assert.match(String(await check('containerCreate', '[1]')), /JSON object/);
+  });
+
+  it("the chaos helper's exact shape into a pool's network namespace passes", async () => {
+    const helper = { Image: 'bluegreen-chaos-net:local', Cmd: ['loss', '30', '60'], Labels: { 'com.bluegreen.chaos': 'blue' }, HostConfig: { NetworkMode: 'container:pool1', CapDrop: ['ALL'], CapAdd: ['NET_ADMIN'], SecurityOpt: ['no-new-privileges'] } };
+    assert.equal(await check('containerCreate', helper), undefined);
+  });
+
+  it("exec: only the bot's nginx commands, only in nginx, no stdin, user or privilege", async () => {
+    const ok = { Cmd: ['bluegreen-nginx-members', 'apply'], AttachStdout: true, AttachStderr: true, Tty: false };
+    assert.equal(await check('execCreate', ok, ['nginx1']), undefined);
+    assert.match(String(await check('execCreate', { ...ok, Cmd: ['sh', '-c', 'id'] }, ['nginx1'])), /not one of the bot's nginx commands/);
+    assert.match(String(await check('execCreate', ok, ['bot1'])), /only in the stack's nginx container/);
+    assert.match(String(await check('execCreate', ok, ['pool1'])), /only in the stack's nginx container/);
+    assert.match(String(await check('execCreate', { ...ok, Privileged: true }, ['nginx1'])), /no Privileged/);
+    assert.match(String(await check('execCreate', { ...ok, User: 'root' }, ['nginx1'])), /no Privileged, User/);
+    assert.match(String(await check('execCreate', { ...ok, cmd: ['sh'] }, ['nginx1'])), /exec field cmd is not allowed/);
+    assert.equal(await check('execStart', { Detach: false, Tty: false }), undefined);
+    assert.match(String(await check('execStart', { Tty: true })), /TTY/);
+  });
+
+  it('network changes carry aliases only; service updates touch only a pool and only what deploy and scale change', async () => {
+    assert.equal(await check('networkConnect', { Container: 'abc', EndpointConfig: { Aliases: ['app_blue'] } }), undefined);
+    assert.match(String(await check('networkConnect', { Container: 'abc', EndpointConfig: { IPAddress: '10.0.0.9' } })), /EndpointConfig\.IPAddress is not allowed/);
+    const deploy = structuredClone(SERVICE_SPEC);
+    deploy.TaskTemplate.ContainerSpec.Image = 'app:v2';
+    deploy.TaskTemplate.ContainerSpec.Env = ['A=1', 'RELEASE_ID=v2'];
+    deploy.Mode.Replicated.Replicas = 3;
+    assert.equal(await check('serviceUpdate', deploy, ['svc-blue'], 'version=5'), undefined);
+    assert.equal(await check('serviceUpdate', SERVICE_SPEC, ['svc-blue'], 'version=5&rollback=previous'), undefined);
+    const mounts = structuredClone(SERVICE_SPEC) as Record<string, unknown> & typeof SERVICE_SPEC;
+    (mounts.TaskTemplate.ContainerSpec as Record<string, unknown>).Mounts = [{ Type: 'bind', Source: '/', Target: '/host' }];
+    assert.match(String(await check('serviceUpdate', mounts, ['svc-blue'], 'version=5')), /not TaskTemplate\.ContainerSpec\.Mounts/);
+    const cap = structuredClone(SERVICE_SPEC) as Record<string, unknown> & typeof SERVICE_SPEC;
+    (cap.TaskTemplate.ContainerSpec as Record<string, unknown>).CapabilityAdd = ['SYS_ADMIN'];
+    assert.match(String(await check('serviceUpdate', cap, ['svc-blue'], 'version=5')), /CapabilityAdd/);
+    assert.match(String(await check('serviceUpdate', { Name: 'shop_bot' }, ['svc-bot'], 'version=5')), /only the pool services may be updated/);
+    assert.match(String(await check('serviceUpdate', SERVICE_SPEC, ['svc-blue'], 'rollback=other')), /rollback=previous only/);
+    assert.match(String(await check('none', '{"x":1}')), /takes no body/);
+  });
+});
