@@ -126,7 +126,9 @@ async function execCreate(body: Json, ctx: CheckContext, params: readonly string
 }
 
 function execStart(body: Json): string | undefined {
-  for (const key of Object.keys(body)) if (!['Detach', 'Tty', 'ConsoleSize'].includes(key)) return `exec start field ${key} is not allowed`;
+  // hijack and stdin are dockerode's own options, sent along in the body; Docker ignores them (the
+  // exec was created without stdin, so none can be written).
+  for (const key of Object.keys(body)) if (!['Detach', 'Tty', 'ConsoleSize', 'hijack', 'stdin'].includes(key)) return `exec start field ${key} is not allowed`;
   return body.Tty === true ? 'exec start with a TTY is not allowed' : undefined;
 }
 
@@ -165,11 +167,27 @@ async function serviceUpdate(body: Json, ctx: CheckContext, params: readonly str
 }
 
 /**
+ * A call that takes no body: none, or (dockerode sends its options twice) a JSON object holding
+ * only what the query also carries, which Docker ignores.
+ */
+function noBody(raw: Buffer, query: URLSearchParams): string | undefined {
+  const text = raw.toString('utf8').trim();
+  if (text === '') return undefined;
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isObject(body) && Object.keys(body).every((k) => query.has(k))) return undefined;
+  } catch {
+    // Not JSON: refused below.
+  }
+  return 'this call takes no body';
+}
+
+/**
  * Checks a request body against the rule's check; undefined when it passes, else why not. `raw` is
  * the body as received (JSON expected for every checked call).
  */
 export async function checkBody(check: BodyCheck, raw: Buffer, ctx: CheckContext, params: readonly string[], query: URLSearchParams): Promise<string | undefined> {
-  if (check === 'none') return raw.length === 0 || raw.toString('utf8').trim() === '' || raw.toString('utf8').trim() === '{}' ? undefined : 'this call takes no body';
+  if (check === 'none') return noBody(raw, query);
   let body: unknown;
   try {
     body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));

@@ -66,10 +66,23 @@ function refuse(res: ServerResponse, status: number, message: string): void {
   res.end(body);
 }
 
+/** Whether the JSON body has `key` as a top-level field (dockerode copies those into the query). */
+function bodyHasField(body: Buffer, key: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.hasOwn(parsed, key);
+  } catch {
+    return false;
+  }
+}
+
 /** What a request may do, or why not: the rule, then its body. */
 async function judge(o: FilterOptions, method: string, target: string, body: Buffer): Promise<{ ok: true } | { ok: false; why: string }> {
   const m = matchRequest(method, target, o.mode);
   if ('refused' in m) return { ok: false, why: m.refused };
+  // dockerode copies the options object into the query, unset fields (undefined) as empty values.
+  const stray = m.extraQuery.find((key) => !bodyHasField(body, key) && m.query.getAll(key).some((v) => v !== ''));
+  if (stray !== undefined) return { ok: false, why: `${method} ${m.path}: query parameter ${JSON.stringify(stray)} is not allowed` };
   const why = await checkBody(m.rule.body, body, o.checks, m.params, m.query).catch((err: unknown) => `the check failed: ${(err as Error).message}`);
   return why === undefined ? { ok: true } : { ok: false, why: `${method} ${m.path}: ${why}` };
 }

@@ -308,8 +308,18 @@ describe('any HTTP app: busybox httpd behind bluegreen (real stack, no app coope
   });
 
   it('drill: the app has no chaos endpoint, so the drill pauses it; failover, detection, recovery, 0 failed', async () => {
+    const before = (await logLines()).length;
     const drill = await botCli(stack, 'drill');
-    assert.equal(drill.result?.status, 'ok', drill.stdout.slice(0, 3000) + drill.stderr.slice(-2000));
+    if (drill.result?.status !== 'ok') {
+      // What nginx did with the drill's traffic, for whoever reads the failure.
+      const lines = (await stack.accessLog()).slice(before);
+      const tail = lines.filter((_, i) => i % 25 === 0 || i > lines.length - 30).map((l) => {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        return `${String(o.time)} ${String(o.status)} ${String(o.upstream_addr)} ${String(o.upstream_status)} ${String(o.pool)} ${String(o.request_time)}`;
+      });
+      const bot = await run('docker', ['logs', '--tail', '60', await serviceContainer(stack.project, 'bot')]);
+      assert.fail(`${drill.stdout.slice(0, 3000)}\n${drill.stderr.slice(-2000)}\naccess log:\n${tail.join('\n')}\nbot:\n${bot.stdout.slice(-5000)}`);
+    }
     const d = (drill.result as { data: { mode: string; failed: number; requests: number; restoredActive: boolean; timeToFailoverMs?: number; timeToDetectMs?: number; notes: string[] } }).data;
     figures.drill = { mode: d.mode, requests: d.requests, failed: d.failed, timeToFailoverMs: d.timeToFailoverMs, timeToDetectMs: d.timeToDetectMs };
     assert.equal(d.mode, 'pause');

@@ -103,6 +103,16 @@ describe('docker filter server (raw HTTP against a stand-in Docker socket)', () 
     assert.ok(log.lines().some((l) => l.msg === 'docker call refused' && String(l.target) === '/swarm'));
   });
 
+  it("dockerode's copies of the body's fields in the query pass with the body; any other query parameter does not", async () => {
+    const n = since();
+    const body = JSON.stringify({ Image: 'app:v2', Labels: { a: 'b' } });
+    const ok = await raw(port, `POST /containers/create?name=x&Image=app%3Av2&Labels=%7B%7D&Cmd= HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    assert.match(ok, /^HTTP\/1\.1 200/);
+    const stray = await raw(port, `POST /containers/create?name=x&platform=linux HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    assert.match(stray, /^HTTP\/1\.1 403[\s\S]*query parameter \\"platform\\" is not allowed/);
+    assert.deepEqual(seen.slice(n).map((s) => s.url), ['/containers/create?name=x&Image=app%3Av2&Labels=%7B%7D&Cmd=']);
+  });
+
   it('a chunked body is checked whole and reaches Docker with its exact length, no chunking', async () => {
     const n = since();
     const body = JSON.stringify({ Container: 'abc', EndpointConfig: { Aliases: ['app_blue'] } });

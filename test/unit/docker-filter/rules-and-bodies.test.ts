@@ -125,6 +125,9 @@ describe('docker filter: bodies', () => {
     assert.match(String(await check('execCreate', { ...ok, User: 'root' }, ['nginx1'])), /no Privileged, User/);
     assert.match(String(await check('execCreate', { ...ok, cmd: ['sh'] }, ['nginx1'])), /exec field cmd is not allowed/);
     assert.equal(await check('execStart', { Detach: false, Tty: false }), undefined);
+    // What dockerode's exec.start({ hijack: true, stdin: false }) sends (the bot's nginx commands).
+    assert.equal(await check('execStart', { hijack: true, stdin: false }), undefined);
+    assert.match(String(await check('execStart', { hijack: true, Privileged: true })), /exec start field Privileged is not allowed/);
     assert.match(String(await check('execStart', { Tty: true })), /TTY/);
   });
 
@@ -146,5 +149,8 @@ describe('docker filter: bodies', () => {
     assert.match(String(await check('serviceUpdate', { Name: 'shop_bot' }, ['svc-bot'], 'version=5')), /only the pool services may be updated/);
     assert.match(String(await check('serviceUpdate', SERVICE_SPEC, ['svc-blue'], 'rollback=other')), /rollback=previous only/);
     assert.match(String(await check('none', '{"x":1}')), /takes no body/);
+    // dockerode sends kill's options in the query and again as a body: the same keys pass.
+    assert.equal(await check('none', '{"signal":"SIGKILL"}', [], 'signal=SIGKILL'), undefined);
+    assert.match(String(await check('none', '{"signal":"SIGKILL","x":1}', [], 'signal=SIGKILL')), /takes no body/);
   });
 });
