@@ -109,6 +109,28 @@ describe('auto-demote', () => {
     assert.notEqual(h.alerts[2]!.key, fired.key, 'an incident of its own: never held back by the cooldown of the first');
   });
 
+  it('does not demote a pool the moment it is switched back, on failures it collected while idle', async () => {
+    const { h, checker } = await setup(2);
+    // Green (idle) fails three checks: a drill's chaos, say. Nothing to demote: it is not active.
+    h.pools.healthy.green = false;
+    for (let i = 0; i < 3; i++) await checker.checkNow();
+    assert.equal(h.nginx.active, 'blue');
+    // Chaos stops and someone switches back to green; the first check to answer was started before
+    // green recovered and still fails. Before the fix this demoted green again at once.
+    h.nginx.active = 'green';
+    await checker.checkNow();
+    assert.equal(h.nginx.active, 'green');
+    h.pools.healthy.green = true;
+    for (let i = 0; i < 3; i++) await checker.checkNow();
+    assert.equal(h.nginx.active, 'green');
+    assert.deepEqual(h.alerts, []);
+    // A pool that fails while active is still demoted after failAfter checks.
+    h.pools.healthy.green = false;
+    await checker.checkNow();
+    await checker.checkNow();
+    assert.equal(h.nginx.active, 'blue');
+  });
+
   it('resets the count on a good check', async () => {
     const { h, checker } = await setup(2);
     h.pools.healthy.blue = false;
