@@ -68,6 +68,8 @@ const CREATE_FIELDS = new Set([
   'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce', 'Env',
   'Cmd', 'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'NetworkDisabled', 'MacAddress', 'OnBuild', 'Labels',
   'StopSignal', 'StopTimeout', 'Shell', 'HostConfig', 'NetworkingConfig',
+  // dockerode sends createContainer's `name` in the body too (the query's is the one Docker reads).
+  'name',
 ]);
 
 async function containerCreate(body: Json, ctx: CheckContext): Promise<string | undefined> {
