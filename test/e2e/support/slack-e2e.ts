@@ -108,7 +108,7 @@ export function waitForGuardAlert(stack: Stack, since: number, pool: 'blue' | 'g
           c.method === 'chat.postMessage' &&
           c.at >= since &&
           c.args.channel === ALERTS &&
-          JSON.stringify(c.args.blocks).includes(`post_switch_guard:${pool}`) &&
+          String(JSON.stringify(c.args.blocks)).includes(`post_switch_guard:${pool}`) &&
           buttonsOf(c).some((b) => b.action_id === `bg_rollback.${back}`),
       ),
     timeoutMs,
