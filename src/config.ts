@@ -228,14 +228,19 @@ export class ConfigError extends Error {
 
 const SECRET_KEYS = new Set(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'SLACK_WEBHOOK_URL']);
 
-/** Parse every variable at once; a bad value names the variable, what it got and what it wants. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // Compose passes unset variables as empty strings; treat them as unset so defaults apply.
+/** The schema's variables that `env` sets. Compose passes unset variables as empty strings: those count as unset, so defaults apply. */
+function setValues(shape: object, env: Record<string, string | undefined>): Record<string, string> {
   const input: Record<string, string> = {};
-  for (const key of Object.keys(configSchema.shape)) {
+  for (const key of Object.keys(shape)) {
     const v = env[key];
     if (v !== undefined && v !== '') input[key] = v;
   }
+  return input;
+}
+
+/** Parse every variable at once; a bad value names the variable, what it got and what it wants. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input = setValues(configSchema.shape, env);
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -295,11 +300,7 @@ const filterSchema = z.object({
 export type FilterConfig = z.infer<typeof filterSchema>;
 
 export function loadFilterConfig(env: Record<string, string | undefined> = process.env): FilterConfig {
-  const input: Record<string, string> = {};
-  for (const key of Object.keys(filterSchema.shape)) {
-    const v = env[key];
-    if (v !== undefined && v !== '') input[key] = v;
-  }
+  const input = setValues(filterSchema.shape, env);
   const parsed = filterSchema.safeParse(input);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: got ${JSON.stringify(input[String(i.path[0])])}, wants ${i.message}`));
   return parsed.data;
