@@ -15,3 +15,10 @@ export function otherPool(pool: Pool): Pool {
 export function serviceOf(pool: Pool): `app_${Pool}` {
   return `app_${pool}`;
 }
+
+/**
+ * The compose service label of deploy's candidate container (the new release started beside a
+ * pool's container before it takes the pool's name): written over any label its image carries, so
+ * neither compose nor the bot, nor the Docker filter, takes it for a service of the stack.
+ */
+export const CANDIDATE_SERVICE = 'bluegreen-candidate';

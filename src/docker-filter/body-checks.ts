@@ -1,4 +1,5 @@
-import type { BodyCheck } from './rules.js';
+import { CANDIDATE_SERVICE } from '../pool.js';
+import type { BodyCheck, FilterMode, TargetCheck } from './rules.js';
 
 // What a request body may say, for the calls whose body can turn "run a pool" into "own the host":
 // a container create must have a pool's shape or the chaos helper's; an exec runs only the bot's
@@ -10,10 +11,19 @@ import type { BodyCheck } from './rules.js';
 export interface CheckContext {
   /** The compose project or stack the bot drives: pool services are `<project>_app_blue|green`. */
   project: string;
+  /**
+   * Which labels name a container: compose's (Compose writes them over any an image carries, and the
+   * bot writes them on every container it creates) or Swarm's (the engine writes them on each task).
+   * Never the other kind: an image built by compose carries compose's labels, and a task of such an
+   * image shows them under Swarm (the stack's own nginx image does).
+   */
+  mode: FilterMode;
   /** The chaos helper's image (CHAOS_NET_IMAGE): the only container that may get NET_ADMIN. */
   chaosNetImage: string;
   /** A container's labels, or undefined when it does not exist. */
   containerLabels(id: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** A network's labels and the ids of the containers on it, or undefined when it does not exist. */
+  network(id: string): Promise<{ labels: Readonly<Record<string, string>>; containers: readonly string[] } | undefined>;
   /** A service's current spec and name, or undefined when it does not exist. */
   service(id: string): Promise<{ name: string; spec: Record<string, unknown> } | undefined>;
 }
@@ -29,21 +39,36 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const empty = (v: unknown) => v === undefined || v === null || v === '' || v === false || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
 
-/** Labels by which the bot (and people) recognise the stack's own containers: never on a new one. */
-const RESERVED_SERVICES = new Set(['nginx', 'bot', 'docker-filter']);
-
-/** Whether `labels` are those of a pool's container, under Compose or Swarm. */
-function isPool(labels: Readonly<Record<string, string>>, project: string): boolean {
-  const service = labels['com.docker.compose.service'];
-  if (service !== undefined) return labels['com.docker.compose.project'] === project && (service === 'app_blue' || service === 'app_green');
-  const swarm = labels['com.docker.swarm.service.name'];
-  return swarm === `${project}_app_blue` || swarm === `${project}_app_green`;
+/** The stack's service a container belongs to, by the labels of the filter's mode; undefined if none of ours. */
+function serviceOf(labels: Readonly<Record<string, string>>, ctx: Pick<CheckContext, 'mode' | 'project'>): string | undefined {
+  if (ctx.mode === 'compose') return labels['com.docker.compose.project'] === ctx.project ? labels['com.docker.compose.service'] : undefined;
+  const name = labels['com.docker.swarm.service.name'];
+  return name?.startsWith(`${ctx.project}_`) ? name.slice(ctx.project.length + 1) : undefined;
 }
 
-function isNginx(labels: Readonly<Record<string, string>>, project: string): boolean {
-  if (labels['com.docker.compose.service'] !== undefined) return labels['com.docker.compose.project'] === project && labels['com.docker.compose.service'] === 'nginx';
-  return labels['com.docker.swarm.service.name'] === `${project}_nginx`;
+const POOL_SERVICES = new Set(['app_blue', 'app_green']);
+const isPool = (labels: Readonly<Record<string, string>>, ctx: CheckContext) => POOL_SERVICES.has(serviceOf(labels, ctx) ?? '');
+const isNginx = (labels: Readonly<Record<string, string>>, ctx: CheckContext) => serviceOf(labels, ctx) === 'nginx';
+/** The chaos helper (the filter lets it be created only with its image, this label, into a pool). */
+const isHelper = (labels: Readonly<Record<string, string>>) => labels['com.bluegreen.chaos'] === 'blue' || labels['com.bluegreen.chaos'] === 'green';
+/** What deploy and chaos may act on: a pool's containers, deploy's candidate (Compose), the chaos helpers. */
+const isPoolOwned = (labels: Readonly<Record<string, string>>, ctx: CheckContext) =>
+  isPool(labels, ctx) || isHelper(labels) || (ctx.mode === 'compose' && serviceOf(labels, ctx) === CANDIDATE_SERVICE);
+/** Any container of the stack: nginx, the bot, the filter, the pools, the helpers. */
+const isStack = (labels: Readonly<Record<string, string>>, ctx: CheckContext) =>
+  isHelper(labels) || (ctx.mode === 'compose' ? serviceOf(labels, ctx) !== undefined : labels['com.docker.stack.namespace'] === ctx.project);
+
+/**
+ * Whether a call on container `id` may name it (rules.ts, `target`); undefined when it may, else why
+ * not. A compromised bot cannot read the env of, stop, kill or remove anyone else's containers.
+ */
+export async function checkTarget(target: TargetCheck, ctx: CheckContext, id: string): Promise<string | undefined> {
+  const labels = await ctx.containerLabels(id);
+  if (!labels) return `no container ${JSON.stringify(id.slice(0, 64))}`;
+  if (target === 'stack') return isStack(labels, ctx) ? undefined : `container ${JSON.stringify(id.slice(0, 64))} is not one of the stack's`;
+  return isPoolOwned(labels, ctx) ? undefined : `container ${JSON.stringify(id.slice(0, 64))} is not a pool's container or a chaos helper`;
 }
+
 
 /** HostConfig fields a pool container may carry, and how each is judged ("any": as the pool's own). */
 const HOST_CONFIG_FIELDS = new Set([
@@ -84,9 +109,6 @@ async function containerCreate(body: Json, ctx: CheckContext): Promise<string | 
   // host is Docker's default on cgroup v1 hosts: the container still sees only its own cgroup's files.
   if (!empty(host.CgroupnsMode) && !['private', 'host'].includes(String(host.CgroupnsMode))) return `HostConfig.CgroupnsMode ${JSON.stringify(host.CgroupnsMode)} is not allowed`;
   if (!empty(host.Runtime) && host.Runtime !== 'runc') return `HostConfig.Runtime ${JSON.stringify(host.Runtime)} is not allowed`;
-  const labels = isObject(body.Labels) ? (body.Labels as Record<string, string>) : {};
-  const service = labels['com.docker.compose.service'];
-  if (service !== undefined && RESERVED_SERVICES.has(service)) return `a new container may not be labelled as the stack's ${service}`;
   for (const [, binding] of Object.entries(isObject(host.PortBindings) ? host.PortBindings : {})) {
     for (const b of Array.isArray(binding) ? binding : []) {
       const ip = isObject(b) ? b.HostIp : undefined;
@@ -96,6 +118,16 @@ async function containerCreate(body: Json, ctx: CheckContext): Promise<string | 
   const mode = typeof host.NetworkMode === 'string' ? host.NetworkMode : '';
   const helper = mode.startsWith('container:');
   if (mode === 'host') return 'HostConfig.NetworkMode host is not allowed';
+  const labels = isObject(body.Labels) ? (body.Labels as Record<string, unknown>) : {};
+  if (!helper) {
+    // A pool container (or deploy's candidate) names itself, over any label its image carries.
+    if (ctx.mode === 'swarm') return 'under Swarm the bot creates no container but the chaos helper';
+    const service = labels['com.docker.compose.service'];
+    if (labels['com.docker.compose.project'] !== ctx.project) return `a new container must be labelled com.docker.compose.project=${ctx.project}`;
+    if (typeof service !== 'string' || !(POOL_SERVICES.has(service) || service === CANDIDATE_SERVICE)) return `a new container must be labelled as a pool's (app_blue, app_green or ${CANDIDATE_SERVICE}), not ${JSON.stringify(service ?? null)}`;
+  } else {
+    for (const key of Object.keys(labels)) if (key.startsWith('com.docker.')) return `the chaos helper carries no ${key} label`;
+  }
   const capAdd = Array.isArray(host.CapAdd) ? host.CapAdd : [];
   const sec = Array.isArray(host.SecurityOpt) ? host.SecurityOpt : [];
   if (!helper) {
@@ -109,7 +141,7 @@ async function containerCreate(body: Json, ctx: CheckContext): Promise<string | 
   if (JSON.stringify(sec) !== '["no-new-privileges"]') return 'the chaos helper runs with no-new-privileges and no other security option';
   if (!empty(host.PortBindings)) return 'the chaos helper publishes no port';
   const target = await ctx.containerLabels(mode.slice('container:'.length));
-  if (!target || !isPool(target, ctx.project)) return `the chaos helper may only join a pool container's network namespace, not ${JSON.stringify(mode.slice(10, 40))}`;
+  if (!target || !isPool(target, ctx)) return `the chaos helper may only join a pool container's network namespace, not ${JSON.stringify(mode.slice(10, 40))}`;
   return undefined;
 }
 
@@ -123,7 +155,7 @@ async function execCreate(body: Json, ctx: CheckContext, params: readonly string
   }
   if (body.Privileged === true || body.AttachStdin === true || !empty(body.User) || !empty(body.Env) || !empty(body.WorkingDir)) return 'exec runs as the container runs it: no Privileged, User, Env, WorkingDir or stdin';
   const labels = await ctx.containerLabels(params[0]!);
-  if (!labels || !isNginx(labels, ctx.project)) return `exec only in the stack's nginx container, not ${JSON.stringify(params[0]!.slice(0, 40))}`;
+  if (!labels || !isNginx(labels, ctx)) return `exec only in the stack's nginx container, not ${JSON.stringify(params[0]!.slice(0, 40))}`;
   return undefined;
 }
 
@@ -134,14 +166,30 @@ function execStart(body: Json): string | undefined {
   return body.Tty === true ? 'exec start with a TTY is not allowed' : undefined;
 }
 
-function networkConnect(body: Json): string | undefined {
+/**
+ * Deploy attaches a pool's new container to the networks of the old one, and moves its aliases: the
+ * container must be a pool's (or the candidate), the network one a pool container is already on (or
+ * the stack's own), so no container of someone else joins the stack's networks and no pool joins
+ * someone else's.
+ */
+async function networkConnect(body: Json, ctx: CheckContext, params: readonly string[]): Promise<string | undefined> {
   for (const key of Object.keys(body)) if (!['Container', 'EndpointConfig', 'Force'].includes(key)) return `network field ${key} is not allowed`;
   const ep = body.EndpointConfig;
   if (ep !== undefined && ep !== null) {
     if (!isObject(ep)) return 'EndpointConfig must be an object';
     for (const key of Object.keys(ep)) if (key !== 'Aliases') return `EndpointConfig.${key} is not allowed (the bot sets aliases only)`;
   }
-  return undefined;
+  if (typeof body.Container !== 'string') return 'Container must name a container';
+  const why = await checkTarget('pool', ctx, body.Container);
+  if (why) return why;
+  const net = await ctx.network(params[0]!);
+  if (!net) return `no network ${JSON.stringify(params[0]!.slice(0, 64))}`;
+  if (net.labels['com.docker.compose.project'] === ctx.project) return undefined;
+  for (const id of net.containers) {
+    const labels = await ctx.containerLabels(id);
+    if (labels && isPool(labels, ctx)) return undefined;
+  }
+  return `network ${JSON.stringify(params[0]!.slice(0, 64))} is neither the stack's nor one a pool is on`;
 }
 
 /** Paths of a service spec that deploy, scale and rollback change (swarm-control.ts). */
@@ -205,7 +253,7 @@ export async function checkBody(check: BodyCheck, raw: Buffer, ctx: CheckContext
     case 'execStart':
       return execStart(body);
     case 'networkConnect':
-      return networkConnect(body);
+      return networkConnect(body, ctx, params);
     case 'serviceUpdate':
       return serviceUpdate(body, ctx, params, query);
   }

@@ -1,7 +1,7 @@
 import { request as httpRequest, createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Logger } from '../log.js';
-import { checkBody, type CheckContext } from './body-checks.js';
+import { checkBody, checkTarget, type CheckContext } from './body-checks.js';
 import { matchRequest, type FilterMode } from './rules.js';
 
 // The Docker API filter (issue #20): the only process with the Docker socket. It takes the bot's
@@ -83,7 +83,10 @@ async function judge(o: FilterOptions, method: string, target: string, body: Buf
   // dockerode copies the options object into the query, unset fields (undefined) as empty values.
   const stray = m.extraQuery.find((key) => !bodyHasField(body, key) && m.query.getAll(key).some((v) => v !== ''));
   if (stray !== undefined) return { ok: false, why: `${method} ${m.path}: query parameter ${JSON.stringify(stray)} is not allowed` };
-  const why = await checkBody(m.rule.body, body, o.checks, m.params, m.query).catch((err: unknown) => `the check failed: ${(err as Error).message}`);
+  const failed = (err: unknown) => `the check failed: ${(err as Error).message}`;
+  const wrongTarget = m.rule.target ? await checkTarget(m.rule.target, o.checks, m.params[0]!).catch(failed) : undefined;
+  if (wrongTarget !== undefined) return { ok: false, why: `${method} ${m.path}: ${wrongTarget}` };
+  const why = await checkBody(m.rule.body, body, o.checks, m.params, m.query).catch(failed);
   return why === undefined ? { ok: true } : { ok: false, why: `${method} ${m.path}: ${why}` };
 }
 

@@ -55,8 +55,14 @@ async function main(): Promise<void> {
   const { project, mode } = await whoAmI();
   const checks: CheckContext = {
     project,
+    mode,
     chaosNetImage: config.CHAOS_NET_IMAGE,
     containerLabels: async (id) => labelsOf(await dockerGet(`/containers/${encodeURIComponent(id)}/json`)),
+    network: async (id) => {
+      const net = await dockerGet(`/networks/${encodeURIComponent(id)}`);
+      if (!net) return undefined;
+      return { labels: (net.Labels as Record<string, string> | null) ?? {}, containers: Object.keys((net.Containers as Record<string, unknown> | null) ?? {}) };
+    },
     service: async (id) => {
       const svc = await dockerGet(`/services/${encodeURIComponent(id)}`);
       const spec = svc?.Spec as Record<string, unknown> | undefined;
@@ -72,6 +78,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  log.fatal({ err }, 'docker filter cannot start');
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    log.fatal({ err, socket: upstream, uid: process.getuid?.(), gids: process.getgroups?.() }, `docker filter cannot start: permission denied on ${upstream}; run it in the socket's group: DOCKER_GID=$(stat -c %g ${upstream}) (stack.sh and swarm.sh set it)`);
+  } else {
+    log.fatal({ err }, 'docker filter cannot start');
+  }
   process.exit(78);
 });

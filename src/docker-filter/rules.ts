@@ -7,12 +7,22 @@ export type FilterMode = 'compose' | 'swarm';
 
 export type BodyCheck = 'none' | 'containerCreate' | 'execCreate' | 'execStart' | 'networkConnect' | 'serviceUpdate';
 
+/**
+ * Which containers a call on `/containers/{id}/…` may name (body-checks.ts, checkTarget): any
+ * container of the stack (nginx, the bot, the pools, the chaos helpers), or only a pool's (its
+ * containers, deploy's candidate, a chaos helper). A compromised bot cannot read the env of, stop or
+ * remove anyone else's containers on the host.
+ */
+export type TargetCheck = 'stack' | 'pool';
+
 export interface Rule {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
   query: readonly string[];
   modes: readonly FilterMode[];
   body: BodyCheck;
+  /** For a call on one container: which containers it may name. */
+  target?: TargetCheck;
   /** Why the bot makes it, in a few words (the README's table). */
   why: string;
 }
@@ -23,16 +33,16 @@ export const RULES: readonly Rule[] = [
   { method: 'GET', path: '/_ping', query: [], modes: BOTH, body: 'none', why: 'is Docker there' },
   { method: 'GET', path: '/version', query: [], modes: BOTH, body: 'none', why: 'API version' },
   { method: 'GET', path: '/containers/json', query: ['all', 'filters', 'limit'], modes: BOTH, body: 'none', why: 'find the pools, nginx, itself (by labels)' },
-  { method: 'GET', path: '/containers/{id}/json', query: ['size'], modes: BOTH, body: 'none', why: 'inspect a container' },
-  { method: 'GET', path: '/containers/{id}/logs', query: ['stdout', 'stderr', 'tail', 'follow', 'timestamps'], modes: BOTH, body: 'none', why: "read the chaos helper's answer" },
+  { method: 'GET', path: '/containers/{id}/json', query: ['size'], modes: BOTH, body: 'none', target: 'stack', why: 'inspect a container' },
+  { method: 'GET', path: '/containers/{id}/logs', query: ['stdout', 'stderr', 'tail', 'follow', 'timestamps'], modes: BOTH, body: 'none', target: 'pool', why: "read the chaos helper's answer" },
   { method: 'POST', path: '/containers/create', query: ['name'], modes: BOTH, body: 'containerCreate', why: "deploy's new pool container; the chaos helper" },
-  { method: 'POST', path: '/containers/{id}/start', query: [], modes: BOTH, body: 'none', why: 'deploy, chaos stop' },
-  { method: 'POST', path: '/containers/{id}/stop', query: ['t', 'signal'], modes: BOTH, body: 'none', why: 'deploy, chaos stop' },
-  { method: 'POST', path: '/containers/{id}/kill', query: ['signal'], modes: BOTH, body: 'none', why: 'chaos kill' },
-  { method: 'POST', path: '/containers/{id}/pause', query: [], modes: BOTH, body: 'none', why: 'chaos pause' },
-  { method: 'POST', path: '/containers/{id}/unpause', query: [], modes: BOTH, body: 'none', why: 'chaos stop' },
-  { method: 'POST', path: '/containers/{id}/rename', query: ['name'], modes: ['compose'], body: 'none', why: 'deploy moves the pool name' },
-  { method: 'DELETE', path: '/containers/{id}', query: ['force', 'v'], modes: BOTH, body: 'none', why: 'deploy removes the old container; chaos helpers' },
+  { method: 'POST', path: '/containers/{id}/start', query: [], modes: BOTH, body: 'none', target: 'pool', why: 'deploy, chaos stop' },
+  { method: 'POST', path: '/containers/{id}/stop', query: ['t', 'signal'], modes: BOTH, body: 'none', target: 'pool', why: 'deploy, chaos stop' },
+  { method: 'POST', path: '/containers/{id}/kill', query: ['signal'], modes: BOTH, body: 'none', target: 'pool', why: 'chaos kill' },
+  { method: 'POST', path: '/containers/{id}/pause', query: [], modes: BOTH, body: 'none', target: 'pool', why: 'chaos pause' },
+  { method: 'POST', path: '/containers/{id}/unpause', query: [], modes: BOTH, body: 'none', target: 'pool', why: 'chaos stop' },
+  { method: 'POST', path: '/containers/{id}/rename', query: ['name'], modes: ['compose'], body: 'none', target: 'pool', why: 'deploy moves the pool name' },
+  { method: 'DELETE', path: '/containers/{id}', query: ['force', 'v'], modes: BOTH, body: 'none', target: 'pool', why: 'deploy removes the old container; chaos helpers' },
   { method: 'POST', path: '/containers/{id}/exec', query: [], modes: BOTH, body: 'execCreate', why: "nginx -t, bluegreen-nginx-members in nginx" },
   { method: 'POST', path: '/exec/{id}/start', query: [], modes: BOTH, body: 'execStart', why: 'run that exec, output back' },
   { method: 'GET', path: '/exec/{id}/json', query: [], modes: BOTH, body: 'none', why: "that exec's exit code" },

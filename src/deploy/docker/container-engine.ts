@@ -34,8 +34,9 @@ export interface ReplacementSpec {
   env: Readonly<Record<string, string>>;
   name: string;
   /**
-   * A temporary container publishes no host ports (the old one still holds them) and carries no
-   * `com.docker.compose.service` label, so neither compose nor the bot takes it for the service.
+   * A temporary container publishes no host ports (the old one still holds them) and its
+   * `com.docker.compose.service` label is CANDIDATE_SERVICE (over any its image carries), so neither
+   * compose nor the bot takes it for a service.
    */
   temporary: boolean;
   /** Networks to attach to, each with the aliases to answer to there ([] = none yet). */

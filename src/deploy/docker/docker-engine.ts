@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { BluegreenError } from '../../errors.js';
+import { CANDIDATE_SERVICE } from '../../pool.js';
 import { composeSettings } from '../compose/compose-settings.js';
 import { containerLogs, runHelper } from './helper-containers.js';
 import { envRecord, lazyDockerClient, toDockerError, withTimeout, type DockerEngineOptions } from './docker-client.js';
@@ -128,11 +129,11 @@ export function createDockerEngine(opts: DockerEngineOptions): ContainerEngine {
       // old.Image is the id of the image it runs: still there while the old container is.
       const oldImage = await call(`inspect image ${old.Image.slice(0, 19)}`, () => docker.getImage(old.Image).inspect());
       const set = composeSettings(old.Config, oldImage.Config);
-      const labels: Record<string, string> = { ...set.labels, 'com.bluegreen.image': spec.image };
+      // A candidate's service label is written, not left out: an image's own (compose-built ones have one) would show.
+      const labels: Record<string, string> = { ...set.labels, 'com.bluegreen.image': spec.image, ...(spec.temporary ? { [SERVICE_LABEL]: CANDIDATE_SERVICE } : {}) };
       // MaskedPaths, ReadonlyPaths: Docker's defaults as inspect shows them; left to Docker (the filter refuses them set).
       const { MaskedPaths: _masked, ReadonlyPaths: _readonly, ...hostConfig } = old.HostConfig as Record<string, unknown>;
       if (spec.temporary) {
-        delete labels[SERVICE_LABEL];
         hostConfig.PortBindings = {};
         hostConfig.PublishAllPorts = false;
       }

@@ -71,8 +71,11 @@ describe('docker filter server (raw HTTP against a stand-in Docker socket)', () 
       log: log.log,
       checks: {
         project: 'shop',
+        mode: 'compose',
         chaosNetImage: 'bluegreen-chaos-net:local',
-        containerLabels: async (id) => (id === 'nginx1' ? { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'nginx' } : undefined),
+        containerLabels: async (id) =>
+          id === 'nginx1' ? { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'nginx' } : id === 'abc' ? { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'app_blue' } : undefined,
+        network: async (id) => (id === 'shop_default' ? { labels: { 'com.docker.compose.project': 'shop' }, containers: [] } : undefined),
         service: async () => undefined,
       },
     });
@@ -105,7 +108,7 @@ describe('docker filter server (raw HTTP against a stand-in Docker socket)', () 
 
   it("dockerode's copies of the body's fields in the query pass with the body; any other query parameter does not", async () => {
     const n = since();
-    const body = JSON.stringify({ Image: 'app:v2', Labels: { a: 'b' } });
+    const body = JSON.stringify({ Image: 'app:v2', Labels: { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'app_blue' } });
     const ok = await raw(port, `POST /containers/create?name=x&Image=app%3Av2&Labels=%7B%7D&Cmd= HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     assert.match(ok, /^HTTP\/1\.1 200/);
     const stray = await raw(port, `POST /containers/create?name=x&platform=linux HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);

@@ -2,12 +2,16 @@
 // the escalations a compromised bot would try are refused with the reason.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkBody, type CheckContext } from '../../../src/docker-filter/body-checks.js';
+import { checkBody, checkTarget, type CheckContext } from '../../../src/docker-filter/body-checks.js';
 import { matchRequest } from '../../../src/docker-filter/rules.js';
+import { CANDIDATE_SERVICE } from '../../../src/pool.js';
 
 const POOL = { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'app_blue' };
 const NGINX = { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'nginx' };
 const BOT = { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'bot' };
+/** Someone else's container on the same host (another compose project). */
+const THEIRS = { 'com.docker.compose.project': 'theirs', 'com.docker.compose.service': 'db' };
+const HELPER = { 'com.bluegreen.chaos': 'blue' };
 const SERVICE_SPEC = {
   Name: 'shop_app_blue',
   Labels: { 'com.docker.stack.namespace': 'shop' },
@@ -16,9 +20,21 @@ const SERVICE_SPEC = {
 };
 const ctx: CheckContext = {
   project: 'shop',
+  mode: 'compose',
   chaosNetImage: 'bluegreen-chaos-net:local',
-  containerLabels: async (id) => ({ pool1: POOL, nginx1: NGINX, bot1: BOT })[id],
+  containerLabels: async (id) => ({ pool1: POOL, nginx1: NGINX, bot1: BOT, theirs1: THEIRS, helper1: HELPER })[id],
+  network: async (id) =>
+    ({
+      shop_default: { labels: { 'com.docker.compose.project': 'shop' }, containers: ['nginx1'] },
+      external_net: { labels: {}, containers: ['pool1', 'theirs1'] },
+      their_db: { labels: { 'com.docker.compose.project': 'theirs' }, containers: ['theirs1'] },
+    })[id],
   service: async (id) => (id === 'svc-blue' ? { name: 'shop_app_blue', spec: SERVICE_SPEC } : id === 'svc-bot' ? { name: 'shop_bot', spec: { Name: 'shop_bot' } } : undefined),
+};
+const swarmCtx: CheckContext = {
+  ...ctx,
+  mode: 'swarm',
+  containerLabels: async (id) => (id === 'pool1' ? { 'com.docker.swarm.service.name': 'shop_app_blue' } : undefined),
 };
 const check = (kind: Parameters<typeof checkBody>[0], body: unknown, params: string[] = [], query = '') =>
   checkBody(kind, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ctx, params, new URLSearchParams(query));
@@ -98,7 +114,12 @@ describe('docker filter: bodies', () => {
       [{ Image: 'x', HostConfig: { VolumeDriver: 'local', Binds: [] } }, /VolumeDriver is not allowed/],
       [{ Image: 'x', Volumes: { '/data': {} } }, /Volumes is not allowed/],
       [{ Image: 'x', HostConfig: { OomKillDisable: false, Something: 1 } }, /HostConfig\.Something is not a field/],
-      [{ Image: 'x', Labels: { 'com.docker.compose.service': 'nginx' } }, /labelled as the stack's nginx/],
+      // A new container names itself a pool's, over whatever its image carries (an image's own
+      // com.docker.compose.service=nginx label would otherwise make it nginx to the bot).
+      [{ Image: 'x', Labels: { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'nginx' } }, /must be labelled as a pool's .*not "nginx"/],
+      [{ Image: 'x', Labels: { 'com.docker.compose.project': 'shop' } }, /must be labelled as a pool's .*not null/],
+      [{ Image: 'x', Labels: { 'com.docker.compose.project': 'other', 'com.docker.compose.service': 'app_blue' } }, /com\.docker\.compose\.project=shop/],
+      [{ Image: 'x', Labels: {} }, /com\.docker\.compose\.project=shop/],
       // Docker matches keys without regard to case: a lower-case spelling must not slip past.
       [{ Image: 'x', hostconfig: { Privileged: true } }, /hostconfig is not a field of a container create/],
       [{ Image: 'x', HostConfig: { privileged: true } }, /HostConfig\.privileged is not a field/],
@@ -107,7 +128,11 @@ describe('docker filter: bodies', () => {
       [{ Image: 'bluegreen-chaos-net:local', HostConfig: { NetworkMode: 'container:pool1', CapAdd: ['NET_ADMIN', 'SYS_ADMIN'], CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } }, /NET_ADMIN only/],
       [{ Image: 'evil:1', HostConfig: { NetworkMode: 'container:pool1', CapAdd: ['NET_ADMIN'], CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } }, /only the chaos helper/],
     ];
-    for (const [body, re] of cases) assert.match(String(await check('containerCreate', body)), re, JSON.stringify(body));
+    const helperShape = (b: Record<string, unknown>) => String((b.HostConfig as { NetworkMode?: string } | undefined)?.NetworkMode ?? '').startsWith('container:');
+    for (const [body, re] of cases) {
+      const sent = 'Labels' in body || helperShape(body) ? body : { Labels: POOL, ...body };
+      assert.match(String(await check('containerCreate', sent)), re, JSON.stringify(sent));
+    }
     assert.match(String(await check('containerCreate', '{"Image": ')), /not JSON/);
     assert.match(String(await check('containerCreate', '[1]')), /JSON object/);
   });
@@ -115,6 +140,31 @@ describe('docker filter: bodies', () => {
   it("the chaos helper's exact shape into a pool's network namespace passes", async () => {
     const helper = { Image: 'bluegreen-chaos-net:local', Cmd: ['loss', '30', '60'], Labels: { 'com.bluegreen.chaos': 'blue' }, HostConfig: { NetworkMode: 'container:pool1', CapDrop: ['ALL'], CapAdd: ['NET_ADMIN'], SecurityOpt: ['no-new-privileges'] } };
     assert.equal(await check('containerCreate', helper), undefined);
+    assert.match(String(await check('containerCreate', { ...helper, Labels: POOL })), /carries no com\.docker\.compose\.project label/);
+    // Under Swarm the helper is the only container the bot creates.
+    assert.equal(await checkBody('containerCreate', Buffer.from(JSON.stringify(helper)), swarmCtx, [], new URLSearchParams()), undefined);
+    const pool = { Image: 'app:v2', Labels: POOL, HostConfig: { NetworkMode: 'shop_default' } };
+    assert.match(String(await checkBody('containerCreate', Buffer.from(JSON.stringify(pool)), swarmCtx, [], new URLSearchParams())), /under Swarm the bot creates no container but the chaos helper/);
+  });
+
+  it("deploy's candidate container passes as itself, labelled over its image's labels", async () => {
+    const candidate = { Image: 'app:v2', Labels: { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': CANDIDATE_SERVICE }, HostConfig: { NetworkMode: 'shop_default' } };
+    assert.equal(await check('containerCreate', candidate), undefined);
+  });
+
+  it("judges containers by the mode's own labels: a Swarm task of a compose-built image carries compose's labels too", async () => {
+    // The stack's nginx image, built by `docker compose build` in project "main", deployed as stack "shop".
+    const swarmNginx = { 'com.docker.compose.project': 'main', 'com.docker.compose.service': 'nginx', 'com.docker.swarm.service.name': 'shop_nginx' };
+    // A pool task whose image was built by compose with a service named nginx.
+    const swarmPoolAsNginx = { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'nginx', 'com.docker.swarm.service.name': 'shop_app_blue' };
+    const labels: Record<string, Record<string, string>> = { n: swarmNginx, p: swarmPoolAsNginx };
+    const sctx: CheckContext = { ...swarmCtx, containerLabels: async (id) => labels[id] };
+    const exec = Buffer.from(JSON.stringify({ Cmd: ['nginx', '-t'], AttachStdout: true, AttachStderr: true, Tty: false }));
+    assert.equal(await checkBody('execCreate', exec, sctx, ['n'], new URLSearchParams()), undefined);
+    assert.match(String(await checkBody('execCreate', exec, sctx, ['p'], new URLSearchParams())), /only in the stack's nginx container/);
+    // And in Compose mode a Swarm label means nothing.
+    const ctxSwarmLabelOnly: CheckContext = { ...ctx, containerLabels: async () => ({ 'com.docker.swarm.service.name': 'shop_nginx' }) };
+    assert.match(String(await checkBody('execCreate', exec, ctxSwarmLabelOnly, ['x'], new URLSearchParams())), /only in the stack's nginx container/);
   });
 
   it("exec: only the bot's nginx commands, only in nginx, no stdin, user or privilege", async () => {
@@ -133,9 +183,33 @@ describe('docker filter: bodies', () => {
     assert.match(String(await check('execStart', { Tty: true })), /TTY/);
   });
 
+  it("calls on one container name the stack's: inspect any of it; stop, kill, pause, remove, logs only a pool's or a chaos helper", async () => {
+    assert.equal(await checkTarget('stack', ctx, 'nginx1'), undefined);
+    assert.equal(await checkTarget('stack', ctx, 'bot1'), undefined);
+    assert.equal(await checkTarget('pool', ctx, 'pool1'), undefined);
+    assert.equal(await checkTarget('pool', ctx, 'helper1'), undefined);
+    assert.match(String(await checkTarget('stack', ctx, 'theirs1')), /is not one of the stack's/);
+    assert.match(String(await checkTarget('pool', ctx, 'theirs1')), /is not a pool's container/);
+    assert.match(String(await checkTarget('pool', ctx, 'nginx1')), /is not a pool's container/);
+    assert.match(String(await checkTarget('pool', ctx, 'bot1')), /is not a pool's container/);
+    assert.match(String(await checkTarget('pool', ctx, 'gone')), /no container "gone"/);
+    for (const [method, path] of [['POST', '/containers/x/stop'], ['POST', '/containers/x/kill'], ['DELETE', '/containers/x'], ['GET', '/containers/x/logs'], ['POST', '/containers/x/pause']] as const) {
+      const m = matchRequest(method, path, 'compose');
+      assert.ok(!('refused' in m) && m.rule.target === 'pool', `${method} ${path} names a pool's container`);
+    }
+    const inspect = matchRequest('GET', '/containers/x/json', 'compose');
+    assert.ok(!('refused' in inspect) && inspect.rule.target === 'stack');
+  });
+
   it('network changes carry aliases only; service updates touch only a pool and only what deploy and scale change', async () => {
-    assert.equal(await check('networkConnect', { Container: 'abc', EndpointConfig: { Aliases: ['app_blue'] } }), undefined);
-    assert.match(String(await check('networkConnect', { Container: 'abc', EndpointConfig: { IPAddress: '10.0.0.9' } })), /EndpointConfig\.IPAddress is not allowed/);
+    assert.equal(await check('networkConnect', { Container: 'pool1', EndpointConfig: { Aliases: ['app_blue'] } }, ['shop_default']), undefined);
+    // A network of the user's own that a pool is already on (an external one in their compose file).
+    assert.equal(await check('networkConnect', { Container: 'pool1' }, ['external_net']), undefined);
+    assert.match(String(await check('networkConnect', { Container: 'pool1', EndpointConfig: { IPAddress: '10.0.0.9' } }, ['shop_default'])), /EndpointConfig\.IPAddress is not allowed/);
+    // Someone else's container into the stack's network, a pool into someone else's, nginx moved.
+    assert.match(String(await check('networkConnect', { Container: 'theirs1' }, ['shop_default'])), /is not a pool's container/);
+    assert.match(String(await check('networkConnect', { Container: 'pool1' }, ['their_db'])), /neither the stack's nor one a pool is on/);
+    assert.match(String(await check('networkConnect', { Container: 'nginx1' }, ['shop_default'])), /is not a pool's container/);
     const deploy = structuredClone(SERVICE_SPEC);
     deploy.TaskTemplate.ContainerSpec.Image = 'app:v2';
     deploy.TaskTemplate.ContainerSpec.Env = ['A=1', 'RELEASE_ID=v2'];
