@@ -5,16 +5,29 @@ import type { Logger } from './log.js';
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /**
+ * How long a client may take to send a request's headers, and the whole request. Node's defaults
+ * (60 s, 5 min) let a slow sender hold a connection and its buffers for minutes; Slack sends a few
+ * KB at once. Node wants headers <= request; the keep-alive idle time between requests is apart.
+ */
+export interface HttpTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+export const HTTP_TIMEOUTS: Readonly<HttpTimeouts> = { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
+
+/**
  * The bot's one HTTP listener: /healthz, /metrics and, in Slack HTTP mode, /slack/events.
  * Components add routes before start; an unknown path is a 404, a throwing handler a 500.
  */
 export class HttpServer {
   readonly #routes = new Map<string, RouteHandler>();
   readonly #log: Logger;
+  readonly #timeouts: HttpTimeouts;
   #server: Server | undefined;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, timeouts: HttpTimeouts = HTTP_TIMEOUTS) {
     this.#log = log;
+    this.#timeouts = timeouts;
   }
 
   route(method: string, path: string, handler: RouteHandler): void {
@@ -22,7 +35,14 @@ export class HttpServer {
   }
 
   async listen(port: number, host: string): Promise<AddressInfo> {
-    const server = createServer((req, res) => void this.#handle(req, res));
+    const { headersTimeoutMs, requestTimeoutMs } = this.#timeouts;
+    const server = createServer(
+      // Node checks both every connectionsCheckingInterval (30 s by default, which would double the
+      // headers' 10 s): often enough that a timeout means about what it says. An answer that takes
+      // long is not cut: the timeouts stop once the request has arrived.
+      { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(1, Math.floor(Math.min(1000, headersTimeoutMs / 4))) },
+      (req, res) => void this.#handle(req, res),
+    );
     // Slack and load balancers keep connections open; outlive nginx's and Slack's idle timeouts.
     server.keepAliveTimeout = 65_000;
     this.#server = server;

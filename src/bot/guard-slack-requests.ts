@@ -8,6 +8,13 @@ import { SeenRequests } from './seen-requests.js';
 export const MAX_SLACK_BODY_BYTES = 256 * 1024;
 /** Slack's window, both ways: a request dated in the future would outlive the replay memory. */
 export const SLACK_WINDOW_SEC = 300;
+/**
+ * Bytes that unverified requests may hold at once, across all connections: without it, each body
+ * is capped but their number is not (sixteen 256 KiB bodies reach it; Slack sends a few KB).
+ */
+export const MAX_UNVERIFIED_BYTES = 4 * 1024 * 1024;
+/** One warn line per refusal reason in this long; the next one says how many were left out. */
+export const REFUSAL_LOG_EVERY_MS = 10_000;
 
 // The only spellings Slack sends. Bolt reads the timestamp with Number() (so "0<ts>", "<ts>.0",
 // "+<ts>", hex and "<ts>e0" all pass its check with the original signature) and splits the
@@ -22,9 +29,11 @@ export interface GuardOptions {
   log: Logger;
   now?: () => number;
   maxBodyBytes?: number;
+  /** Bytes all requests not yet verified may hold together (MAX_UNVERIFIED_BYTES). */
+  maxUnverifiedBytes?: number;
   /** Live requests remembered at once (see SeenRequests). */
   maxRemembered?: number;
-  /** Called once per refused or failed request (the metrics counter). */
+  /** Called once per refused or failed request (the metrics counter), logged or not. */
   onRefused?: (reason: RefusalReason) => void;
 }
 
@@ -37,15 +46,23 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void;
  * a replay (the same timestamp and body seen before: 401), then the body's shape (400) — only then
  * Bolt, with the body already read (Bolt reuses `req.rawBody`). A refusal before the body is
  * read in full says `Connection: close` and drops the connection once answered.
+ *
+ * The bodies being read and checked are bounded together too: a request whose body would take the
+ * unverified bytes past their cap gets 503 `busy` before any of it is read. A request holds its
+ * Content-Length (or, chunked, the most it may grow to) from then until it is verified, refused or
+ * gone. A flood of refusals logs one warn line per reason per REFUSAL_LOG_EVERY_MS.
  */
 export function guardSlackRequests(next: Listener, opts: GuardOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const now = opts.now ?? Date.now;
   const maxBody = opts.maxBodyBytes ?? MAX_SLACK_BODY_BYTES;
+  const maxUnverified = opts.maxUnverifiedBytes ?? MAX_UNVERIFIED_BYTES;
   const seen = new SeenRequests(opts.maxRemembered);
+  const warn = warnPerReason(opts.log, now);
+  let unverified = 0;
 
   function refuse(req: IncomingMessage, res: ServerResponse, status: number, reason: RefusalReason, detail: Record<string, unknown>, close: boolean): void {
     opts.onRefused?.(reason);
-    opts.log.warn({ status, reason, ...detail }, 'slack request refused');
+    warn(reason, { status, reason, ...detail });
     if (res.headersSent) return;
     const headers: Record<string, string> = close ? { connection: 'close' } : {};
     if (reason === 'busy') headers['retry-after'] = '10';
@@ -74,13 +91,27 @@ export function guardSlackRequests(next: Listener, opts: GuardOptions): (req: In
       refuse(req, res, 413, 'too_large', { contentLength: declared, limit: maxBody }, true);
       return;
     }
-    const body = await readBody(req, maxBody);
+    // Chunked: no length to go by, so the most it may hold.
+    const holds = declared === undefined ? maxBody : Number(declared);
+    if (unverified + holds > maxUnverified) {
+      refuse(req, res, 503, 'busy', { unverifiedBytes: unverified, wants: holds, limit: maxUnverified }, true);
+      return;
+    }
+    unverified += holds;
+    let body: Awaited<ReturnType<typeof readBody>>;
+    let verified: boolean;
+    try {
+      body = await readBody(req, maxBody);
+      verified = typeof body !== 'string' && signatureMatches(opts.signingSecret, timestamp, body, signature);
+    } finally {
+      unverified -= holds;
+    }
     if (body === 'gone') return;
     if (body === 'too_large') {
       refuse(req, res, 413, 'too_large', { limit: maxBody }, true);
       return;
     }
-    if (!signatureMatches(opts.signingSecret, timestamp, body, signature)) {
+    if (!verified) {
       refuse(req, res, 401, 'bad_signature', { timestamp }, false);
       return;
     }
@@ -123,6 +154,25 @@ function lingerThenClose(req: IncomingMessage): void {
     req.pause();
     socket.end();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  };
+}
+
+/**
+ * `log.warn` for refusals, at most once per reason per REFUSAL_LOG_EVERY_MS: a flood of unsigned
+ * requests would otherwise write a line each. The first line after a quiet spell carries
+ * `suppressed`, the count left out since the last line of that reason.
+ */
+function warnPerReason(log: Logger, now: () => number): (reason: RefusalReason, obj: Record<string, unknown>) => void {
+  const last = new Map<RefusalReason, { at: number; suppressed: number }>();
+  return (reason, obj) => {
+    const t = now();
+    const seen = last.get(reason);
+    if (seen && t - seen.at < REFUSAL_LOG_EVERY_MS) {
+      seen.suppressed += 1;
+      return;
+    }
+    log.warn(seen?.suppressed ? { ...obj, suppressed: seen.suppressed } : obj, 'slack request refused');
+    last.set(reason, { at: t, suppressed: 0 });
   };
 }
 
