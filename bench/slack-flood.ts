@@ -42,6 +42,7 @@ const child = spawn(process.execPath, ENTRY.endsWith('.ts') ? ['--import', 'tsx'
     SLACK_API_URL: slack.apiUrl,
     BOT_HOST: '127.0.0.1',
     BOT_PORT: '0',
+    METRICS_PORT: '0',
     ACCESS_LOG_PATH: join(dir, 'access.json.log'),
     STATE_DIR: join(dir, 'state'),
     NGINX_STATE_DIR: join(dir, 'nginx'),

@@ -39,7 +39,7 @@ export const COMPOSE_ONLY: readonly EnvRow[] = [
   { name: 'NGINX_BIND', default: '0.0.0.0', meaning: 'Host address nginx is published on (127.0.0.1 keeps it local)' },
   { name: 'BLUE_PORT', default: '8081', meaning: "Host port of app_blue's admin listener (ADMIN_PORT 3001: chaos for drills, /healthz), on 127.0.0.1 only" },
   { name: 'GREEN_PORT', default: '8082', meaning: "Host port of app_green's admin listener (ADMIN_PORT 3001), on 127.0.0.1 only" },
-  { name: 'BOT_PORT', default: '3000', meaning: 'Also the host port of the bot, on 127.0.0.1 only (/healthz, /metrics, /slack/events)' },
+  { name: 'BOT_PORT', default: '3000', meaning: 'Also the host port of the bot, on 127.0.0.1 only (/healthz, /slack/events; not /metrics: see METRICS_HOST)' },
   { name: 'IMAGE_TAG', default: 'local', meaning: 'Tag of the images the stack builds (nginx, bot, and the demo app when a pool runs it); tests give each checkout its own' },
   { name: 'BLUE_IMAGE', default: 'bluegreen-demo-app:local', meaning: 'Image of app_blue, run as it is (never built or retagged); the demo app, built by stack:up, by default (its tag follows IMAGE_TAG)' },
   { name: 'GREEN_IMAGE', default: 'bluegreen-demo-app:local', meaning: 'Image of app_green, run as it is (never built or retagged); the demo app, built by stack:up, by default (its tag follows IMAGE_TAG)' },

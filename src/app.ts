@@ -28,7 +28,8 @@ export interface AppDeps {
 }
 
 export interface App {
-  start(): Promise<AddressInfo>;
+  /** Where each listener ended up (port 0 picks one). */
+  start(): Promise<{ bot: AddressInfo; metrics: AddressInfo }>;
   stop(): Promise<void>;
 }
 
@@ -37,9 +38,13 @@ export interface App {
  * so tests can build it with fakes or real parts. src/main.ts owns the process.
  */
 export function createApp({ config, log, deploy: injectedDeploy, metrics: injectedMetrics, watcher: injectedWatcher }: AppDeps): App {
+  // Two listeners: the public one (BOT_PORT: /healthz and Slack's /slack/events) and the metrics one
+  // (METRICS_PORT, on 127.0.0.1 unless told: /metrics, /pool-stats), so what the bot knows is not
+  // served to whoever reaches the public port or shares the Docker network.
   const http = new HttpServer(log.child({ component: 'http' }));
+  const metricsHttp = new HttpServer(log.child({ component: 'metrics-http' }));
   const metrics = injectedMetrics ?? createMetrics();
-  mountMetricsRoute(http, metrics);
+  mountMetricsRoute(metricsHttp, metrics);
   // Building it touches no socket: a missing Docker socket surfaces at the first operation and in
   // status, and the bot keeps running.
   // One alert pipeline: what deploy control raises (auto-demote, post-switch guard, maintenance
@@ -128,13 +133,14 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
   });
   // The watcher's per-pool figures for `bluegreen status` run from the CLI (a process of its own,
   // with no watcher): error rate, p95, retried requests.
-  http.route('GET', '/pool-stats', (_req, res) => {
+  metricsHttp.route('GET', '/pool-stats', (_req, res) => {
     sendJson(res, 200, { blue: watcher.poolStats('blue'), green: watcher.poolStats('green') });
   });
 
   return {
     async start() {
       const address = await http.listen(config.BOT_PORT, config.BOT_HOST);
+      const metricsAddress = await metricsHttp.listen(config.METRICS_PORT, config.METRICS_HOST);
       // Slack first: it reloads the saved incident messages, so the first alert or click after a
       // restart updates the message it belongs to. Then the audit feed, from the log's end, so what
       // deploy control does from its first moment (MAINTENANCE_MODE's first window) is announced.
@@ -143,8 +149,8 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
       deploy.start();
       await watcher.start();
       watcherStarted = true;
-      log.info({ port: address.port, host: config.BOT_HOST }, 'bot listening');
-      return address;
+      log.info({ port: address.port, host: config.BOT_HOST, metricsPort: metricsAddress.port, metricsHost: config.METRICS_HOST }, 'bot listening');
+      return { bot: address, metrics: metricsAddress };
     },
     async stop() {
       await auditFeed?.poll();
@@ -155,6 +161,7 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
       await deploy.stop();
       await slack?.stop();
       await http.close();
+      await metricsHttp.close();
       log.info('bot stopped');
     },
   };

@@ -4,7 +4,7 @@ import { parseCommand } from './commands/parse-command.js';
 import { renderText } from './commands/render-text.js';
 import { createLineProgress } from './commands/progress.js';
 import { helpText, runCommand } from './commands/run-command.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, metricsUrl } from './config.js';
 import { createDeployLayer } from './deploy/create-deploy-layer.js';
 import { drillProbe, runDrill } from './deploy/use-cases/drill.js';
 import type { PoolStats } from './deploy/operations.js';
@@ -29,10 +29,10 @@ function actor(): Actor {
   return { kind: 'cli', id: `cli:${name}`, name: `${name} (cli)` };
 }
 
-/** The bot's per-pool figures (GET /pool-stats), or undefined when the bot does not answer at once. */
-async function botPoolStats(port: number): Promise<Record<Pool, PoolStats> | undefined> {
+/** The bot's per-pool figures (GET /pool-stats on its metrics listener), or undefined when the bot does not answer at once. */
+async function botPoolStats(url: string): Promise<Record<Pool, PoolStats> | undefined> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/pool-stats`, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
     return res.ok ? ((await res.json()) as Record<Pool, PoolStats>) : undefined;
   } catch {
     return undefined;
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
     // Logs go to stderr so stdout stays the answer (and valid JSON with --json).
     const log = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, destination: process.stderr });
     // status shows the watcher's figures, which live in the bot process: ask it (same container).
-    const stats = cmd.name === 'status' ? await botPoolStats(config.BOT_PORT) : undefined;
+    const stats = cmd.name === 'status' ? await botPoolStats(metricsUrl(config, '/pool-stats')) : undefined;
     const layer = createDeployLayer({ config, log, ...(stats ? { poolStats: (pool) => stats[pool] } : {}) });
     const by = actor();
     // Steps go to stderr with the elapsed time, so stdout stays the answer.
@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       by,
       progress,
       // The bot process (same container) owns the watcher: the drill reads its alerts from /metrics.
-      drill: (p) => runDrill({ ops: layer.ops, by, nginxUrl: config.NGINX_URL, probe: drillProbe(config), metricsUrl: `http://127.0.0.1:${config.BOT_PORT}/metrics`, progress: p }),
+      drill: (p) => runDrill({ ops: layer.ops, by, nginxUrl: config.NGINX_URL, probe: drillProbe(config), metricsUrl: metricsUrl(config, '/metrics'), progress: p }),
     });
   }
   out(json ? JSON.stringify(result, null, 2) : renderText(result, cmd.name));

@@ -205,7 +205,11 @@ export const configSchema = z.object({
 
   // Process
   BOT_HOST: z.string().default('0.0.0.0').describe('Address the bot HTTP server binds'),
-  BOT_PORT: num(3000, { int: true, min: 0, max: 65535 }).describe('Bot HTTP port: /slack/events, /healthz, /metrics'),
+  BOT_PORT: num(3000, { int: true, min: 0, max: 65535 }).describe('Bot HTTP port: /slack/events, /healthz'),
+  // A listener of its own, so what the bot knows (pool figures, alert counts) is not served to
+  // whoever reaches the public port or the Docker network; 0.0.0.0 is an operator's choice.
+  METRICS_HOST: z.string().default('127.0.0.1').describe('Address the metrics listener binds (/metrics, /pool-stats): loopback only unless set'),
+  METRICS_PORT: num(9464, { int: true, min: 0, max: 65535 }).describe('Metrics listener port: /metrics (Prometheus), /pool-stats (the CLI)'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'one of fatal|error|warn|info|debug|trace|silent',
@@ -260,6 +264,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (cfg.SLACK_BOT_TOKEN && !cfg.SLACK_APP_TOKEN && !cfg.SLACK_SIGNING_SECRET) {
     problems.push('SLACK_SIGNING_SECRET: got nothing, wants the signing secret (needed in HTTP mode, when SLACK_APP_TOKEN is unset)');
   }
+  if (cfg.METRICS_PORT !== 0 && cfg.METRICS_PORT === cfg.BOT_PORT) {
+    problems.push(`METRICS_PORT: got ${cfg.METRICS_PORT}, wants a port other than BOT_PORT (${cfg.BOT_PORT}): the two listeners are apart`);
+  }
   if (cfg.SLACK_APP_TOKEN && !cfg.SLACK_BOT_TOKEN) {
     problems.push('SLACK_BOT_TOKEN: got nothing, wants the bot token (SLACK_APP_TOKEN is set, so Socket Mode needs it)');
   }
@@ -279,6 +286,15 @@ export function describeConfig(): { name: ConfigKey; default: string | undefined
     else def = String(value);
     return { name, default: def, description: field.description ?? '' };
   });
+}
+
+/**
+ * A URL of the metrics listener for a process beside the bot (the CLI in its container, the drill):
+ * 127.0.0.1 when it listens on every address.
+ */
+export function metricsUrl(cfg: Pick<Config, 'METRICS_HOST' | 'METRICS_PORT'>, path: '/metrics' | '/pool-stats'): string {
+  const host = cfg.METRICS_HOST === '0.0.0.0' || cfg.METRICS_HOST === '::' ? '127.0.0.1' : cfg.METRICS_HOST;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${cfg.METRICS_PORT}${path}`;
 }
 
 export function slackMode(cfg: Config): 'socket' | 'http' | 'webhook' | 'none' {

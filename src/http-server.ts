@@ -16,8 +16,9 @@ export interface HttpTimeouts {
 export const HTTP_TIMEOUTS: Readonly<HttpTimeouts> = { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000 };
 
 /**
- * The bot's one HTTP listener: /healthz, /metrics and, in Slack HTTP mode, /slack/events.
- * Components add routes before start; an unknown path is a 404, a throwing handler a 500.
+ * One of the bot's HTTP listeners: the public one (/healthz and, in Slack HTTP mode, /slack/events)
+ * or the metrics one (/metrics, /pool-stats; src/app.ts builds both). Components add routes before
+ * start; an unknown path is a 404, a throwing handler a 500.
  */
 export class HttpServer {
   readonly #routes = new Map<string, RouteHandler>();

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseCommand, USAGE } from '../commands/parse-command.js';
 import { runCommand } from '../commands/run-command.js';
-import { slackMode, type Config } from '../config.js';
+import { metricsUrl, slackMode, type Config } from '../config.js';
 import { drillProbe, runDrill } from '../deploy/use-cases/drill.js';
 import type { Operations } from '../deploy/operations.js';
 import type { StateStore } from '../deploy/state/state-store.js';
@@ -46,7 +46,7 @@ export function createSlackSurface(d: {
             progress,
             // The drill reads the alerts this same process raises from its own /metrics.
             drill: (p) =>
-              runDrill({ ops: d.ops, by: actor, nginxUrl: d.config.NGINX_URL, probe: drillProbe(d.config), metricsUrl: `http://127.0.0.1:${d.config.BOT_PORT}/metrics`, progress: p }),
+              runDrill({ ops: d.ops, by: actor, nginxUrl: d.config.NGINX_URL, probe: drillProbe(d.config), metricsUrl: metricsUrl(d.config, '/metrics'), progress: p }),
           }),
       },
       status: async () => {

@@ -5,15 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DrillReport } from '../../src/deploy/use-cases/drill.js';
 import { parsePromText, sampleSum } from '../support/prom-text.js';
+import { botMetricsText } from './support/bot-metrics.js';
 import { dockerAvailable } from './support/docker.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const docker = await dockerAvailable();
 
 async function scrape(stack: Stack) {
-  const res = await fetch(`http://127.0.0.1:${stack.ports.bot}/metrics`);
-  assert.equal(res.status, 200);
-  return parsePromText(await res.text());
+  return parsePromText(await botMetricsText(stack));
 }
 
 describe('bluegreen drill on the real stack', { skip: !docker && 'no Docker engine (start dockerd)', timeout: 600_000 }, () => {

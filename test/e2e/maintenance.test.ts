@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MaintenanceReport } from '../../src/deploy/operations.js';
 import { parsePromText, sampleSum } from '../support/prom-text.js';
 import { botCli, eventually } from './deploy-host.js';
+import { botMetricsText } from './support/bot-metrics.js';
 import { dockerAvailable } from './support/docker.js';
 import { runSampledLoad, type Sample } from './support/load.js';
 import { DEMO_IMAGE, startStack, type Stack } from './support/stack.js';
@@ -13,9 +14,7 @@ import { DEMO_IMAGE, startStack, type Stack } from './support/stack.js';
 const docker = await dockerAvailable();
 
 async function metrics(stack: Stack) {
-  const res = await fetch(`http://127.0.0.1:${stack.ports.bot}/metrics`);
-  assert.equal(res.status, 200);
-  return parsePromText(await res.text());
+  return parsePromText(await botMetricsText(stack));
 }
 
 async function get(stack: Stack, path: string, headers: Record<string, string> = {}) {

@@ -4,6 +4,7 @@
 // 127.0.0.1 port). Requests to the bot are signed as Slack signs them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { botMetricsText } from './support/bot-metrics.js';
 import { dockerAvailable, run } from './support/docker.js';
 import { chaos, startStack, type Stack, type StandInState } from './support/stack.js';
 import { ALERTS, auditLines, buttonOf, buttonsOf, eventually, servedByMany, standInOf, tsOf, waitForAlert, waitForUpdate, type Button, type Call } from './support/slack-e2e.js';
@@ -173,7 +174,11 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(await inspect(), before, 'same start time, no restart');
     assert.equal((await fetch(`http://127.0.0.1:${stack.ports.bot}/healthz`)).status, 200);
-    const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.bot}/metrics`)).text();
+    // The public port serves no figures: /metrics and /pool-stats are on the metrics listener,
+    // 127.0.0.1 inside the container.
+    assert.equal((await fetch(`http://127.0.0.1:${stack.ports.bot}/metrics`)).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${stack.ports.bot}/pool-stats`)).status, 404);
+    const metrics = await botMetricsText(stack);
     assert.match(metrics, /bluegreen_http_request_errors_total\{route="\/slack\/events",reason="bad_payload"\} 2/);
   });
 
@@ -249,10 +254,7 @@ describe('Slack end to end (real stack, signed requests, in-network Web API stan
     // Chaos on the active pool (green): the backup serves, a failover that maintenance holds back.
     await chaos(stack, 'green', 'start', 'error');
     await servedByMany(stack, 40);
-    await eventually('the failover held back', async () => {
-      const r = await fetch(`http://127.0.0.1:${stack.ports.bot}/metrics`);
-      return /bluegreen_alerts_total\{kind="failover",status="suppressed"\} [1-9]/.test(await r.text());
-    });
+    await eventually('the failover held back', async () => /bluegreen_alerts_total\{kind="failover",status="suppressed"\} [1-9]/.test(await botMetricsText(stack)));
     // Both pools down is critical: it pages through maintenance.
     await chaos(stack, 'blue', 'start', 'error');
     await servedByMany(stack, 10);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, describeConfig, loadConfig, parseDuration, parseStatusSet, slackMode } from '../../src/config.js';
+import { ConfigError, describeConfig, loadConfig, metricsUrl, parseDuration, parseStatusSet, slackMode } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('applies the defaults of shared/SPEC.md to an empty environment', () => {
@@ -16,6 +16,17 @@ describe('loadConfig', () => {
     assert.deepEqual(cfg.SLACK_ADMIN_USERS, []);
     assert.equal(cfg.MAINTENANCE_DEFAULT, 3_600_000);
     assert.ok(Object.isFrozen(cfg));
+  });
+
+  it('puts /metrics and /pool-stats on a listener of their own, on loopback unless told, never on BOT_PORT', () => {
+    const cfg = loadConfig({});
+    assert.deepEqual([cfg.METRICS_HOST, cfg.METRICS_PORT], ['127.0.0.1', 9464]);
+    assert.equal(metricsUrl(cfg, '/pool-stats'), 'http://127.0.0.1:9464/pool-stats');
+    // Bound to every address, it is still reached over loopback from beside the bot.
+    assert.equal(metricsUrl(loadConfig({ METRICS_HOST: '0.0.0.0', METRICS_PORT: '9100' }), '/metrics'), 'http://127.0.0.1:9100/metrics');
+    assert.equal(metricsUrl(loadConfig({ METRICS_HOST: '::1' }), '/metrics'), 'http://[::1]:9464/metrics');
+    assert.throws(() => loadConfig({ BOT_PORT: '9464' }), /METRICS_PORT: got 9464, wants a port other than BOT_PORT \(9464\)/);
+    assert.equal(loadConfig({ BOT_PORT: '0', METRICS_PORT: '0' }).METRICS_PORT, 0);
   });
 
   it('coerces numbers, booleans, lists and treats empty strings as unset', () => {

@@ -15,6 +15,7 @@ function startBot(env: Record<string, string>) {
       PATH: process.env.PATH,
       BOT_HOST: '127.0.0.1',
       BOT_PORT: '0',
+      METRICS_PORT: '0',
       STATE_DIR: join(dir, 'state'),
       NGINX_STATE_DIR: join(dir, 'nginx'),
       ACCESS_LOG_PATH: join(dir, 'access.json.log'),

@@ -9,13 +9,16 @@ import { createStateStore } from '../../../src/deploy/state/state-store.js';
 import { postSigned, SlackStandIn, slashCommandBody } from '../../support/slack-stand-in.js';
 import { capturedLogger } from './fixtures.js';
 
-// The whole app in Slack HTTP mode: Slack's requests arrive on the bot's one listener (BOT_PORT)
-// next to /healthz, with no second port.
+// The whole app in Slack HTTP mode: Slack's requests arrive on the bot's public listener (BOT_PORT)
+// next to /healthz; /metrics and /pool-stats are on the metrics listener (METRICS_PORT, 127.0.0.1)
+// only.
 
 describe('app wiring: Slack HTTP mode on the bot listener', () => {
   const slack = new SlackStandIn();
   let app: App;
   let base: string;
+  let metricsBase: string;
+  let metricsHost: string;
   let stateDir: string;
 
   before(async () => {
@@ -28,6 +31,8 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
       SLACK_ALERT_CHANNEL: 'C_ALERTS',
       BOT_PORT: '0',
       BOT_HOST: '127.0.0.1',
+      // METRICS_HOST left to its default.
+      METRICS_PORT: '0',
       STATE_DIR: (stateDir = join(dir, 'state')),
       NGINX_STATE_DIR: join(dir, 'nginx'),
       AUTO_FAILOVER: 'false',
@@ -36,7 +41,9 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
     });
     app = createApp({ config, log: capturedLogger('warn').log });
     const addr = await app.start();
-    base = `http://127.0.0.1:${addr.port}`;
+    base = `http://127.0.0.1:${addr.bot.port}`;
+    metricsBase = `http://127.0.0.1:${addr.metrics.port}`;
+    metricsHost = addr.metrics.address;
   });
 
   after(async () => {
@@ -54,12 +61,27 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
     const [help] = await slack.waitFor(() => slack.responses.filter((r) => r.id === 'help').length > 0 && slack.responses.filter((r) => r.id === 'help'));
     assert.match(JSON.stringify(help?.body.blocks), /bluegreen status/);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
-    // The watcher's figures for the CLI's status (a process of its own).
-    const stats = (await (await fetch(`${base}/pool-stats`)).json()) as Record<string, { retried5m: number; samples: number }>;
-    assert.deepEqual(Object.keys(stats).sort(), ['blue', 'green']);
-    assert.equal(stats.blue?.retried5m, 0);
     const unsigned = await fetch(`${base}/slack/events`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'command=%2Fbluegreen&text=switch+green' });
     assert.equal(unsigned.status, 401);
+  });
+
+  it('serves /metrics and /pool-stats on the metrics listener, bound to 127.0.0.1 by default; the public listener answers 404 to both', async () => {
+    assert.equal(metricsHost, '127.0.0.1');
+    const metrics = await fetch(`${metricsBase}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /^# HELP bluegreen_/m);
+    // The watcher's figures for the CLI's status (a process of its own).
+    const stats = (await (await fetch(`${metricsBase}/pool-stats`)).json()) as Record<string, { retried5m: number; samples: number }>;
+    assert.deepEqual(Object.keys(stats).sort(), ['blue', 'green']);
+    assert.equal(stats.blue?.retried5m, 0);
+    for (const path of ['/metrics', '/pool-stats', '/metrics?format=text', '/pool-stats?x=1']) {
+      const res = await fetch(`${base}${path}`);
+      assert.equal(res.status, 404, `public ${path}`);
+      assert.doesNotMatch(await res.text(), /bluegreen_|retried5m/);
+    }
+    // And the metrics listener is not a second door for Slack or the health check.
+    assert.equal((await fetch(`${metricsBase}/healthz`)).status, 404);
+    assert.equal((await fetch(`${metricsBase}/slack/events`, { method: 'POST', body: 'x' })).status, 404);
   });
 
   it('posts every action of the audit log to the channel, the CLI\'s too: a switch message with Roll back to blue', async () => {

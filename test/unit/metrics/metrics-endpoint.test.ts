@@ -56,6 +56,7 @@ describe('GET /metrics', () => {
     const config = loadConfig({
       BOT_HOST: '127.0.0.1',
       BOT_PORT: '0',
+      METRICS_PORT: '0',
       STATE_DIR: join(dir, 'state'),
       NGINX_STATE_DIR: join(dir, 'nginx'),
       ACCESS_LOG_PATH: logPath(),
@@ -71,8 +72,9 @@ describe('GET /metrics', () => {
     // Injected, so the app runs this watcher (it would build its own from config otherwise).
     watcher = new Watcher({ config, log, metrics, notifiers: [], tail: { startAt: 'start' }, tickMs: 60_000 });
     app = createApp({ config, log, metrics, watcher });
+    // Scraped where Prometheus scrapes it: the metrics listener, not the public one.
     const addr = await app.start();
-    base = `http://127.0.0.1:${addr.port}`;
+    base = `http://127.0.0.1:${addr.metrics.port}`;
   });
 
   after(async () => {
