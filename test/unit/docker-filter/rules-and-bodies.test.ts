@@ -18,17 +18,17 @@ const SERVICE_SPEC = {
   TaskTemplate: { ContainerSpec: { Image: 'app:v1', Env: ['A=1'] }, Placement: {} },
   Mode: { Replicated: { Replicas: 2 } },
 };
+const NETWORKS: Record<string, { labels: Record<string, string>; containers: string[] }> = {
+  shop_default: { labels: { 'com.docker.compose.project': 'shop' }, containers: ['nginx1'] },
+  external_net: { labels: {}, containers: ['pool1', 'theirs1'] },
+  their_db: { labels: { 'com.docker.compose.project': 'theirs' }, containers: ['theirs1'] },
+};
 const ctx: CheckContext = {
   project: 'shop',
   mode: 'compose',
   chaosNetImage: 'bluegreen-chaos-net:local',
   containerLabels: async (id) => ({ pool1: POOL, nginx1: NGINX, bot1: BOT, theirs1: THEIRS, helper1: HELPER })[id],
-  network: async (id) =>
-    ({
-      shop_default: { labels: { 'com.docker.compose.project': 'shop' }, containers: ['nginx1'] },
-      external_net: { labels: {}, containers: ['pool1', 'theirs1'] },
-      their_db: { labels: { 'com.docker.compose.project': 'theirs' }, containers: ['theirs1'] },
-    })[id],
+  network: async (id) => NETWORKS[id],
   service: async (id) => (id === 'svc-blue' ? { name: 'shop_app_blue', spec: SERVICE_SPEC } : id === 'svc-bot' ? { name: 'shop_bot', spec: { Name: 'shop_bot' } } : undefined),
 };
 const swarmCtx: CheckContext = {
