@@ -1,6 +1,8 @@
 // The demo app that stands in each pool. Plain Node, no dependencies, so it runs on the official
 // node image and on the offline stand-in alike. Endpoints and headers: shared/SPEC.md "Demo app",
-// except that chaos moved from PORT to its own ADMIN_PORT listener (issue #10).
+// except that chaos moved from PORT to its own ADMIN_PORT listener (issue #10), where a change of
+// chaos needs the X-Bluegreen-Admin-Token header (ADMIN_TOKEN, issue #20).
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 
@@ -10,6 +12,11 @@ const PORT = Number(process.env.PORT ?? 3000);
 // Chaos is served only here, on a listener nginx never proxies to (compose publishes it on
 // 127.0.0.1:BLUE_PORT / GREEN_PORT for drills): no spelling of a path on PORT can reach it.
 const ADMIN_PORT = Number(process.env.ADMIN_PORT ?? 3001);
+// Anyone on the Docker network reaches the admin listener too (issue #20): starting or stopping chaos
+// needs ADMIN_TOKEN in the X-Bluegreen-Admin-Token header, which the bot sends. Without ADMIN_TOKEN
+// chaos is refused (fail closed); scripts/stack.sh always gives the pools and the bot one.
+const ADMIN_TOKEN = (process.env.ADMIN_TOKEN ?? '').trim();
+const ADMIN_TOKEN_HEADER = 'x-bluegreen-admin-token';
 // A release that passes its health check and fails a share of real requests: FAIL_PERCENT of the
 // requests to `/` answer 500 (evenly spread), while /healthz and /version stay fine.
 const FAIL_PERCENT = Number(process.env.FAIL_PERCENT ?? 0);
@@ -68,6 +75,27 @@ function version(res) {
   return send(res, 200, { pool: POOL, release: RELEASE, host: hostname(), time: new Date().toISOString() });
 }
 
+/** Equal secrets, compared in constant time: both are hashed first, so not even their lengths show. */
+function sameSecret(given, expected) {
+  const digest = (text) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/** Why a chaos change from this request is refused ({ status, error }), or null when it may go on. */
+function adminRefusal(req) {
+  if (ADMIN_TOKEN === '') {
+    return { status: 403, error: 'chaos is refused: this pool has no ADMIN_TOKEN; set ADMIN_TOKEN, the same for the pools and the bot (scripts/stack.sh writes one into .env)' };
+  }
+  const given = req.headers[ADMIN_TOKEN_HEADER];
+  if (typeof given !== 'string' || given === '') {
+    return { status: 401, error: "missing X-Bluegreen-Admin-Token: chaos needs the pools' ADMIN_TOKEN" };
+  }
+  if (!sameSecret(given, ADMIN_TOKEN)) {
+    return { status: 401, error: "wrong X-Bluegreen-Admin-Token: it is not this pool's ADMIN_TOKEN" };
+  }
+  return null;
+}
+
 /**
  * True for any path with a segment that starts with "chaos", in any case, encoded or not, with `\`
  * as a separator: the raw target and the WHATWG path are both judged, as they read differently.
@@ -112,11 +140,19 @@ const app = createServer((req, res) => {
 });
 
 // The admin listener (ADMIN_PORT): chaos for drills and the bot, plus /healthz and /version so a
-// check through the pool's published port needs no other port. Never proxied by nginx.
+// check through the pool's published port needs no other port. Never proxied by nginx. Only the
+// changes (POST /chaos/start, /chaos/stop) need the token: GET /chaos says no more than /healthz.
 const admin = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
 
+  if ((path === '/chaos/start' || path === '/chaos/stop') && req.method === 'POST') {
+    const refused = adminRefusal(req);
+    if (refused) {
+      log('chaos refused', { path, status: refused.status, from: req.socket.remoteAddress });
+      return send(res, refused.status, { error: refused.error, pool: POOL, release: RELEASE });
+    }
+  }
   if (path === '/chaos/start' && req.method === 'POST') {
     const mode = url.searchParams.get('mode') ?? 'error';
     if (mode !== 'error' && mode !== 'timeout') {
@@ -153,7 +189,9 @@ for (const server of [app, admin]) {
 }
 
 app.listen(PORT, '0.0.0.0', () => log('listening', { port: PORT }));
-admin.listen(ADMIN_PORT, '0.0.0.0', () => log('admin listening (chaos)', { port: ADMIN_PORT }));
+admin.listen(ADMIN_PORT, '0.0.0.0', () =>
+  log(ADMIN_TOKEN ? 'admin listening (chaos)' : 'admin listening (chaos refused: no ADMIN_TOKEN)', { port: ADMIN_PORT }),
+);
 
 function shutdown(signal) {
   log('shutting down', { signal });

@@ -5,6 +5,7 @@
 #                            GREEN_IMAGE of your own are used as they are: never built or retagged)
 #   scripts/stack.sh up      build, then start the stack and wait until nginx answers
 #   scripts/stack.sh down    stop and remove containers, networks and volumes of the project
+#   scripts/stack.sh admin-token  print the pools' ADMIN_TOKEN (scripts/swarm.sh), made as `up` makes it
 # Honours the env of shared/SPEC.md (ports, ACTIVE_POOL, images...), COMPOSE_FILE and
 # COMPOSE_PROJECT_NAME, and BASE_IMAGES:
 #   auto (default)  official images when present or pullable, else stand-ins built from the host
@@ -111,6 +112,42 @@ build() {
   compose build
 }
 
+# A setting from the shell, else from .env as Compose reads it (the last line wins, quotes dropped).
+setting() {
+  local name=$1 value=${!1:-}
+  if [ -z "$value" ] && [ -f .env ]; then
+    value=$(sed -n "s/^[[:space:]]*$name=//p" .env | tail -n 1 | tr -d '\r')
+    value=${value#[\"\']}
+    value=${value%[\"\']}
+  fi
+  printf '%s\n' "$value"
+}
+
+# Adds NAME=VALUE to .env (created readable by its owner only), so a plain `docker compose up` later
+# (Compose reads .env itself) gets it too. An empty NAME= line would win over it if it came last: dropped.
+save_setting() {
+  local name=$1 value=$2
+  if [ -f .env ]; then
+    sed -i "/^[[:space:]]*$name=[[:space:]]*\$/d" .env
+    [ ! -s .env ] || [ -z "$(tail -c 1 .env)" ] || echo >>.env
+  fi
+  (umask 077 && echo "$name=$value" >>.env)
+}
+
+# The secret the bot sends to the pools' admin listener; the demo app refuses chaos without it, so
+# the stack must always have one: the shell's, else .env's, else a new random one saved to .env, so
+# that every later `up` gives the pools and the bot the same. Printed on stdout.
+admin_token() {
+  local token
+  token=$(setting ADMIN_TOKEN)
+  if [ -z "$token" ]; then
+    token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+    save_setting ADMIN_TOKEN "$token"
+    log "wrote a new random ADMIN_TOKEN to .env (the pools want it for chaos; the bot sends it)"
+  fi
+  printf '%s\n' "$token"
+}
+
 wait_ready() {
   local port=${NGINX_PORT:-8080} deadline=$((SECONDS + ${STACK_WAIT_SEC:-120}))
   until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
@@ -127,13 +164,16 @@ case "$cmd" in
   build) build ;;
   up)
     build
+    ADMIN_TOKEN=$(admin_token)
+    export ADMIN_TOKEN
     compose up -d --remove-orphans
     wait_ready ;;
   down)
     require_docker
     compose down -v --remove-orphans ;;
+  admin-token) admin_token ;;
   ps | logs | exec | config)
     shift
     compose "$cmd" "$@" ;;
-  *) die "usage: $0 build|up|down|ps|logs|exec|config" ;;
+  *) die "usage: $0 build|up|down|admin-token|ps|logs|exec|config" ;;
 esac

@@ -10,7 +10,8 @@
 # REGISTRY (host:port every node can pull from: the built images are tagged REGISTRY/name:IMAGE_TAG,
 # pushed there and deployed from there; without it each node uses its own image store, so load the
 # images onto workers yourself: `docker save … | docker -H <worker> load`).
-# BLUEGREEN_IMAGES_READY=1 skips the build (the test runner built them already).
+# BLUEGREEN_IMAGES_READY=1 skips the build (the test runner built them already). ADMIN_TOKEN [from .env,
+# else a random one written there] is given to the pools and the bot (chaos on the admin listener).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -114,6 +115,10 @@ case "$cmd" in
     [ "${BLUEGREEN_IMAGES_READY:-}" = 1 ] || BLUE_IMAGE=${BLUE_IMAGE#"$IMAGE_PREFIX"} GREEN_IMAGE=${GREEN_IMAGE#"$IMAGE_PREFIX"} bash scripts/stack.sh build
     [ -z "${REGISTRY:-}" ] || push_images
     label_edge
+    # `docker stack deploy` reads no .env: the pools' and the bot's ADMIN_TOKEN comes from the shell,
+    # else from .env, else a new one that stack.sh writes there.
+    ADMIN_TOKEN=$(bash scripts/stack.sh admin-token)
+    export ADMIN_TOKEN
     # --resolve-image never: local images have no digest to pin; with REGISTRY the tag is pulled as it is.
     docker stack deploy --prune --resolve-image never --with-registry-auth -c docker-stack.yml "$STACK_NAME"
     wait_ready ;;

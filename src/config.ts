@@ -171,6 +171,11 @@ export const configSchema = z.object({
   POOL_ADMIN_URL_GREEN: optionalString()
     .pipe(z.url({ error: 'a URL' }).optional())
     .describe("Green pool's admin base URL for chaos [http://app_green:ADMIN_PORT]"),
+  ADMIN_TOKEN: optionalString()
+    .pipe(z.string().regex(/^[\x21-\x7e]+$/, { error: 'printable ASCII with no spaces (it is sent in an HTTP header)' }).optional())
+    .describe(
+      "Secret the bot sends in X-Bluegreen-Admin-Token on every call to the pools' admin listener; the demo app refuses chaos without it. The same value for the pools and the bot: scripts/stack.sh writes a random one into .env when none is set",
+    ),
   HEALTH_CHECK_TIMEOUT_MS: num(500, { int: true, min: 50 }).describe('Deadline of one pool health probe'),
   APP_HEALTH_PATH: z
     .string()
@@ -230,7 +235,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_KEYS = new Set(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'SLACK_WEBHOOK_URL']);
+const SECRET_KEYS = new Set(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'SLACK_WEBHOOK_URL', 'ADMIN_TOKEN']);
 
 /** The schema's variables that `env` sets. Compose passes unset variables as empty strings: those count as unset, so defaults apply. */
 function setValues(shape: object, env: Record<string, string | undefined>): Record<string, string> {

@@ -19,7 +19,7 @@ try {
 const log = createLogger({
   level: config.LOG_LEVEL,
   pretty: process.stdout.isTTY === true,
-  secrets: [config.SLACK_BOT_TOKEN, config.SLACK_SIGNING_SECRET, config.SLACK_APP_TOKEN, config.SLACK_WEBHOOK_URL].filter(
+  secrets: [config.SLACK_BOT_TOKEN, config.SLACK_SIGNING_SECRET, config.SLACK_APP_TOKEN, config.SLACK_WEBHOOK_URL, config.ADMIN_TOKEN].filter(
     (s): s is string => typeof s === 'string',
   ),
 });

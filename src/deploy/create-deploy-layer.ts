@@ -96,7 +96,9 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   });
   // A name a person recognises: the compose project (e.g. "shop"), not the container id.
   const envName = () => config.ENV_NAME ?? engines.projectName() ?? hostname();
-  const pools = deps.pools ?? createPoolClient({ minCapacityPct: config.POOL_MIN_HEALTHY_PERCENT, health: appHealth, targets: (pool) => engines.targets(pool) });
+  const pools =
+    deps.pools ??
+    createPoolClient({ minCapacityPct: config.POOL_MIN_HEALTHY_PERCENT, health: appHealth, adminToken: config.ADMIN_TOKEN, targets: (pool) => engines.targets(pool) });
   const store = createStateStore(config.STATE_DIR);
   const lock = createOpLock({
     dir: config.STATE_DIR,

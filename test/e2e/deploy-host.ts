@@ -35,6 +35,7 @@ export async function hostDeployLayer(stack: Stack, env: Record<string, string> 
     POOL_URL_GREEN: `http://127.0.0.1:${stack.ports.green}`,
     POOL_ADMIN_URL_BLUE: `http://127.0.0.1:${stack.ports.blue}`,
     POOL_ADMIN_URL_GREEN: `http://127.0.0.1:${stack.ports.green}`,
+    ADMIN_TOKEN: stack.env.ADMIN_TOKEN,
     ...env,
   });
   return createDeployLayer({ config, log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr }) });

@@ -68,7 +68,13 @@ describe('public port: chaos in any spelling', { skip: !docker && 'no Docker eng
     assert.equal(monkey.status, 403, monkey.head);
   });
 
-  it("the pool's own 127.0.0.1 port still starts and stops chaos (drills)", async () => {
+  it("the pool's own 127.0.0.1 port still starts and stops chaos (drills), only with the stack's ADMIN_TOKEN", async () => {
+    // Anyone who reaches the admin listener (any container on the network) but lacks the token.
+    for (const headers of [{}, { 'x-bluegreen-admin-token': 'a-guess' }] as Record<string, string>[]) {
+      const res = await fetch(stack.poolUrl('blue', '/chaos/start?mode=error'), { method: 'POST', headers });
+      assert.equal(res.status, 401, await res.text());
+    }
+    assert.equal(await chaosState(stack, 'blue'), null);
     await chaos(stack, 'blue', 'start', 'error');
     assert.equal(await chaosState(stack, 'blue'), 'error');
     // nginx retries on the backup: the public port keeps answering 200.

@@ -73,6 +73,20 @@ describe('loadConfig', () => {
     );
   });
 
+  it('ADMIN_TOKEN: trimmed, unset when empty, and a value that cannot go in a header is refused without echoing it', () => {
+    assert.equal(loadConfig({ ADMIN_TOKEN: ' 3f9c0a7e5b1d ' }).ADMIN_TOKEN, '3f9c0a7e5b1d');
+    assert.equal(loadConfig({ ADMIN_TOKEN: '' }).ADMIN_TOKEN, undefined);
+    assert.throws(
+      () => loadConfig({ ADMIN_TOKEN: 'two secret-words' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.doesNotMatch(err.message, /secret-words/);
+        assert.match(err.message, /ADMIN_TOKEN: got \[redacted\], wants printable ASCII with no spaces/);
+        return true;
+      },
+    );
+  });
+
   it('checks variables that only make sense together', () => {
     assert.throws(() => loadConfig({ ERROR_RATE_THRESHOLD: '2', ERROR_RATE_CLEAR_THRESHOLD: '3' }), /ERROR_RATE_CLEAR_THRESHOLD/);
     assert.throws(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1' }), /SLACK_SIGNING_SECRET/);

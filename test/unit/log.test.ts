@@ -38,4 +38,16 @@ describe('createLogger', () => {
     assert.match(all, /\[redacted\]/);
     assert.equal(lines.length, 3);
   });
+
+  it("redacts the pools' ADMIN_TOKEN in config, options and request headers", () => {
+    const { lines, destination } = capture();
+    const secret = 'admin-token-9d1e7f';
+    const log = createLogger({ destination });
+    log.info({ config: { ADMIN_TOKEN: secret }, ADMIN_TOKEN: secret }, 'config');
+    log.info({ pools: { adminToken: secret }, req: { headers: { 'x-bluegreen-admin-token': secret } } }, 'chaos call');
+    log.info({ headers: { 'x-bluegreen-admin-token': secret } }, 'chaos call');
+    const all = lines.join('\n');
+    assert.ok(!all.includes(secret), `ADMIN_TOKEN leaked: ${all}`);
+    assert.equal(lines.length, 3);
+  });
 });

@@ -4,7 +4,9 @@ import { CONNECT_TIMEOUT_MS, DEFAULT_HEALTH, probeHealth, probeHttp, type Health
 
 // The pools' own HTTP endpoints, reached from outside the pools (no tool needed in an image): health
 // on the app's port (the port nginx proxies to), chaos on the demo app's admin listener, which nginx
-// never proxies to, so no spelling of a public URL can reach chaos (issue #10).
+// never proxies to, so no spelling of a public URL can reach chaos (issue #10). Every other container
+// on the Docker network reaches that listener too, so each call to it carries ADMIN_TOKEN, the pools'
+// shared secret, in X-Bluegreen-Admin-Token; the demo app refuses a chaos change without it (issue #20).
 //
 // A pool is its targets, as the deploy engine names them (DeployEngine.targets): one container by
 // service name (http://app_blue:3000), or every serving task of a service by address. A pool's health is its capacity: how many of the
@@ -62,7 +64,12 @@ export interface PoolClientOptions {
   minCapacityPct?: number;
   /** How the app says it is healthy [GET /healthz, any 2xx]. */
   health?: HealthSpec;
+  /** The pools' ADMIN_TOKEN, sent with every call to their admin listener [none: the demo app refuses chaos]. */
+  adminToken?: string | undefined;
 }
+
+/** The header that carries ADMIN_TOKEN to the pools' admin listener (demo-app/server.mjs reads it). */
+export const ADMIN_TOKEN_HEADER = 'x-bluegreen-admin-token';
 
 /** Compose mode: each pool is its one container, reached by service name. */
 export function composeTargets(urls: { app: Readonly<Record<Pool, string>>; admin: Readonly<Record<Pool, string>> }) {
@@ -93,10 +100,11 @@ export function createPoolClient(o: PoolClientOptions): PoolClient {
   const timeoutMs = o.timeoutMs ?? 2000;
   const minCapacityPct = o.minCapacityPct ?? 50;
   const healthSpec = o.health ?? DEFAULT_HEALTH;
+  const adminHeaders: Record<string, string> = o.adminToken ? { [ADMIN_TOKEN_HEADER]: o.adminToken } : {};
 
   /** One chaos call to a task's admin listener; a refused connection means the image has no chaos. */
   const call = async (pool: Pool, base: string, method: string, path: string): Promise<HttpProbe> => {
-    const p = await probeHttp(new URL(path, base), { method, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, timeoutMs), timeoutMs, expect: () => true });
+    const p = await probeHttp(new URL(path, base), { method, headers: adminHeaders, connectTimeoutMs: Math.min(CONNECT_TIMEOUT_MS, timeoutMs), timeoutMs, expect: () => true });
     if (p.status !== undefined) return p;
     // A running container with nothing on the admin port refuses the connection at once: say
     // that the image has no chaos, not that the pool is down (its health is read elsewhere).
@@ -106,10 +114,19 @@ export function createPoolClient(o: PoolClientOptions): PoolClient {
     throw new BluegreenError('POOL_UNHEALTHY', `${pool} pool did not answer ${method} ${path} at ${base} (${p.detail})`, { hint: 'is its container running?' });
   };
   /** A chaos call the admin port answered with something other than the demo app's 200. */
-  const chaosRefused = (pool: Pool, what: string, r: HttpProbe, base: string) =>
-    r.status === 404 || r.status === 405
-      ? new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool serves no chaos endpoint at ${base} (${what}: HTTP ${r.status})`, { hint: NO_CHAOS_HINT })
-      : new BluegreenError('INTERNAL', `${pool} refused ${what}: HTTP ${r.status} ${(r.body ?? '').slice(0, 200)}`);
+  const chaosRefused = (pool: Pool, what: string, r: HttpProbe, base: string) => {
+    if (r.status === 404 || r.status === 405) {
+      return new BluegreenError('CHAOS_UNAVAILABLE', `${pool} pool serves no chaos endpoint at ${base} (${what}: HTTP ${r.status})`, { hint: NO_CHAOS_HINT });
+    }
+    // 401: no token or another one; 403: the pool has none. Not CHAOS_UNAVAILABLE: a drill must
+    // not quietly pause the pool instead of saying the pools and the bot disagree.
+    if (r.status === 401 || r.status === 403) {
+      return new BluegreenError('FORBIDDEN', `${pool} refused ${what} at ${base}: HTTP ${r.status} ${(r.body ?? '').slice(0, 300)}`, {
+        hint: o.adminToken ? 'the pools and the bot must have the same ADMIN_TOKEN' : 'the bot has no ADMIN_TOKEN: set the same ADMIN_TOKEN for the pools and the bot',
+      });
+    }
+    return new BluegreenError('INTERNAL', `${pool} refused ${what}: HTTP ${r.status} ${(r.body ?? '').slice(0, 200)}`);
+  };
   /** The admin listeners to act on: the pool's one container, or each of its serving tasks. */
   const admins = async (pool: Pool, what: string): Promise<string[]> => {
     const list = (await o.targets(pool)).targets.map((t) => t.admin);

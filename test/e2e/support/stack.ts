@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -225,6 +226,9 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
     BOT_PORT: String(ports.bot),
     BLUE_IMAGE: DEMO_IMAGE,
     GREEN_IMAGE: DEMO_IMAGE,
+    // The pools' and the bot's shared secret for chaos, as scripts/stack.sh would give them; each
+    // stack its own, and the checkout's .env is never read for it (Compose prefers the environment).
+    ADMIN_TOKEN: randomBytes(32).toString('hex'),
     ...opts.env,
   };
   const base = await composeCommand();
@@ -268,9 +272,9 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
   return stack;
 }
 
-/** POST to a pool's chaos endpoint through its admin listener's 127.0.0.1 port. */
+/** POST to a pool's chaos endpoint through its admin listener's 127.0.0.1 port, with the stack's ADMIN_TOKEN as the bot sends it. */
 export async function chaos(stack: Stack, pool: 'blue' | 'green', action: 'start' | 'stop', mode: 'error' | 'timeout' = 'error') {
   const path = action === 'start' ? `/chaos/start?mode=${mode}` : '/chaos/stop';
-  const res = await fetch(stack.poolUrl(pool, path), { method: 'POST' });
+  const res = await fetch(stack.poolUrl(pool, path), { method: 'POST', headers: { 'x-bluegreen-admin-token': stack.env.ADMIN_TOKEN ?? '' } });
   if (!res.ok) throw new Error(`chaos ${action} on ${pool}: HTTP ${res.status}`);
 }

@@ -8,6 +8,7 @@
 // only for the suite and always leaves the swarm again; whatever a crashed run left is removed first.
 // Traffic goes only to 127.0.0.1 and to the addresses of our namespace's /24.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { run, type RunResult } from './docker.js';
 import { ROOT } from './stack.js';
@@ -373,9 +374,15 @@ export async function nginxContainer(): Promise<string> {
   return id;
 }
 
+/**
+ * The pools' and the bot's ADMIN_TOKEN for the harness's stack: one per test process, so every `up`
+ * deploys the same (swarm.sh would otherwise read the checkout's .env, or write one there).
+ */
+const ADMIN_TOKEN = randomBytes(32).toString('hex');
+
 /** `scripts/swarm.sh up|down` for the harness's stack. */
 export function swarmScript(cmd: 'up' | 'down', env: Record<string, string>): Promise<RunResult> {
-  return run('bash', ['scripts/swarm.sh', cmd], { cwd: ROOT, env: { ...process.env, STACK_NAME: NAMES.stack, ...env }, timeoutMs: 300_000 });
+  return run('bash', ['scripts/swarm.sh', cmd], { cwd: ROOT, env: { ...process.env, STACK_NAME: NAMES.stack, ADMIN_TOKEN, ...env }, timeoutMs: 300_000 });
 }
 
 

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { composeTargets, createPoolClient } from '../../../src/deploy/pools/pool-client.js';
 import { CHAOS_SPELLINGS, REFUSED, targetFor } from '../../support/chaos-spellings.js';
 import { rawRequest } from '../../support/raw-http.js';
 
@@ -20,7 +21,9 @@ async function freePort(): Promise<number> {
 }
 
 function startApp(env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, APP_POOL: 'blue', RELEASE_ID: 'r1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Only what `env` gives: an ADMIN_TOKEN in the shell that runs the tests must not leak in.
+  const { ADMIN_TOKEN: _shells, ...inherited } = process.env;
+  const child = spawn(process.execPath, [SERVER], { env: { ...inherited, APP_POOL: 'blue', RELEASE_ID: 'r1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
   child.stdout?.resume();
@@ -37,6 +40,10 @@ async function waitUp(port: number): Promise<void> {
   throw new Error(`demo app not up on ${port}`);
 }
 
+const TOKEN = 'test-admin-token-0123456789abcdef';
+/** What the bot sends with every call to the admin listener. */
+const WITH_TOKEN = { 'x-bluegreen-admin-token': TOKEN };
+
 describe('demo app: public and admin listeners', () => {
   let app: ReturnType<typeof startApp>;
   let port: number;
@@ -46,7 +53,7 @@ describe('demo app: public and admin listeners', () => {
   before(async () => {
     port = await freePort();
     adminPort = await freePort();
-    app = startApp({ PORT: String(port), ADMIN_PORT: String(adminPort) });
+    app = startApp({ PORT: String(port), ADMIN_PORT: String(adminPort), ADMIN_TOKEN: TOKEN });
     await waitUp(port);
     await waitUp(adminPort);
   });
@@ -72,7 +79,7 @@ describe('demo app: public and admin listeners', () => {
   });
 
   it('admin port: starts, reads and stops chaos; the public port then fails, but still 404s chaos paths', async () => {
-    const start = await fetch(`http://127.0.0.1:${adminPort}/chaos/start?mode=error`, { method: 'POST' });
+    const start = await fetch(`http://127.0.0.1:${adminPort}/chaos/start?mode=error`, { method: 'POST', headers: WITH_TOKEN });
     assert.equal(start.status, 200);
     assert.equal(await adminChaos(), 'error');
     assert.equal((await rawRequest(port, 'GET', '/')).status, 500);
@@ -82,7 +89,7 @@ describe('demo app: public and admin listeners', () => {
     assert.equal((await rawRequest(port, 'POST', '/chaos/stop')).status, 404);
     assert.equal((await rawRequest(port, 'POST', '/chaos\\stop')).status, 404);
     assert.equal(await adminChaos(), 'error');
-    const stop = await fetch(`http://127.0.0.1:${adminPort}/chaos/stop`, { method: 'POST' });
+    const stop = await fetch(`http://127.0.0.1:${adminPort}/chaos/stop`, { method: 'POST', headers: WITH_TOKEN });
     assert.equal(stop.status, 200);
     assert.equal(await adminChaos(), null);
     assert.equal((await rawRequest(port, 'GET', '/')).status, 200);
@@ -95,6 +102,92 @@ describe('demo app: public and admin listeners', () => {
     const bad = startApp({ PORT: String(p), ADMIN_PORT: String(p) });
     assert.equal(await bad.exited, 64);
     assert.match(bad.stderr(), /ADMIN_PORT: got \d+, wants a port other than PORT/);
+  });
+});
+
+// Issue #20: the admin listener is reachable from every container on the Docker network, not only
+// from the bot. A neighbour that knows the port must not be able to start or stop an outage.
+describe('demo app: chaos on the admin listener needs ADMIN_TOKEN', () => {
+  const started: ReturnType<typeof startApp>[] = [];
+  /** A demo app with `env` on free ports; its admin port once it answers. */
+  const adminOf = async (env: Record<string, string>): Promise<number> => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    started.push(startApp({ PORT: String(port), ADMIN_PORT: String(adminPort), ...env }));
+    await waitUp(adminPort);
+    return adminPort;
+  };
+  const post = async (adminPort: number, path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, { method: 'POST', headers });
+    return { status: res.status, body: (await res.json()) as { error?: string; chaos?: string | null } };
+  };
+  const chaosOf = async (adminPort: number) => ((await (await fetch(`http://127.0.0.1:${adminPort}/chaos`)).json()) as { chaos: string | null }).chaos;
+
+  after(async () => {
+    for (const app of started) app.child.kill('SIGTERM');
+    await Promise.all(started.map((app) => app.exited));
+  });
+
+  it('refuses start and stop without the header, or with a wrong, longer, shorter or differently cased token; chaos stays off', async () => {
+    const adminPort = await adminOf({ ADMIN_TOKEN: TOKEN });
+    const attempts: [string, Record<string, string>][] = [
+      ['no header', {}],
+      ['empty', { 'x-bluegreen-admin-token': '' }],
+      ['wrong', { 'x-bluegreen-admin-token': 'not-the-token' }],
+      ['longer', { 'x-bluegreen-admin-token': `${TOKEN}x` }],
+      ['shorter', { 'x-bluegreen-admin-token': TOKEN.slice(0, -1) }],
+      ['upper case', { 'x-bluegreen-admin-token': TOKEN.toUpperCase() }],
+      ['as a bearer token', { authorization: `Bearer ${TOKEN}` }],
+    ];
+    for (const [what, headers] of attempts) {
+      const start = await post(adminPort, '/chaos/start?mode=error', headers);
+      assert.equal(start.status, 401, what);
+      assert.match(start.body.error ?? '', /(missing|wrong) X-Bluegreen-Admin-Token/, what);
+      assert.equal(await chaosOf(adminPort), null, what);
+    }
+    // A token in the query string is no token either.
+    assert.equal((await post(adminPort, `/chaos/start?mode=error&token=${TOKEN}`)).status, 401);
+    assert.equal(await chaosOf(adminPort), null);
+
+    // With the token: on; a stop without it leaves it on; a stop with it turns it off.
+    const on = await post(adminPort, '/chaos/start?mode=timeout', WITH_TOKEN);
+    assert.equal(on.status, 200);
+    assert.equal(on.body.chaos, 'timeout');
+    const stop = await post(adminPort, '/chaos/stop', { 'x-bluegreen-admin-token': 'guess' });
+    assert.equal(stop.status, 401);
+    assert.equal(await chaosOf(adminPort), 'timeout');
+    assert.equal((await post(adminPort, '/chaos/stop', WITH_TOKEN)).status, 200);
+    assert.equal(await chaosOf(adminPort), null);
+  });
+
+  it("the bot's pool client with the pools' ADMIN_TOKEN starts and stops chaos; with another one or none it is refused", async () => {
+    const adminPort = await adminOf({ ADMIN_TOKEN: TOKEN });
+    const base = `http://127.0.0.1:${adminPort}`;
+    const client = (adminToken: string | undefined) => createPoolClient({ adminToken, targets: composeTargets({ app: { blue: base, green: base }, admin: { blue: base, green: base } }) });
+    const bot = client(TOKEN);
+    await bot.startChaos('blue', 'error');
+    assert.equal(await bot.chaos('blue'), 'error');
+    for (const other of [client('another-token'), client(undefined)]) {
+      await assert.rejects(other.stopChaos('blue'), { code: 'FORBIDDEN', message: /HTTP 401 .*X-Bluegreen-Admin-Token/ });
+    }
+    assert.equal(await chaosOf(adminPort), 'error');
+    await bot.stopChaos('blue');
+    assert.equal(await chaosOf(adminPort), null);
+  });
+
+  it('without ADMIN_TOKEN refuses chaos to everyone (fail closed), saying to set ADMIN_TOKEN; health and version stay open', async () => {
+    for (const env of [{}, { ADMIN_TOKEN: '' }, { ADMIN_TOKEN: '   ' }] as Record<string, string>[]) {
+      const adminPort = await adminOf(env);
+      for (const headers of [{}, { 'x-bluegreen-admin-token': '' }, { 'x-bluegreen-admin-token': '   ' }, WITH_TOKEN]) {
+        for (const path of ['/chaos/start?mode=error', '/chaos/stop']) {
+          const r = await post(adminPort, path, headers);
+          assert.equal(r.status, 403, `${JSON.stringify(env)} ${path} ${JSON.stringify(headers)}`);
+          assert.match(r.body.error ?? '', /no ADMIN_TOKEN; set ADMIN_TOKEN/);
+        }
+      }
+      assert.equal(await chaosOf(adminPort), null);
+      assert.equal((await rawRequest(adminPort, 'GET', '/healthz')).status, 200);
+      assert.equal((await rawRequest(adminPort, 'GET', '/version')).status, 200);
+    }
   });
 });
 

@@ -2,11 +2,11 @@
 // and an image with no admin listener (a user's own, deployed with `deploy`).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { BluegreenError } from '../../../../src/errors.js';
-import { composeTargets, createPoolClient, type PoolTargetList } from '../../../../src/deploy/pools/pool-client.js';
+import { ADMIN_TOKEN_HEADER, composeTargets, createPoolClient, type PoolTargetList } from '../../../../src/deploy/pools/pool-client.js';
 
 async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');
@@ -80,6 +80,67 @@ describe('pool client: app port for health, admin port for chaos', () => {
     // Something answers on that port, but not chaos.
     await assert.rejects(pools.stopChaos('green'), { code: 'CHAOS_UNAVAILABLE', message: /green pool serves no chaos endpoint at .*HTTP 404/ });
     await assert.rejects(pools.chaos('green'), { code: 'CHAOS_UNAVAILABLE' });
+  });
+});
+
+describe('pool client: ADMIN_TOKEN on every call to the admin listener (issue #20)', () => {
+  const TOKEN = 'pool-client-test-token-42';
+  /** Method, path and token header of every request, per listener. */
+  const seen: string[] = [];
+  const recorder = (name: string, answer: (req: IncomingMessage) => [number, string]) =>
+    createServer((req, res) => {
+      seen.push(`${name} ${req.method} ${req.url} token=${String(req.headers[ADMIN_TOKEN_HEADER])}`);
+      const [status, body] = answer(req);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    });
+  const app = recorder('app', () => [200, '{"status":"ok"}']);
+  const admin = recorder('admin', () => [200, '{"chaos":null}']);
+  // The demo app's two refusals: a token that is not its own (401), and no ADMIN_TOKEN of its own (403).
+  const wrong = recorder('wrong', () => [401, '{"error":"wrong X-Bluegreen-Admin-Token: it is not this pool\'s ADMIN_TOKEN"}']);
+  const unset = recorder('unset', () => [403, '{"error":"chaos is refused: this pool has no ADMIN_TOKEN; set ADMIN_TOKEN"}']);
+  const urls: Record<'app' | 'admin' | 'wrong' | 'unset', string> = { app: '', admin: '', wrong: '', unset: '' };
+  const targets = (adminUrl: string) => composeTargets({ app: { blue: urls.app, green: urls.app }, admin: { blue: adminUrl, green: adminUrl } });
+
+  before(async () => {
+    urls.app = await listen(app);
+    urls.admin = await listen(admin);
+    urls.wrong = await listen(wrong);
+    urls.unset = await listen(unset);
+  });
+
+  after(() => {
+    for (const s of [app, admin, wrong, unset]) s.close();
+  });
+
+  it('sends X-Bluegreen-Admin-Token with start, stop and the chaos read, and never to the app port', async () => {
+    seen.length = 0;
+    const pools = createPoolClient({ adminToken: TOKEN, targets: targets(urls.admin) });
+    await pools.health('blue', 1000);
+    await pools.startChaos('blue', 'error');
+    await pools.chaos('blue');
+    await pools.stopChaos('blue');
+    assert.deepEqual(seen, [
+      'app GET /healthz token=undefined',
+      `admin POST /chaos/start?mode=error token=${TOKEN}`,
+      `admin GET /chaos token=${TOKEN}`,
+      `admin POST /chaos/stop token=${TOKEN}`,
+    ]);
+  });
+
+  it('a pool that refuses the token: FORBIDDEN with its words and a hint about ADMIN_TOKEN, not "no chaos endpoint"', async () => {
+    const pools = createPoolClient({ adminToken: TOKEN, targets: targets(urls.wrong) });
+    await assert.rejects(pools.startChaos('blue', 'error'), (err: unknown) => {
+      assert.ok(err instanceof BluegreenError);
+      assert.equal(err.code, 'FORBIDDEN');
+      assert.match(err.message, /^blue refused chaos start at http:\/\/127\.0\.0\.1:\d+: HTTP 401 .*wrong X-Bluegreen-Admin-Token/);
+      assert.equal(err.hint, 'the pools and the bot must have the same ADMIN_TOKEN');
+      return true;
+    });
+    const tokenless = createPoolClient({ targets: targets(urls.unset) });
+    await assert.rejects(tokenless.stopChaos('green'), { code: 'FORBIDDEN', message: /HTTP 403 .*no ADMIN_TOKEN/, hint: /the bot has no ADMIN_TOKEN/ });
+    seen.length = 0;
+    await assert.rejects(tokenless.startChaos('green', 'error'), { code: 'FORBIDDEN' });
+    assert.deepEqual(seen, ['unset POST /chaos/start?mode=error token=undefined'], 'no token: no header at all');
   });
 });
 
