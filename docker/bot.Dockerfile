@@ -7,5 +7,10 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY .build/bot/ /app/
 COPY docker/bluegreen /usr/local/bin/bluegreen
+# Not root: the bot holds no Docker socket (docker-filter does) and needs no privilege. node (uid
+# 1000, in both the official node image and the offline stand-in) owns the state folders, so a new
+# named volume mounted there starts out the bot's; nginx's entrypoint gives it the shared one.
+RUN mkdir -p /var/lib/bluegreen/state /var/lib/bluegreen/nginx && chown -R 1000:1000 /var/lib/bluegreen
+USER 1000:1000
 EXPOSE 3000
 CMD ["node", "/app/dist/main.js"]

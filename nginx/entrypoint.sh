@@ -73,6 +73,9 @@ if [ ! -e "$STATE_DIR/active-blue" ] && [ ! -e "$STATE_DIR/active-green" ]; then
   : > "$STATE_DIR/active-$ACTIVE_POOL"
 fi
 chmod 755 "$STATE_DIR"
+# The bot (uid 1000, not root) writes the flag and member files here: the folder is its to write,
+# the files nginx writes (probe-token, upstream-pools) stay root's and readable.
+chown 1000:1000 "$STATE_DIR"
 # The bot's switch checks prove themselves with this token (on the state volume the bot shares) to
 # be told nginx's upstream statuses; nobody else is. A new one at each start, written whole (the bot
 # reads it at each check): a token that leaked stops working at the next restart.

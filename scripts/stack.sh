@@ -6,6 +6,7 @@
 #   scripts/stack.sh up      build, then start the stack and wait until nginx answers
 #   scripts/stack.sh down    stop and remove containers, networks and volumes of the project
 #   scripts/stack.sh admin-token  print the pools' ADMIN_TOKEN (scripts/swarm.sh), made as `up` makes it
+#   scripts/stack.sh docker-gid   print the Docker socket's group (docker-filter's), saved as `up` saves it
 # Honours the env of shared/SPEC.md (ports, ACTIVE_POOL, images...), COMPOSE_FILE and
 # COMPOSE_PROJECT_NAME, and BASE_IMAGES:
 #   auto (default)  official images when present or pullable, else stand-ins built from the host
@@ -148,6 +149,22 @@ admin_token() {
   printf '%s\n' "$token"
 }
 
+# The Docker socket's group: docker-filter runs as uid 1000 in it (not root). The shell's DOCKER_GID
+# wins; else the socket's own group, saved to .env when .env does not say it already, so a plain
+# `docker compose up` later starts the filter in the same group. Printed on stdout.
+docker_gid() {
+  local gid sock=${DOCKER_SOCKET_HOST:-/var/run/docker.sock}
+  gid=${DOCKER_GID:-}
+  if [ -z "$gid" ]; then
+    gid=$(stat -c %g "$sock" 2>/dev/null) || die "cannot stat $sock (is dockerd running?): set DOCKER_GID to the Docker socket's group id"
+    if [ "$(setting DOCKER_GID)" != "$gid" ]; then
+      save_setting DOCKER_GID "$gid"
+      log "wrote DOCKER_GID=$gid (the group of $sock) to .env: docker-filter runs in that group"
+    fi
+  fi
+  printf '%s\n' "$gid"
+}
+
 wait_ready() {
   local port=${NGINX_PORT:-8080} deadline=$((SECONDS + ${STACK_WAIT_SEC:-120}))
   until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
@@ -165,15 +182,17 @@ case "$cmd" in
   up)
     build
     ADMIN_TOKEN=$(admin_token)
-    export ADMIN_TOKEN
+    DOCKER_GID=$(docker_gid)
+    export ADMIN_TOKEN DOCKER_GID
     compose up -d --remove-orphans
     wait_ready ;;
   down)
     require_docker
     compose down -v --remove-orphans ;;
   admin-token) admin_token ;;
+  docker-gid) docker_gid ;;
   ps | logs | exec | config)
     shift
     compose "$cmd" "$@" ;;
-  *) die "usage: $0 build|up|down|admin-token|ps|logs|exec|config" ;;
+  *) die "usage: $0 build|up|down|admin-token|docker-gid|ps|logs|exec|config" ;;
 esac

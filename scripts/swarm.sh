@@ -10,7 +10,8 @@
 # REGISTRY (host:port every node can pull from: the built images are tagged REGISTRY/name:IMAGE_TAG,
 # pushed there and deployed from there; without it each node uses its own image store, so load the
 # images onto workers yourself: `docker save … | docker -H <worker> load`).
-# BLUEGREEN_IMAGES_READY=1 skips the build (the test runner built them already). ADMIN_TOKEN [from .env,
+# BLUEGREEN_IMAGES_READY=1 skips the build (the test runner built them already). DOCKER_GID [the
+# socket's group, saved to .env] is docker-filter's group. ADMIN_TOKEN [from .env,
 # else a random one written there] is given to the pools and the bot (chaos on the admin listener).
 set -euo pipefail
 
@@ -118,7 +119,10 @@ case "$cmd" in
     # `docker stack deploy` reads no .env: the pools' and the bot's ADMIN_TOKEN comes from the shell,
     # else from .env, else a new one that stack.sh writes there.
     ADMIN_TOKEN=$(bash scripts/stack.sh admin-token)
-    export ADMIN_TOKEN
+    # docker-filter runs as uid 1000 in the socket's group: this node's socket (the edge node's,
+    # where the filter runs, is expected to have the same group; set DOCKER_GID when it does not).
+    DOCKER_GID=$(bash scripts/stack.sh docker-gid)
+    export ADMIN_TOKEN DOCKER_GID
     # --resolve-image never: local images have no digest to pin; with REGISTRY the tag is pulled as it is.
     docker stack deploy --prune --resolve-image never --with-registry-auth -c docker-stack.yml "$STACK_NAME"
     wait_ready ;;

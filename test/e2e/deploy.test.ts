@@ -1,9 +1,6 @@
 // Deploy control against the real engine and stack: the `bluegreen` CLI inside the bot container
 // (as operators run it), and operations built on the host against the published 127.0.0.1 ports.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeployLayer } from '../../src/deploy/create-deploy-layer.js';
 import type { StatusReport } from '../../src/deploy/operations.js';
@@ -176,27 +173,28 @@ describe('deploy control on the real stack', { skip: !docker && 'no Docker engin
     assert.equal((await botCli(stack, 'switch', 'blue')).code, 0);
   });
 
-  it('without the Docker socket the bot keeps running and says why', async () => {
-    const empty = await mkdtemp(join(tmpdir(), 'bg-nosock-'));
+  it('without Docker (its filter stopped) the bot keeps running and says why', async () => {
+    // The bot holds no socket: it reaches Docker through docker-filter (README: Least privilege).
     const base = await composeCommand();
-    const up = await run(base[0]!, [...base.slice(1), '-p', stack.project, 'up', '-d', '--no-build', '--no-deps', 'bot'], {
-      env: { ...stack.env, DOCKER_SOCKET_HOST: empty },
-      cwd: ROOT,
-    });
-    assert.equal(up.code, 0, up.stderr);
-    await eventually('the bot without Docker to answer', () => botHealthy(stack), 60_000);
+    const compose = (...args: string[]) => run(base[0]!, [...base.slice(1), '-p', stack.project, ...args], { env: stack.env, cwd: ROOT });
+    const stop = await compose('stop', 'docker-filter');
+    assert.equal(stop.code, 0, stop.stderr);
+    try {
+      const s = await status(stack);
+      assert.equal(s.docker.ok, false);
+      assert.match(s.docker.ok === false ? s.docker.error : '', /Docker is not reachable at tcp:\/\/docker-filter:2375.*docker-filter service running/);
+      assert.equal(s.active, 'blue');
 
-    const s = await status(stack);
-    assert.equal(s.docker.ok, false);
-    assert.match(s.docker.ok === false ? s.docker.error : '', /Docker is not reachable at \/var\/run\/docker\.sock.*mount the Docker socket/);
-    assert.equal(s.active, 'blue');
-
-    const d = await botCli(stack, 'deploy', 'green', DEMO_IMAGE);
-    assert.equal(d.code, 1);
-    assert.match(d.result?.status === 'failed' ? `${d.result.message} ${d.result.cause}` : '', /Docker is not reachable.*DOCKER_UNAVAILABLE/);
-    // A switch needs no Docker: flag files and HTTP.
-    assert.equal((await botCli(stack, 'switch', 'green')).code, 0);
-    assert.equal((await servedBy(stack)).pool, 'green');
-    assert.ok(await botHealthy(stack), 'the bot is still running');
+      const d = await botCli(stack, 'deploy', 'green', DEMO_IMAGE);
+      assert.equal(d.code, 1);
+      assert.match(d.result?.status === 'failed' ? `${d.result.message} ${d.result.cause}` : '', /Docker is not reachable.*DOCKER_UNAVAILABLE/);
+      // A switch needs no Docker: flag files and HTTP.
+      assert.equal((await botCli(stack, 'switch', 'green')).code, 0);
+      assert.equal((await servedBy(stack)).pool, 'green');
+      assert.ok(await botHealthy(stack), 'the bot is still running');
+    } finally {
+      assert.equal((await compose('start', 'docker-filter')).code, 0);
+    }
+    await eventually('the bot to reach Docker again through its filter', async () => (await status(stack)).docker.ok, 30_000);
   });
 });

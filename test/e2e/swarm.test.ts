@@ -14,6 +14,7 @@ import { dockerAvailable, run } from './support/docker.js';
 import { eventually } from './support/slack-e2e.js';
 import { runSampledLoad, summarizeSamples, type Sample, type SampleSummary } from './support/load.js';
 import { buildAnyApp } from './support/any-app.js';
+import { foreignContainer, refusalsIn, tryEscalations } from './support/escalations.js';
 import { DEMO_IMAGE, ensureImages, freePort } from './support/stack.js';
 import {
   busyLoops,
@@ -253,6 +254,21 @@ describe('swarm: the stack on a 2-node swarm, driven by the bot', { skip, timeou
     }
     assert.deepEqual(perNode.nginx, { manager: 1 });
     assert.deepEqual(perNode.bot, { manager: 1 });
+  });
+
+  it('a compromised bot: no Docker socket in it; through the filter every escalation is refused (join tokens, secrets, services, privileged containers)', async () => {
+    const bot = await botContainer();
+    const sock = await run('docker', ['exec', bot, 'sh', '-c', 'test -e /var/run/docker.sock && echo present || echo absent']);
+    assert.equal(sock.stdout.trim(), 'absent');
+    const foreign = await foreignContainer(`${NAMES.stack}-someone-else`, V2_LOCAL);
+    const { allowed, escalations } = await tryEscalations({ bot, nginx: await nginxContainer(), foreign, image: V2_LOCAL }).finally(() => run('docker', ['rm', '-f', foreign]));
+    figures.compromised_bot = { allowed: allowed.status, refused: escalations.filter((a) => a.status === 403).length, of: escalations.length };
+    assert.equal(allowed.status, 200, allowed.message);
+    for (const a of escalations) assert.equal(a.status, 403, `${a.call}: ${a.status} ${a.message}`);
+    const log = await run('docker', ['service', 'logs', '--raw', `${NAMES.stack}_docker-filter`], { timeoutMs: 60_000 });
+    const refusals = refusalsIn(log.stdout);
+    // Each escalation logged, and nothing else refused so far (the bot's own calls all passed).
+    assert.equal(refusals.length, escalations.length, JSON.stringify(refusals));
   });
 
   it("the bot gives nginx every running task as a member, and status shows the pools' tasks per node", async () => {

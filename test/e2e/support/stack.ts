@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -224,6 +224,8 @@ export async function startStack(opts: StartOptions): Promise<Stack> {
     BLUE_PORT: String(ports.blue),
     GREEN_PORT: String(ports.green),
     BOT_PORT: String(ports.bot),
+    // docker-filter runs as uid 1000 in the socket's group, as scripts/stack.sh finds it.
+    DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
     BLUE_IMAGE: DEMO_IMAGE,
     GREEN_IMAGE: DEMO_IMAGE,
     // The pools' and the bot's shared secret for chaos, as scripts/stack.sh would give them; each

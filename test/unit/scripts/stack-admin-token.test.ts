@@ -63,3 +63,28 @@ describe('scripts/stack.sh admin-token', () => {
     assert.equal(existsSync(join(dir, '.env')), false);
   });
 });
+
+describe('scripts/stack.sh docker-gid', () => {
+  const dockerGid = (dir: string, shell: Record<string, string>) => {
+    const { DOCKER_GID: _ours, ...env } = process.env;
+    return execFileSync('bash', [join(dir, 'scripts/stack.sh'), 'docker-gid'], { env: { ...env, ...shell }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  };
+
+  it("gives the socket's group and saves it to .env once, so docker-filter runs in it on a plain `docker compose up` too", () => {
+    const dir = project('NGINX_PORT=18080\n');
+    const sock = join(dir, 'docker.sock');
+    writeFileSync(sock, '');
+    const gid = String(statSync(sock).gid);
+    assert.equal(dockerGid(dir, { DOCKER_SOCKET_HOST: sock }), gid);
+    assert.equal(dotEnv(dir), `NGINX_PORT=18080\nDOCKER_GID=${gid}\n`);
+    assert.equal(dockerGid(dir, { DOCKER_SOCKET_HOST: sock }), gid);
+    assert.equal(dotEnv(dir), `NGINX_PORT=18080\nDOCKER_GID=${gid}\n`, 'saved once');
+  });
+
+  it("the shell's DOCKER_GID wins and is not saved; no socket is a clear error", () => {
+    const dir = project();
+    assert.equal(dockerGid(dir, { DOCKER_GID: '999', DOCKER_SOCKET_HOST: '/nonexistent.sock' }), '999');
+    assert.equal(existsSync(join(dir, '.env')), false);
+    assert.throws(() => dockerGid(dir, { DOCKER_SOCKET_HOST: '/nonexistent.sock' }), /set DOCKER_GID to the Docker socket's group id/);
+  });
+});
