@@ -77,6 +77,14 @@ const MEMBERS_EXEC_MS = 15_000;
 
 /** The member-list files nginx/bluegreen-nginx-members.sh reads: `members-blue`, `members-green`. */
 export const membersFile = (pool: Pool) => `members-${pool}`;
+/**
+ * nginx's probe token (nginx/entrypoint.sh writes a new one at each start on the state volume): nginx
+ * names the pool and tells upstream statuses only to requests that carry it. Undefined when unreadable.
+ */
+export async function readProbeToken(stateDir: string): Promise<string | undefined> {
+  return (await readFile(join(stateDir, 'probe-token'), 'utf8').catch(() => '')).trim() || undefined;
+}
+
 /** The release files bluegreen-nginx-members.sh reads: `release-blue`, `release-green`. */
 export const releaseFile = (pool: Pool) => `release-${pool}`;
 
@@ -215,8 +223,7 @@ export function createNginxControl(opts: NginxControlOptions): NginxControl {
 
   const nginxContainer = opts.container;
   const target = opts.probe ?? DEFAULT_PROBE;
-  // nginx names the pool and tells upstream statuses only to probes with its token (nginx/entrypoint.sh writes it).
-  const probeToken = async () => (await readFile(join(opts.stateDir, 'probe-token'), 'utf8').catch(() => '')).trim() || undefined;
+  const probeToken = () => readProbeToken(opts.stateDir);
 
   return {
     async activePool() {

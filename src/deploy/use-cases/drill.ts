@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readProbeToken } from '../nginx/nginx-control.js';
 import { otherPool, type Pool } from '../../pool.js';
 import type { Operations } from '../operations.js';
 import type { ChaosKind } from '../../shared/chaos-kind.js';
@@ -54,10 +54,10 @@ export interface DrillDeps {
   metricsUrl: string | undefined;
   /**
    * What the traffic asks: the app's health path (any app answers it) with its Host header, and
-   * nginx's probe token (read from this file) so nginx names the pool of each answer even with
-   * POOL_HEADER=off. Default: `/`, no token.
+   * nginx's probe token (read from stateDir, NGINX_STATE_DIR) so nginx names the pool of each answer
+   * even with POOL_HEADER=off. Default: `/`, no token.
    */
-  probe?: { path: string; hostHeader?: string | undefined; tokenFile?: string | undefined };
+  probe?: { path: string; hostHeader?: string | undefined; stateDir?: string | undefined };
   progress?: (step: string) => void;
   settings?: Partial<DrillSettings>;
   fetch?: typeof fetch;
@@ -208,7 +208,7 @@ export async function runDrill(deps: DrillDeps): Promise<OpResult<DrillReport>> 
   const kindsBefore = new Map<string, number>(base === undefined ? [] : DETECT_KINDS.map((k) => [k, sumSamples(base, 'bluegreen_alerts_total', { kind: k, status: 'firing' })]));
 
   const url = new URL(deps.probe?.path ?? '/', deps.nginxUrl).toString();
-  const token = deps.probe?.tokenFile ? (await readFile(deps.probe.tokenFile, 'utf8').catch(() => '')).trim() : '';
+  const token = deps.probe?.stateDir ? await readProbeToken(deps.probe.stateDir) : undefined;
   const headers: Record<string, string> = { ...(token ? { 'x-bluegreen-probe': token } : {}), ...(deps.probe?.hostHeader ? { host: deps.probe.hostHeader } : {}) };
   say(`traffic: ${s.rate} requests/s through ${url} (at most ${s.maxRequests} requests, ${Math.round(s.maxDurationMs / 1000)} s)`);
   const traffic = startTraffic(url, headers, s, doFetch);
@@ -416,5 +416,5 @@ async function startDrillChaos(ops: Operations, pool: Pool, asked: ChaosKind, by
 
 /** The drill's traffic from the bot's settings: the app's health path, its Host, nginx's probe token. */
 export function drillProbe(c: { APP_HEALTH_PATH: string; APP_HEALTH_HOST?: string | undefined; NGINX_STATE_DIR: string }): NonNullable<DrillDeps['probe']> {
-  return { path: c.APP_HEALTH_PATH, hostHeader: c.APP_HEALTH_HOST, tokenFile: `${c.NGINX_STATE_DIR.replace(/\/+$/, '')}/probe-token` };
+  return { path: c.APP_HEALTH_PATH, hostHeader: c.APP_HEALTH_HOST, stateDir: c.NGINX_STATE_DIR };
 }
