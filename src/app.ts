@@ -9,7 +9,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { mountMetricsRoute } from './metrics-route.js';
 import { createSlackSurface } from './bot/create-slack-surface.js';
 import { createAuditFeed } from './deploy/state/audit-feed.js';
-import { auditFileOf, createStateStore } from './deploy/state/state-store.js';
+import { auditFileOf } from './deploy/state/state-store.js';
 import type { NotifierFacts } from './bot/slack-notifier.js';
 import type { AlertEvent, Notifier } from './shared/alert.js';
 import { createLogNotifier } from './bot/log-notifier.js';
@@ -104,14 +104,14 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
       active: () => view.activePool,
     };
   };
-  const slack = createSlackSurface({ config, log, http, ops: deploy.ops, store: createStateStore(config.STATE_DIR), metrics, facts });
+  const slack = createSlackSurface({ config, log, http, ops: deploy.ops, store: deploy.store, metrics, facts });
   // Every operation, from this process or the CLI, reaches the channel from the audit log, once.
   const notifier = slack?.notifier;
   const auditFeed = notifier ? createAuditFeed({ file: auditFileOf(config.STATE_DIR), onEntry: (e) => notifier.audit(e), log: log.child({ component: 'audit-feed' }) }) : undefined;
   if (notifier) alertSinks.push(notifier);
   const webhook =
     slackMode(config) === 'webhook' && config.SLACK_WEBHOOK_URL
-      ? new WebhookNotifier({ url: config.SLACK_WEBHOOK_URL, log: log.child({ component: 'webhook' }), metrics })
+      ? new WebhookNotifier({ url: config.SLACK_WEBHOOK_URL, log: log.child({ component: 'webhook' }), metrics, maxQueued: config.OUTBOX_MAX })
       : undefined;
   if (webhook) alertSinks.push(webhook);
   watcher ??= new Watcher({
@@ -153,6 +153,8 @@ export function createApp({ config, log, deploy: injectedDeploy, metrics: inject
       return { bot: address, metrics: metricsAddress };
     },
     async stop() {
+      // The refusals the rate limit still counts are written first, so the feed's last read posts them.
+      await deploy.store.close();
       await auditFeed?.poll();
       auditFeed?.stop();
       await watcher.stop();

@@ -142,6 +142,13 @@ export const configSchema = z.object({
     .default('/var/lib/bluegreen/nginx')
     .describe("Folder shared with nginx that holds the active-pool flag file"),
   STATE_DIR: z.string().default('/var/lib/bluegreen/state').describe("Bot state: switches, maintenance, audit log, log offset"),
+  AUDIT_MAX_BYTES: num(10 * 1024 * 1024, { int: true, min: 4096 }).describe(
+    'Size in bytes past which STATE_DIR/audit.jsonl is renamed audit.jsonl.1 (older ones shifted to .2 …) and a new one begun',
+  ),
+  AUDIT_KEEP_FILES: num(3, { int: true, min: 1, max: 100 }).describe('Rotated audit logs kept (audit.jsonl.1 … .N); the oldest beyond them is deleted'),
+  AUDIT_REFUSALS_PER_MIN: num(5, { int: true, min: 1 }).describe(
+    'Refusals of one user (or CLI user, or bot timer) written to the audit log and posted one by one per minute; past it they are counted, and one line says how many when the minute ends',
+  ),
   AUTO_FAILOVER: bool(true).describe('Make the backup primary when the active pool fails its health checks'),
   HEALTH_CHECK_INTERVAL_MS: num(1000, { int: true, min: 100 }).describe('How often the bot checks both pools'),
   AUTO_FAILOVER_AFTER: num(2, { int: true, min: 1 }).describe('Failed checks in a row that demote the active pool'),
@@ -207,6 +214,9 @@ export const configSchema = z.object({
   SLACK_ADMIN_GROUP: optionalString().describe('User group id whose members may change things'),
   SLACK_ALLOWED_CHANNELS: csv().describe('Comma-separated channel ids commands are taken from [all]'),
   RUNBOOK_URL: optionalString().describe('Base URL of runbook.md that alerts link to [the section name only]'),
+  OUTBOX_MAX: num(1000, { int: true, min: 10 }).describe(
+    'Most messages waiting for Slack (or the webhook) while it is unreachable or slow; past it the oldest audit lines, then the oldest alerts, are dropped, and once delivery resumes a message says how many',
+  ),
 
   // Process
   BOT_HOST: z.string().default('0.0.0.0').describe('Address the bot HTTP server binds'),

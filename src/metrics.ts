@@ -67,7 +67,7 @@ export function createMetrics() {
     }),
     alertDeliveries: new Counter({
       name: 'bluegreen_alert_deliveries_total',
-      help: 'Alert deliveries, by notifier and result (ok|retry|failed)',
+      help: 'Alert deliveries, by notifier and result (ok|retry|failed|dropped: the outbox was full)',
       labelNames: ['notifier', 'result'] as const,
       registers: r,
     }),

@@ -135,9 +135,11 @@ export function createSlackBot(o: SlackBotOptions): SlackBot {
   const outbox = new Outbox({
     call,
     log: log.child({ part: 'outbox' }),
+    max: config.OUTBOX_MAX,
     ...o.outbox,
     onRetry: (method) => o.metrics?.slackRetries.inc({ method }),
     onResult: (_method, result) => o.metrics?.alertDeliveries.inc({ notifier: 'slack', result }),
+    onDrop: (n) => o.metrics?.alertDeliveries.inc({ notifier: 'slack', result: 'dropped' }, n),
   });
   const channel = config.SLACK_ALERT_CHANNEL;
   const notifier = channel

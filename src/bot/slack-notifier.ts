@@ -7,7 +7,7 @@ import { actorText, buildAuditMessage } from './blocks/audit.js';
 import { heldBackSummary, type MaintenanceView } from './blocks/maintenance.js';
 import { escapeMrkdwn, humanDuration, type Message } from './blocks/kit.js';
 import type { IncidentStore, SavedIncident } from './incident-store.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, SendOptions } from './outbox.js';
 
 /** Incidents saved for after a restart, newest kept. */
 const MAX_SAVED = 200;
@@ -42,6 +42,8 @@ export interface NotifierFacts extends AlertFacts {
 
 /** Switches people made get a Roll back button on their message; the bot's own failovers and rollbacks do not. */
 const ROLLBACK_OFFERED = new Set(['switch', 'rollback']);
+/** Messages made from the audit log (a switch, a maintenance window): dropped before alerts when the outbox is full. */
+const FROM_AUDIT_LOG = new Set<AlertEvent['kind']>(['switch', 'maintenance']);
 /** Kinds that, raised during the guard window about the pool switched to, carry Roll back. */
 const GUARDED_KINDS = new Set<AlertEvent['kind']>(['failover', 'error_rate', 'latency', 'all_down']);
 
@@ -255,9 +257,14 @@ export class SlackNotifier implements Notifier {
     return alert.pool === undefined || alert.pool === guard.pool ? { rollbackTo: guard.from } : {};
   }
 
-  /** Post anything else (audit lines) through the same ordered channel queue. */
+  /** Post anything else (audit lines) through the same ordered channel queue; the first to go when it is full. */
   postToChannel(message: Message, channel = this.#o.channel): Promise<Record<string, unknown> | undefined> {
-    return this.#o.outbox.send(channel, () => ({ method: 'chat.postMessage', args: { channel, text: message.text, blocks: message.blocks } }));
+    return this.#o.outbox.send(channel, () => ({ method: 'chat.postMessage', args: { channel, text: message.text, blocks: message.blocks } }), { kind: 'info' });
+  }
+
+  /** An incident's post opens a group in the outbox; its updates and replies follow it (dropped with it, as they need its ts). */
+  #queueing(inc: Incident, role: 'opens' | 'follows'): SendOptions {
+    return { kind: FROM_AUDIT_LOG.has(inc.alert.kind) ? 'info' : 'alert', [role]: inc };
   }
 
   #render(inc: Incident): Message {
@@ -271,8 +278,14 @@ export class SlackNotifier implements Notifier {
       .send(channel, () => {
         const m = this.#render(inc);
         return { method: 'chat.postMessage', args: { channel, text: m.text, blocks: m.blocks, unfurl_links: false } };
-      })
+      }, this.#queueing(inc, 'opens'))
       .then((answer) => {
+        if (answer === undefined) {
+          // Dropped while Slack was unreachable (the outbox logged it and tells the channel): forgotten,
+          // so the next firing or resolution of this incident posts a message of its own.
+          if (this.#incidents.get(inc.key) === inc) this.#incidents.delete(inc.key);
+          return;
+        }
         inc.ts = typeof answer?.ts === 'string' ? answer.ts : undefined;
         if (typeof answer?.channel === 'string') inc.channel = answer.channel;
         log.info({ channel, ts: inc.ts, kind: inc.alert.kind, status: inc.alert.status }, 'alert posted');
@@ -289,15 +302,17 @@ export class SlackNotifier implements Notifier {
         if (inc.ts === undefined) return undefined;
         const m = this.#render(inc);
         return { method: 'chat.update', args: { channel: inc.channel, ts: inc.ts, text: m.text, blocks: m.blocks } };
-      })
+      }, this.#queueing(inc, 'follows'))
       .catch((err: unknown) => log.error({ err }, 'alert message could not be updated'));
   }
 
   #reply(inc: Incident, text: string): void {
     const log = this.#o.log.child({ incident: inc.key });
     this.#o.outbox
-      .send(inc.channel, () =>
-        inc.ts === undefined ? undefined : { method: 'chat.postMessage', args: { channel: inc.channel, thread_ts: inc.ts, text: text.slice(0, 3000) } },
+      .send(
+        inc.channel,
+        () => (inc.ts === undefined ? undefined : { method: 'chat.postMessage', args: { channel: inc.channel, thread_ts: inc.ts, text: text.slice(0, 3000) } }),
+        this.#queueing(inc, 'follows'),
       )
       .catch((err: unknown) => log.error({ err }, 'thread reply could not be posted'));
   }

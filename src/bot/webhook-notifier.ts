@@ -18,6 +18,8 @@ export interface WebhookNotifierOptions {
   /** Backoff after a 5xx or network error: first wait, doubled up to maxBackoffMs. */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** Most alerts waiting; past it the oldest is dropped, and once the webhook answers again a post says how many [1000]. */
+  maxQueued?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -26,6 +28,8 @@ export interface DeliveryStats {
   delivered: number;
   retries: number;
   failed: number;
+  /** Dropped because maxQueued alerts were waiting. */
+  dropped: number;
   /** ms from notify() to a 2xx, last delivery. */
   lastLatencyMs: number | undefined;
 }
@@ -34,20 +38,21 @@ export interface DeliveryStats {
  * Slack incoming webhook (alerts only, no buttons: the mode without a bot token). Alerts go through
  * the same `Outbox` as the Slack bot's messages, in one ordered queue, one at a time, so a
  * resolution never overtakes its firing; a 429 waits for Retry-After, a 5xx or network error backs
- * off and retries the same alert. Nothing is dropped while the process lives, except an alert the
- * webhook refuses outright (4xx other than 408/429: bad payload, revoked URL), which retrying
- * cannot fix: it is logged with the alert and counted as failed.
+ * off and retries the same alert. An alert the webhook refuses outright (4xx other than 408/429: bad
+ * payload, revoked URL), which retrying cannot fix, is logged with the alert and counted as failed.
+ * While the webhook is down at most maxQueued alerts wait: past it the oldest are dropped (every
+ * alert is in the log notifier's lines too), counted, and a post says how many once it answers again.
  */
 export class WebhookNotifier implements Notifier {
   readonly name = 'webhook';
-  readonly stats: DeliveryStats = { queued: 0, delivered: 0, retries: 0, failed: 0, lastLatencyMs: undefined };
+  readonly stats: DeliveryStats = { queued: 0, delivered: 0, retries: 0, failed: 0, dropped: 0, lastLatencyMs: undefined };
   readonly #outbox: Outbox;
   readonly #render: RenderAlert;
   readonly #log: Logger;
   /** Alerts neither delivered nor given up yet, to log if the notifier is stopped before. */
   readonly #waiting = new Set<AlertEvent>();
 
-  constructor({ url, log, metrics, render = renderSimple, fetch = globalThis.fetch, timeoutMs = 10_000, backoffMs = 500, maxBackoffMs = 30_000, sleep }: WebhookNotifierOptions) {
+  constructor({ url, log, metrics, render = renderSimple, fetch = globalThis.fetch, timeoutMs = 10_000, backoffMs = 500, maxBackoffMs = 30_000, maxQueued, sleep }: WebhookNotifierOptions) {
     this.#render = render;
     this.#log = log;
     this.#outbox = new Outbox({
@@ -59,6 +64,11 @@ export class WebhookNotifier implements Notifier {
       minIntervalMs: 0,
       backoffMs,
       maxBackoffMs,
+      ...(maxQueued === undefined ? {} : { max: maxQueued }),
+      dropNotice: (_channel, n) => ({
+        method: 'POST',
+        args: { text: `:warning: ${n} alert${n === 1 ? ' was' : 's were'} dropped while this webhook was unreachable (the oldest first); the bot's log has every alert.` },
+      }),
       ...(sleep ? { sleep } : {}),
       onRetry: () => {
         this.stats.retries++;
@@ -70,6 +80,11 @@ export class WebhookNotifier implements Notifier {
         this.stats.queued = this.#outbox.pending;
         metrics?.alertDeliveries.inc({ notifier: this.name, result });
       },
+      onDrop: (n) => {
+        this.stats.dropped += n;
+        this.stats.queued = this.#outbox.pending;
+        metrics?.alertDeliveries.inc({ notifier: this.name, result: 'dropped' }, n);
+      },
     });
   }
 
@@ -80,8 +95,9 @@ export class WebhookNotifier implements Notifier {
     this.#outbox
       .send(this.name, () => ({ method: 'POST', args: this.#render(alert) }))
       .then(
-        () => {
-          this.stats.lastLatencyMs = Date.now() - queuedAt;
+        (answer) => {
+          // undefined: dropped (the outbox logged it).
+          if (answer) this.stats.lastLatencyMs = Date.now() - queuedAt;
         },
         (err: unknown) => this.#log.error({ err, alert }, 'webhook refused the alert; not retrying'),
       )

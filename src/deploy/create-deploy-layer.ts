@@ -17,7 +17,7 @@ import { createPoolClient, type PoolClient } from './pools/pool-client.js';
 import type { HealthSpec } from './pools/probe-http.js';
 import { selectEngine } from './select-engine.js';
 import { createOpLock } from './state/op-lock.js';
-import { createStateStore } from './state/state-store.js';
+import { createStateStore, type StateStore } from './state/state-store.js';
 import type { ClusterSnapshot } from './swarm/cluster.js';
 import type { SwarmControl } from './swarm/swarm-control.js';
 
@@ -54,6 +54,8 @@ export interface DeployView {
 
 export interface DeployLayer {
   ops: Operations;
+  /** The process's one state store; the Slack layer writes the refusals it decides through it too. */
+  store: StateStore;
   /** ENV_NAME, else the compose project once Docker named it, else the host name. */
   envName(): string;
   view(): DeployView;
@@ -99,7 +101,10 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   const pools =
     deps.pools ??
     createPoolClient({ minCapacityPct: config.POOL_MIN_HEALTHY_PERCENT, health: appHealth, adminToken: config.ADMIN_TOKEN, targets: (pool) => engines.targets(pool) });
-  const store = createStateStore(config.STATE_DIR);
+  const store = createStateStore(config.STATE_DIR, {
+    auditRotation: { maxBytes: config.AUDIT_MAX_BYTES, keep: config.AUDIT_KEEP_FILES },
+    refusals: { perWindow: config.AUDIT_REFUSALS_PER_MIN, windowMs: 60_000, log: dlog.child({ part: 'audit' }) },
+  });
   const lock = createOpLock({
     dir: config.STATE_DIR,
     waitMs: config.LOCK_WAIT_MS,
@@ -182,6 +187,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
   let stopped = false;
   return {
     ops,
+    store,
     envName,
     health,
     guard,
@@ -231,6 +237,7 @@ export function createDeployLayer(deps: DeployLayerDeps): DeployLayer {
       if (expiry) clearInterval(expiry);
       guard.stop();
       await health.stop();
+      await store.close();
     },
   };
 }

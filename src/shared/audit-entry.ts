@@ -19,3 +19,9 @@ export interface AuditEntry {
   /** Maintenance as an on, extend or off left it: what the channel's announcement shows. */
   maintenance?: MaintenanceState;
 }
+
+/**
+ * The op of the line that stands for refusals the audit log did not write one by one (past the
+ * per-actor rate limit): `args.count` of them from `by` since `args.since`, by op in `args.ops`.
+ */
+export const SUPPRESSED_REFUSALS = 'refusals_suppressed';

@@ -1,5 +1,5 @@
 import type { Actor } from '../../shared/actor.js';
-import type { AuditEntry as LoggedEntry } from '../../shared/audit-entry.js';
+import { SUPPRESSED_REFUSALS, type AuditEntry as LoggedEntry } from '../../shared/audit-entry.js';
 import { clip, escapeMrkdwn, humanDuration, md, mention, type Message } from './kit.js';
 
 /** One change (or refused attempt) as the Slack layer reports it; refusals it decides itself go to the audit log. */
@@ -58,11 +58,23 @@ export function actorText(by: LoggedEntry['by']): string {
 
 /** The short line every action posts to SLACK_ALERT_CHANNEL, from the audit log (Slack, CLI or the bot itself). */
 export function buildAuditMessage(e: LoggedEntry): Message {
+  if (e.op === SUPPRESSED_REFUSALS) return suppressedRefusalsMessage(e);
   const via = typeof e.args.via === 'string' ? (e.args.via === 'button' ? ' (button)' : ' (/bluegreen)') : e.by.kind === 'cli' ? ' (CLI)' : '';
   const what = describeOperation(e);
   const line = `${ICON[e.result]} ${actorText(e.by)} ran \`${escapeMrkdwn(clip(what, 300))}\`${via} — ${e.result} in ${humanDuration(e.durationMs)}: ${escapeMrkdwn(clip(e.message, 1500))}`;
   return {
     text: clip(`audit: ${e.by.name ?? e.by.id} ${what} -> ${e.result}: ${e.message}`, 3000),
+    blocks: [{ type: 'context', elements: [md(clip(line, 3000))] }],
+  };
+}
+
+/** The line that stands for the refusals of one actor past the rate limit: "17 more refusals from @bob suppressed". */
+function suppressedRefusalsMessage(e: LoggedEntry): Message {
+  const count = str(e.args.count);
+  const ops = typeof e.args.ops === 'object' && e.args.ops !== null ? Object.entries(e.args.ops as Record<string, unknown>).map(([op, n]) => `${op} ×${str(n)}`) : [];
+  const line = `${ICON.refused} ${count} more refusals from ${actorText(e.by)} suppressed since ${str(e.args.since)}${ops.length > 0 ? ` (${escapeMrkdwn(clip(ops.join(', '), 500))})` : ''}: the first ${str(e.args.limit)} in each ${humanDuration(Number(e.args.windowMs))} window are posted one by one`;
+  return {
+    text: clip(`audit: ${e.message}`, 3000),
     blocks: [{ type: 'context', elements: [md(clip(line, 3000))] }],
   };
 }

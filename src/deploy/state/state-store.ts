@@ -2,11 +2,14 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../../errors.js';
 import { writeFileAtomic } from '../../files.js';
+import type { Logger } from '../../log.js';
 import type { Pool } from '../../pool.js';
 import type { Actor } from '../../shared/actor.js';
 import type { AuditEntry } from '../../shared/audit-entry.js';
 import type { ChaosKind } from '../../shared/chaos-kind.js';
 import type { MaintenanceState } from '../../shared/maintenance-state.js';
+import { appendWithRotation, readWithRotated, type RotationLimits } from './append-with-rotation.js';
+import { RefusalLimiter } from './refusal-limiter.js';
 
 // What the deploy layer remembers across restarts of the bot and of nginx, on the bot's volume.
 // The active pool is NOT here: nginx's flag files are the truth (nginx-control.ts).
@@ -59,17 +62,30 @@ export interface StateStore {
   read(): Promise<DeployState>;
   /** Read, change, write atomically; the caller holds the operation lock when it matters. */
   update(change: (s: DeployState) => DeployState | void): Promise<DeployState>;
+  /** Appends to audit.jsonl; a refusal past the per-actor rate limit is counted for a summary line instead. */
   audit(entry: AuditEntry): Promise<void>;
+  /** The audit log with its rotated files, oldest first. */
   readAudit(): Promise<AuditEntry[]>;
+  /** Writes the summaries of refusals the rate limit still holds (shutdown). */
+  close(): Promise<void>;
+}
+
+export interface StateStoreOptions {
+  /** Rotate audit.jsonl at a size (none: it grows without bound; tests). */
+  auditRotation?: RotationLimits;
+  /** Rate-limit refusals per actor (none: every refusal is written; tests). */
+  refusals?: { perWindow: number; windowMs: number; log: Logger };
 }
 
 /** The audit log every operation appends to, from the bot and from the CLI alike. */
 export const auditFileOf = (dir: string): string => join(dir, 'audit.jsonl');
 
-export function createStateStore(dir: string): StateStore {
+export function createStateStore(dir: string, opts: StateStoreOptions = {}): StateStore {
   const file = join(dir, 'state.json');
   const auditFile = auditFileOf(dir);
   let chain: Promise<unknown> = Promise.resolve();
+  // Lines of this process are appended one at a time, in the order audit() was called.
+  let appending: Promise<unknown> = Promise.resolve();
   const io = (what: string, err: unknown) =>
     new BluegreenError('STATE_IO', `cannot ${what} in ${dir}`, { hint: 'is the bot_state volume mounted and writable?', cause: err });
 
@@ -100,6 +116,23 @@ export function createStateStore(dir: string): StateStore {
     }
   }
 
+  function append(entry: AuditEntry): Promise<void> {
+    const line = `${JSON.stringify(entry)}\n`;
+    const next = appending.then(async () => {
+      try {
+        await mkdir(dir, { recursive: true });
+        if (opts.auditRotation) await appendWithRotation(auditFile, line, opts.auditRotation);
+        else await appendFile(auditFile, line);
+      } catch (err) {
+        throw io('append to audit.jsonl', err);
+      }
+    });
+    appending = next.catch(() => undefined);
+    return next;
+  }
+
+  const refusals = opts.refusals && new RefusalLimiter({ ...opts.refusals, write: append });
+
   return {
     read,
     update(change) {
@@ -114,24 +147,24 @@ export function createStateStore(dir: string): StateStore {
       return next;
     },
     async audit(entry) {
-      try {
-        await mkdir(dir, { recursive: true });
-        await appendFile(auditFile, `${JSON.stringify(entry)}\n`);
-      } catch (err) {
-        throw io('append to audit.jsonl', err);
-      }
+      if (refusals && !refusals.admit(entry)) return;
+      await append(entry);
     },
     async readAudit() {
-      let text = '';
+      let text: string;
       try {
-        text = await readFile(auditFile, 'utf8');
+        text = await readWithRotated(auditFile);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw io('read audit.jsonl', err);
+        throw io('read audit.jsonl', err);
       }
       return text
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map((l) => JSON.parse(l) as AuditEntry);
+    },
+    async close() {
+      await refusals?.close();
+      await appending;
     },
   };
 }

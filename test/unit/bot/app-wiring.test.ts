@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createApp, type App } from '../../../src/app.js';
-import { loadConfig } from '../../../src/config.js';
+import type { App } from '../../../src/app.js';
 import { createStateStore } from '../../../src/deploy/state/state-store.js';
 import { postSigned, SlackStandIn, slashCommandBody } from '../../support/slack-stand-in.js';
-import { capturedLogger } from './fixtures.js';
+import { startSlackHttpApp } from './fixtures.js';
 
 // The whole app in Slack HTTP mode: Slack's requests arrive on the bot's public listener (BOT_PORT)
 // next to /healthz; /metrics and /pool-stats are on the metrics listener (METRICS_PORT, 127.0.0.1)
@@ -23,27 +19,11 @@ describe('app wiring: Slack HTTP mode on the bot listener', () => {
 
   before(async () => {
     await slack.start();
-    const dir = mkdtempSync(join(tmpdir(), 'bg-slack-app-'));
-    const config = loadConfig({
-      SLACK_BOT_TOKEN: 'xoxb-wiring',
-      SLACK_SIGNING_SECRET: 'wiring-secret',
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_ALERT_CHANNEL: 'C_ALERTS',
-      BOT_PORT: '0',
-      BOT_HOST: '127.0.0.1',
-      // METRICS_HOST left to its default.
-      METRICS_PORT: '0',
-      STATE_DIR: (stateDir = join(dir, 'state')),
-      NGINX_STATE_DIR: join(dir, 'nginx'),
-      AUTO_FAILOVER: 'false',
-      DOCKER_SOCKET: join(dir, 'no-docker.sock'),
-      LOG_LEVEL: 'warn',
-    });
-    app = createApp({ config, log: capturedLogger('warn').log });
-    const addr = await app.start();
-    base = `http://127.0.0.1:${addr.bot.port}`;
-    metricsBase = `http://127.0.0.1:${addr.metrics.port}`;
-    metricsHost = addr.metrics.address;
+    const started = await startSlackHttpApp(slack.apiUrl);
+    ({ app, stateDir } = started);
+    base = `http://127.0.0.1:${started.bot.port}`;
+    metricsBase = `http://127.0.0.1:${started.metrics.port}`;
+    metricsHost = started.metrics.address;
   });
 
   after(async () => {

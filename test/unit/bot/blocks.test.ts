@@ -6,7 +6,7 @@ import { buildAlertMessage, buttonsFor, EMPTY_INCIDENT, offers, type AlertFacts,
 import type { Pool } from '../../../src/pool.js';
 import { buildAuditMessage } from '../../../src/bot/blocks/audit.js';
 import { buildMaintenanceMessage, type MaintenanceView } from '../../../src/bot/blocks/maintenance.js';
-import type { AuditEntry } from '../../../src/shared/audit-entry.js';
+import { SUPPRESSED_REFUSALS, type AuditEntry } from '../../../src/shared/audit-entry.js';
 import { checkBlockKitLimits } from '../../../src/bot/blocks/check-limits.js';
 import { buildHelpMessage, buildUsageMessage } from '../../../src/bot/blocks/help.js';
 import type { Message } from '../../../src/bot/blocks/kit.js';
@@ -74,6 +74,7 @@ describe('Block Kit builders: golden JSON', () => {
     golden('progress-ok', buildProgressMessage({ command: 'switch green', userId: 'U_ADMIN', steps: ['lock taken', 'traffic verified'], state: 'ok', outcome: 'switched to green', durationMs: 1840 }));
   });
   it('audit line', () => golden('audit', buildAuditMessage(auditEntry())));
+  it('the line that counts refusals past the rate limit', () => golden('audit-refusals-suppressed', buildAuditMessage(suppressedEntry())));
   it('a maintenance announcement, on with the page, and over with what it held back', () => {
     const v: MaintenanceView = { by: '<@U_ADMIN>', reason: 'db upgrade', since: '2024-06-01T03:00:00.000Z', until: '2024-06-01T04:00:00.000Z', page: true, extendedBy: undefined, ended: undefined, heldBack: [] };
     golden('maintenance-on', buildMaintenanceMessage('maintenance:1717210800000', v, undefined));
@@ -207,6 +208,8 @@ describe("Block Kit builders: Slack's limits with worst-case inputs", () => {
       'progress',
     );
     assertWithinLimits(buildAuditMessage({ ...auditEntry(), op: long(5000), message: long(50_000) }), 'audit');
+    const ops = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`${long(100)}${i}`, i]));
+    assertWithinLimits(buildAuditMessage({ ...suppressedEntry(), args: { ...suppressedEntry().args, ops }, message: long(50_000) }), 'suppressed refusals');
   });
 
   it('the check itself catches broken payloads', () => {
@@ -236,5 +239,17 @@ function auditEntry(): AuditEntry {
     result: 'ok',
     message: 'Chaos (error) started on green',
     durationMs: 1840,
+  };
+}
+
+function suppressedEntry(): AuditEntry {
+  return {
+    at: '2024-06-01T03:02:00.000Z',
+    by: { kind: 'slack', id: 'U_MALLORY', name: 'mallory' },
+    op: SUPPRESSED_REFUSALS,
+    args: { count: 42, since: '2024-06-01T03:01:00.000Z', ops: { switch: 40, chaos_start: 2 }, limit: 5, windowMs: 60_000 },
+    result: 'refused',
+    message: '42 more refusals from mallory suppressed (the first 5 of each minute are written one by one)',
+    durationMs: 60_000,
   };
 }

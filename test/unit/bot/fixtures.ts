@@ -15,6 +15,10 @@ import { HttpServer } from '../../../src/http-server.js';
 import type { Metrics } from '../../../src/metrics.js';
 import { createSlackBot, type SlackBot } from '../../../src/bot/slack-bot.js';
 import type { AlertEvent } from '../../../src/shared/alert.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp, type App } from '../../../src/app.js';
 
 /** Who and where in the bot tests: an admin, a plain member, the alert channel and an allowed channel. */
 export const ADMIN = 'U_ADMIN';
@@ -231,3 +235,35 @@ export async function startHttpBot(o: { env: Record<string, string>; log: Logger
     },
   };
 }
+
+/**
+ * The whole app in Slack HTTP mode against a Web API stand-in (its apiUrl), on free ports, with a
+ * STATE_DIR of its own and no Docker; `env` adds or overrides settings.
+ */
+export async function startSlackHttpApp(
+  slackApiUrl: string,
+  env: Record<string, string> = {},
+): Promise<{ app: App; bot: AddressInfo; metrics: AddressInfo; stateDir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bg-slack-app-'));
+  const stateDir = join(dir, 'state');
+  const config = loadConfig({
+    SLACK_BOT_TOKEN: 'xoxb-wiring',
+    SLACK_SIGNING_SECRET: 'wiring-secret',
+    SLACK_API_URL: slackApiUrl,
+    SLACK_ALERT_CHANNEL: 'C_ALERTS',
+    BOT_PORT: '0',
+    BOT_HOST: '127.0.0.1',
+    // METRICS_HOST left to its default.
+    METRICS_PORT: '0',
+    STATE_DIR: stateDir,
+    NGINX_STATE_DIR: join(dir, 'nginx'),
+    AUTO_FAILOVER: 'false',
+    DOCKER_SOCKET: join(dir, 'no-docker.sock'),
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const app = createApp({ config, log: capturedLogger('warn').log });
+  const addr = await app.start();
+  return { app, ...addr, stateDir };
+}
+

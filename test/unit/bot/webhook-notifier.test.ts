@@ -117,6 +117,26 @@ describe('WebhookNotifier', () => {
     await new Promise<void>((r) => down.server.close(() => r()));
   });
 
+  it('keeps at most maxQueued alerts while the webhook is down, and posts how many it dropped once it answers', async (t) => {
+    standIn.received = [];
+    standIn.script = Array.from({ length: 5 }, () => reply(503));
+    const metrics = createMetrics();
+    const n = new WebhookNotifier({ url: standIn.url, log, metrics, backoffMs: 10, maxBackoffMs: 20, maxQueued: 10 });
+    t.after(() => n.stop());
+    for (let i = 1; i <= 40; i++) {
+      await n.notify(alert(i));
+      assert.ok(n.stats.queued <= 10, `at most 10 wait (${n.stats.queued})`);
+    }
+    await n.idle();
+    const texts = standIn.received.map((r) => r.body.text);
+    // The one in flight, then the notice, then the newest nine.
+    assert.match(texts[0] ?? '', /alert 1$/);
+    assert.match(texts[1] ?? '', /^:warning: 30 alerts were dropped while this webhook was unreachable/);
+    assert.deepEqual(texts.slice(2).map((t) => t.replace(/^.*\] /, '')), Array.from({ length: 9 }, (_, i) => `alert ${32 + i}`));
+    assert.deepEqual([n.stats.dropped, n.stats.delivered], [30, 10]);
+    assert.match(await metrics.registry.metrics(), /bluegreen_alert_deliveries_total\{notifier="webhook",result="dropped"\} 30/);
+  });
+
   it('drops an alert the webhook refuses outright (400), logs it, and goes on', async () => {
     standIn.received = [];
     standIn.script = [reply(400)];
