@@ -9,7 +9,7 @@
 // Traffic goes only to 127.0.0.1 and to the addresses of our namespace's /24.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { run, type RunResult } from './docker.js';
 import { ROOT } from './stack.js';
 
@@ -382,7 +382,9 @@ const ADMIN_TOKEN = randomBytes(32).toString('hex');
 
 /** `scripts/swarm.sh up|down` for the harness's stack. */
 export function swarmScript(cmd: 'up' | 'down', env: Record<string, string>): Promise<RunResult> {
-  return run('bash', ['scripts/swarm.sh', cmd], { cwd: ROOT, env: { ...process.env, STACK_NAME: NAMES.stack, ADMIN_TOKEN, ...env }, timeoutMs: 300_000 });
+  // DOCKER_GID given as ADMIN_TOKEN is, so swarm.sh never writes the checkout's .env.
+  const gid = String(statSync('/var/run/docker.sock').gid);
+  return run('bash', ['scripts/swarm.sh', cmd], { cwd: ROOT, env: { ...process.env, STACK_NAME: NAMES.stack, ADMIN_TOKEN, DOCKER_GID: gid, ...env }, timeoutMs: 300_000 });
 }
 
 
