@@ -60,13 +60,14 @@ export async function startNetworkFault(c: ContainerFaults, f: NetworkFault): Pr
     helpers.push(helper);
     const deadline = f.now() + HELPER_READY_MS;
     for (;;) {
+      // Whether it had ended is asked first, its words read after: a helper that says `refused`
+      // and exits between a read of its log and a look at its state is not taken as silent.
+      const ended = (await c.inspect(helper)).state === 'exited' || f.now() > deadline;
       const out = await c.logs(helper);
       if (/^applied$/m.test(out)) break;
       const refusal = /^refused: (.*)$/m.exec(out)?.[1];
       if (refusal) return giveUp(`chaos ${f.kind} cannot run on ${f.pool}: ${refusal}`);
-      if ((await c.inspect(helper)).state === 'exited' || f.now() > deadline) {
-        return giveUp(`chaos ${f.kind} on ${f.pool}: the helper did not apply it (${out.trim().slice(-300) || 'no output'})`);
-      }
+      if (ended) return giveUp(`chaos ${f.kind} on ${f.pool}: the helper did not apply it (${out.trim().slice(-300) || 'no output'})`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
