@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Read a JSON file; undefined when it does not exist or is not valid JSON (a torn write is ignored). */
@@ -30,4 +30,17 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
 
 export function writeJsonFileAtomic(path: string, value: unknown): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value));
+}
+
+/** A catch handler: `value` when the file does not exist (ENOENT), the error again otherwise. */
+export function ifMissing<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return value;
+    throw err;
+  };
+}
+
+/** Whether `path` exists; any error but ENOENT is thrown. */
+export function fileExists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, ifMissing(false));
 }

@@ -1,7 +1,7 @@
-import { mkdir, open, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BluegreenError } from '../../errors.js';
-import { writeFileAtomic } from '../../files.js';
+import { fileExists, writeFileAtomic } from '../../files.js';
 import type { Pool } from '../../pool.js';
 import type { ContainerEngine } from '../docker/container-engine.js';
 
@@ -128,14 +128,10 @@ export function describeVerification(v: Verification, target: Pool): string {
   return parts.join('; ');
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+function exists(path: string): Promise<boolean> {
+  return fileExists(path).catch((err: unknown) => {
     throw new BluegreenError('STATE_IO', `cannot read ${path}`, { cause: err });
-  }
+  });
 }
 
 /** What one probe through nginx saw. */

@@ -1,4 +1,5 @@
 import { appendFile, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { fileExists, ifMissing } from '../../files.js';
 
 // audit.jsonl grows by a line per operation and refusal, from the bot and from every CLI run. Before
 // a line would take it past `maxBytes` it is renamed to audit.jsonl.1 (audit.jsonl.1 to .2 and so on,
@@ -32,7 +33,7 @@ export async function appendWithRotation(file: string, line: string, limits: Rot
 /** Every line of `file` and its rotated files, oldest first. */
 export async function readWithRotated(file: string): Promise<string> {
   const names: string[] = [];
-  for (let n = 1; await exists(rotatedFileOf(file, n)); n += 1) names.unshift(rotatedFileOf(file, n));
+  for (let n = 1; await fileExists(rotatedFileOf(file, n)); n += 1) names.unshift(rotatedFileOf(file, n));
   names.push(file);
   const texts = await Promise.all(names.map((name) => readFile(name, 'utf8').catch(ifMissing(''))));
   return texts.join('');
@@ -59,7 +60,7 @@ async function rotate(file: string, adding: number, limits: RotationLimits, retr
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, ifMissing(0));
     if (retried || age < STALE_LOCK_MS) {
-      for (const until = Date.now() + WAIT_FOR_ROTATION_MS; Date.now() < until && (await exists(lock)); ) await new Promise((r) => setTimeout(r, 5));
+      for (const until = Date.now() + WAIT_FOR_ROTATION_MS; Date.now() < until && (await fileExists(lock)); ) await new Promise((r) => setTimeout(r, 5));
       return false;
     }
     await rm(lock, { force: true });
@@ -74,16 +75,4 @@ async function rotate(file: string, adding: number, limits: RotationLimits, retr
     await held.close();
     await rm(lock, { force: true });
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, ifMissing(false));
-}
-
-/** A catch handler: `value` when the file does not exist, rethrow anything else. */
-function ifMissing<T>(value: T): (err: unknown) => T {
-  return (err) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return value;
-    throw err;
-  };
 }

@@ -1,4 +1,5 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { ifMissing } from '../../files.js';
 import type { Logger } from '../../log.js';
 import type { AuditEntry } from '../../shared/audit-entry.js';
 import { rotatedFileOf } from './append-with-rotation.js';
@@ -44,24 +45,11 @@ export function createAuditFeed(o: AuditFeedOptions): AuditFeed {
   let reading: Promise<void> | undefined;
 
   async function openIfThere(path: string): Promise<Held | undefined> {
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    return { fh, ino: (await fh.stat()).ino };
+    const fh = await open(path, 'r').catch(ifMissing(undefined));
+    return fh && { fh, ino: (await fh.stat()).ino };
   }
 
-  async function inodeOf(path: string): Promise<number | undefined> {
-    try {
-      return (await stat(path)).ino;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-  }
+  const inodeOf = (path: string): Promise<number | undefined> => stat(path).then((s) => s.ino, ifMissing(undefined));
 
   async function hold(next: Held | undefined): Promise<void> {
     if (partial.trim() !== '') o.log.warn({ line: partial.slice(0, 300) }, 'audit line cut off at the end of a rotated file skipped');
