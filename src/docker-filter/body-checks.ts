@@ -1,4 +1,4 @@
-import { CANDIDATE_SERVICE } from '../pool.js';
+import { CANDIDATE_SERVICE, isPool as isPoolName, POOLS, serviceOf as poolService } from '../pool.js';
 import type { BodyCheck, FilterMode, TargetCheck } from './rules.js';
 
 // What a request body may say, for the calls whose body can turn "run a pool" into "own the host":
@@ -46,11 +46,11 @@ function serviceOf(labels: Readonly<Record<string, string>>, ctx: Pick<CheckCont
   return name?.startsWith(`${ctx.project}_`) ? name.slice(ctx.project.length + 1) : undefined;
 }
 
-const POOL_SERVICES = new Set(['app_blue', 'app_green']);
+const POOL_SERVICES = new Set<string>(POOLS.map(poolService));
 const isPool = (labels: Readonly<Record<string, string>>, ctx: CheckContext) => POOL_SERVICES.has(serviceOf(labels, ctx) ?? '');
 const isNginx = (labels: Readonly<Record<string, string>>, ctx: CheckContext) => serviceOf(labels, ctx) === 'nginx';
 /** The chaos helper (the filter lets it be created only with its image, this label, into a pool). */
-const isHelper = (labels: Readonly<Record<string, string>>) => labels['com.bluegreen.chaos'] === 'blue' || labels['com.bluegreen.chaos'] === 'green';
+const isHelper = (labels: Readonly<Record<string, string>>) => isPoolName(labels['com.bluegreen.chaos']);
 /** What deploy and chaos may act on: a pool's containers, deploy's candidate (Compose), the chaos helpers. */
 const isPoolOwned = (labels: Readonly<Record<string, string>>, ctx: CheckContext) =>
   isPool(labels, ctx) || isHelper(labels) || (ctx.mode === 'compose' && serviceOf(labels, ctx) === CANDIDATE_SERVICE);
@@ -68,7 +68,6 @@ export async function checkTarget(target: TargetCheck, ctx: CheckContext, id: st
   if (target === 'stack') return isStack(labels, ctx) ? undefined : `container ${JSON.stringify(id.slice(0, 64))} is not one of the stack's`;
   return isPoolOwned(labels, ctx) ? undefined : `container ${JSON.stringify(id.slice(0, 64))} is not a pool's container or a chaos helper`;
 }
-
 
 /** HostConfig fields a pool container may carry, and how each is judged ("any": as the pool's own). */
 const HOST_CONFIG_FIELDS = new Set([
@@ -119,23 +118,20 @@ async function containerCreate(body: Json, ctx: CheckContext): Promise<string | 
   const helper = mode.startsWith('container:');
   if (mode === 'host') return 'HostConfig.NetworkMode host is not allowed';
   const labels = isObject(body.Labels) ? (body.Labels as Record<string, unknown>) : {};
+  const capAdd = Array.isArray(host.CapAdd) ? host.CapAdd : [];
+  const sec = Array.isArray(host.SecurityOpt) ? host.SecurityOpt : [];
   if (!helper) {
     // A pool container (or deploy's candidate) names itself, over any label its image carries.
     if (ctx.mode === 'swarm') return 'under Swarm the bot creates no container but the chaos helper';
     const service = labels['com.docker.compose.service'];
     if (labels['com.docker.compose.project'] !== ctx.project) return `a new container must be labelled com.docker.compose.project=${ctx.project}`;
     if (typeof service !== 'string' || !(POOL_SERVICES.has(service) || service === CANDIDATE_SERVICE)) return `a new container must be labelled as a pool's (app_blue, app_green or ${CANDIDATE_SERVICE}), not ${JSON.stringify(service ?? null)}`;
-  } else {
-    for (const key of Object.keys(labels)) if (key.startsWith('com.docker.')) return `the chaos helper carries no ${key} label`;
-  }
-  const capAdd = Array.isArray(host.CapAdd) ? host.CapAdd : [];
-  const sec = Array.isArray(host.SecurityOpt) ? host.SecurityOpt : [];
-  if (!helper) {
     if (!empty(host.CapAdd)) return `HostConfig.CapAdd is not allowed (${JSON.stringify(host.CapAdd).slice(0, 80)})`;
     if (sec.some((o) => !/^no-new-privileges(:true)?$/.test(String(o)))) return `HostConfig.SecurityOpt ${JSON.stringify(sec).slice(0, 80)} is not allowed`;
     return undefined;
   }
   // The chaos helper: its image, into a pool's network namespace, NET_ADMIN and nothing else.
+  for (const key of Object.keys(labels)) if (key.startsWith('com.docker.')) return `the chaos helper carries no ${key} label`;
   if (body.Image !== ctx.chaosNetImage) return `only the chaos helper (${ctx.chaosNetImage}) may join another container's network namespace`;
   if (JSON.stringify(capAdd) !== '["NET_ADMIN"]' || JSON.stringify(host.CapDrop) !== '["ALL"]') return 'the chaos helper gets NET_ADMIN only, with every other capability dropped';
   if (JSON.stringify(sec) !== '["no-new-privileges"]') return 'the chaos helper runs with no-new-privileges and no other security option';
